@@ -1,0 +1,2 @@
+"""Recording readers, one module per format (registry filled in by emgpipe.io.registry)."""
+from .base import Recording  # noqa: F401
