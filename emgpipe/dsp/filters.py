@@ -1,0 +1,261 @@
+"""Causal IIR filters designed from the stream's sample rate.
+
+* :class:`BandPass` - Butterworth band-pass (or high-pass), default 20 Hz to
+  ``min(450 Hz, 0.45 fs)``: SENIAM/De Luca recommend HP 20 Hz and LP ~450-500 Hz
+  for sEMG (physiology.md §4); the 0.45 fs cap keeps the design valid down to
+  the Ganglion's 200 Hz (LP 90 Hz) and Cyton's 250 Hz (LP 112.5 Hz).
+* :class:`MainsNotch` - IIR notches at 50 or 60 Hz and every harmonic below
+  Nyquist, choosing 50 vs 60 Hz from the signal itself unless forced.
+
+All run ``scipy.signal.sosfilt`` with persistent ``zi`` initialised from the
+first sample (``sosfilt_zi * x0``), so a chunked run equals a one-shot run.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from ..types import Chunk
+from .stateful import Stateful
+
+log = logging.getLogger(__name__)
+
+
+def _initial_zi(sos: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """(n_sections, 2, n_channels) state as if ``x0`` had been applied forever."""
+    return signal.sosfilt_zi(sos)[:, :, None] * x0[None, None, :]
+
+
+def _sosfilt(sos, x, zi):
+    if len(sos) == 0:
+        return x.copy(), zi
+    return signal.sosfilt(sos, x, axis=0, zi=zi)
+
+
+def _empty_out(settings, chunk):
+    return chunk
+
+
+# --------------------------------------------------------------------- band-pass
+
+@dataclass(frozen=True)
+class BandPassSettings:
+    """Band-pass spec in physical units.
+
+    ``high_hz`` is capped at ``high_frac * fs``; ``high_hz=None`` gives a
+    high-pass only. ``order`` is the Butterworth prototype order (a band-pass
+    has twice as many poles).
+    """
+
+    low_hz: float = 20.0
+    high_hz: float | None = 450.0
+    order: int = 4
+    high_frac: float = 0.45
+
+    def design(self, fs: float) -> np.ndarray:
+        nyq = fs / 2.0
+        if not 0 < self.low_hz < nyq:
+            raise ValueError(f"band-pass low corner {self.low_hz} Hz is not below Nyquist ({nyq} Hz)")
+        high = None if self.high_hz is None else min(self.high_hz, self.high_frac * fs)
+        if high is not None and high <= self.low_hz:
+            high = None
+        if high is None:
+            return signal.butter(self.order, self.low_hz, "highpass", fs=fs, output="sos")
+        return signal.butter(self.order, [self.low_hz, high], "bandpass", fs=fs, output="sos")
+
+
+@dataclass
+class SosState:
+    sos: np.ndarray
+    zi: np.ndarray
+
+
+def _sos_init(design):
+    def init(settings, chunk: Chunk) -> SosState:
+        sos = design(settings, chunk.fs)
+        return SosState(sos, _initial_zi(sos, chunk.data[0]))
+    return init
+
+
+def _sos_step(settings, state: SosState, chunk: Chunk):
+    if chunk.n_samples == 0:
+        return state, chunk
+    y, state.zi = _sosfilt(state.sos, chunk.data, state.zi)
+    return state, chunk.replace(data=y)
+
+
+class BandPass(Stateful):
+    """Causal Butterworth band-pass designed from ``chunk.fs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emgpipe.types import Chunk
+    >>> x = np.random.default_rng(0).normal(size=(2000, 1)) + 500.0   # DC offset
+    >>> y = BandPass()(Chunk(x, fs=1000.0))
+    >>> bool(abs(y.data[1000:].mean()) < 1.0)
+    True
+    """
+
+    def __init__(self, settings: BandPassSettings | None = None, **kw):
+        settings = settings or BandPassSettings(**kw)
+        super().__init__(settings, _sos_init(lambda s, fs: s.design(fs)), _sos_step, _empty_out)
+
+
+# --------------------------------------------------------------------- mains notch
+
+@dataclass(frozen=True)
+class MainsNotchSettings:
+    """Mains notch spec.
+
+    Parameters
+    ----------
+    mains_hz : "auto", 50 or 60
+    bandwidth_hz : float
+        -3 dB width of every notch. A constant width (not a constant Q) keeps
+        the high harmonics as narrow as the fundamental: 19 notches of 2 Hz at
+        2 kHz remove ~4 % of a white spectrum, constant Q = 30 would remove 30 %.
+    decide_s : float
+        ``"auto"`` looks at this much signal to choose 50 vs 60 Hz. Until then
+        both notch sets run in cascade; afterwards only the chosen one (which
+        has been running from the first sample, so there is no switching
+        transient).
+    max_hz : float or None
+        Highest harmonic notched (None: every harmonic below Nyquist).
+    """
+
+    mains_hz: str | int = "auto"
+    bandwidth_hz: float = 2.0
+    decide_s: float = 1.0
+    max_hz: float | None = None
+
+    def design(self, fs: float, f0: float) -> np.ndarray:
+        nyq = fs / 2.0
+        top = nyq * 0.98 if self.max_hz is None else min(self.max_hz, nyq * 0.98)
+        sections = []
+        k = 1
+        while k * f0 < top:
+            b, a = signal.iirnotch(k * f0, k * f0 / self.bandwidth_hz, fs=fs)
+            sections.append(signal.tf2sos(b, a))
+            k += 1
+        return np.vstack(sections) if sections else np.zeros((0, 6))
+
+
+def mains_power(x: np.ndarray, fs: float, f0: float, n_harmonics: int = 3) -> float:
+    """Hann-windowed power at ``f0`` and its first harmonics below Nyquist,
+    relative to the median power of the band 20 Hz..Nyquist (dimensionless)."""
+    n = len(x)
+    x = x - x.mean(axis=0)
+    w = np.hanning(n)[:, None]
+    t = np.arange(n) / fs
+    freqs = [k * f0 for k in range(1, n_harmonics + 1) if k * f0 < 0.48 * fs]
+    p = 0.0
+    for f in freqs:
+        e = np.exp(-2j * np.pi * f * t)[:, None]
+        p += float(np.sum(np.abs(np.sum(x * w * e, axis=0)) ** 2))
+    spec = np.abs(np.fft.rfft(x * w, axis=0)) ** 2
+    f = np.fft.rfftfreq(n, 1 / fs)
+    ref = float(np.median(spec[(f >= 20)].sum(axis=1))) if np.any(f >= 20) else 1.0
+    return p / max(len(freqs), 1) / max(ref, 1e-30)
+
+
+@dataclass
+class NotchState:
+    chains: dict  # name -> SosState; "50", "60", "both" while deciding
+    chosen: str | None
+    buffer: list
+    n_seen: int
+    n_decide: int
+    ratio: float = float("nan")
+
+
+def _notch_init(settings: MainsNotchSettings, chunk: Chunk) -> NotchState:
+    fs, x0 = chunk.fs, chunk.data[0]
+    mk = lambda sos: SosState(sos, _initial_zi(sos, x0))  # noqa: E731
+    if settings.mains_hz != "auto":
+        f0 = int(settings.mains_hz)
+        if f0 not in (50, 60):
+            raise ValueError(f"mains_hz must be 'auto', 50 or 60, got {settings.mains_hz!r}")
+        return NotchState({str(f0): mk(settings.design(fs, f0))}, str(f0), [], 0, 0)
+    s50, s60 = settings.design(fs, 50), settings.design(fs, 60)
+    chains = {"50": mk(s50), "60": mk(s60), "both": mk(np.vstack([s50, s60]))}
+    return NotchState(chains, None, [], 0, max(int(round(settings.decide_s * fs)), 16))
+
+
+def _notch_step(settings: MainsNotchSettings, st: NotchState, chunk: Chunk):
+    x = chunk.data
+    if len(x) == 0:
+        return st, chunk
+    if st.chosen is not None:
+        c = st.chains[st.chosen]
+        y, c.zi = _sosfilt(c.sos, x, c.zi)
+        return st, chunk.replace(data=y)
+    # Still deciding: split the chunk at the decision sample.
+    k = min(len(x), st.n_decide - st.n_seen)
+    outs = {}
+    for name, c in st.chains.items():
+        outs[name], c.zi = _sosfilt(c.sos, x[:k], c.zi)
+    st.buffer.append(x[:k])
+    st.n_seen += k
+    y = outs["both"]
+    if st.n_seen >= st.n_decide:
+        buf = np.concatenate(st.buffer)
+        p50, p60 = mains_power(buf, chunk.fs, 50.0), mains_power(buf, chunk.fs, 60.0)
+        st.chosen = "60" if p60 > p50 else "50"
+        st.ratio = max(p50, p60) / max(min(p50, p60), 1e-30)
+        log.info("mains: chose %s Hz (power ratio %.1f) for %s", st.chosen, st.ratio, chunk.source_id)
+        st.chains = {st.chosen: st.chains[st.chosen]}
+        st.buffer = []
+        if k < len(x):
+            c = st.chains[st.chosen]
+            rest, c.zi = _sosfilt(c.sos, x[k:], c.zi)
+            y = np.concatenate([y, rest])
+    return st, chunk.replace(data=y)
+
+
+class MainsNotch(Stateful):
+    """Causal notches at the mains frequency and its harmonics below Nyquist.
+
+    ``mains_hz`` (after the decision) is available as :attr:`mains_hz`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emgpipe.types import Chunk
+    >>> fs = 1000.0
+    >>> t = np.arange(4000) / fs
+    >>> x = 50 * np.sin(2 * np.pi * 60 * t)[:, None] + np.random.default_rng(1).normal(size=(4000, 1))
+    >>> notch = MainsNotch()
+    >>> y = notch(Chunk(x, fs=fs))
+    >>> notch.mains_hz, bool(np.std(y.data[2000:]) < 3)
+    (60, True)
+    """
+
+    def __init__(self, settings: MainsNotchSettings | None = None, **kw):
+        settings = settings or MainsNotchSettings(**kw)
+        super().__init__(settings, _notch_init, _notch_step, _empty_out)
+
+    @property
+    def mains_hz(self) -> int | None:
+        if self.state is None or self.state.chosen is None:
+            return None
+        return int(self.state.chosen)
+
+
+class Cascade:
+    """Apply callables ``chunk -> chunk`` in order."""
+
+    def __init__(self, *steps):
+        self.steps = list(steps)
+
+    def __call__(self, chunk: Chunk) -> Chunk:
+        for s in self.steps:
+            chunk = s(chunk)
+        return chunk
+
+    def reset(self):
+        for s in self.steps:
+            s.reset()
