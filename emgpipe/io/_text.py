@@ -1,0 +1,193 @@
+"""Fast, strict parsing of delimited numeric text tables (shared by the text readers).
+
+Rows are parsed in blocks of lines with :func:`numpy.loadtxt` (its C parser reads
+about a million rows a second). Only when a block fails does a slow pass run
+over that block to name the exact line and column, so a malformed cell costs
+nothing on good files.
+
+Truncation rule (all text readers): a recorder killed mid-write leaves a final
+line cut short. The **last** non-blank line of a file is dropped with a warning
+when it has fewer fields than the header (or ends in an empty field); the
+drop is reported in ``meta["dropped_last_line"]``. A short line anywhere else
+is an error. A last line cut inside a number with all its fields present
+cannot be recognised and is kept.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from itertools import islice
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import BadData, RecordingError, UsageError
+
+log = logging.getLogger(__name__)
+
+#: Lines per :func:`numpy.loadtxt` call: large enough to amortise the call,
+#: small enough that the list of line strings stays a few MB (memory-flat).
+BLOCK_LINES = 100_000
+
+
+def open_text(path):
+    """Open a text recording (UTF-8, BOM tolerated, universal newlines)."""
+    try:
+        return open(path, "r", encoding="utf-8-sig", errors="strict", newline=None)
+    except FileNotFoundError:
+        raise BadData(path, "file not found") from None
+    except IsADirectoryError:
+        raise BadData(path, "is a directory, not a recording file") from None
+    except OSError as exc:
+        raise BadData(path, f"cannot open ({exc.strerror or exc})") from None
+
+
+def name_of(path) -> str:
+    return os.fspath(path)
+
+
+class Table:
+    """Result of :func:`read_table`.
+
+    Attributes
+    ----------
+    data : ndarray (n, n_fields) float64
+    first_line : int
+        1-based line number of the first data row.
+    dropped_last_line : int or None
+        Line number of a truncated last line that was dropped.
+    row_lines : callable
+        ``row_lines(i)`` -> line number of data row ``i``.
+    """
+
+    def __init__(self, data, first_line, dropped_last_line, blank_lines):
+        self.data = data
+        self.first_line = first_line
+        self.dropped_last_line = dropped_last_line
+        self._blank = np.asarray(sorted(blank_lines), dtype=np.int64)
+
+    def row_line(self, i: int) -> int:
+        """Line number of data row ``i`` (blank lines skipped in between)."""
+        line = self.first_line + int(i)
+        # each blank line at or before the candidate pushes it one further
+        for b in self._blank:
+            if b <= line:
+                line += 1
+            else:
+                break
+        return line
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    return line.split(delimiter) if delimiter is not None else line.split()
+
+
+def _diagnose(path, lines: Sequence[str], first_line: int, delimiter,
+              names: Sequence[str], converters: dict) -> None:
+    """Slow pass over a block that numpy rejected: raise naming line and column."""
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        fields = _split(line.rstrip("\r\n"), delimiter)
+        lineno = first_line + k
+        if len(fields) != len(names):
+            raise BadData(path, f"line {lineno}: expected {len(names)} fields, found {len(fields)}")
+        for col, name in enumerate(names):
+            cell = fields[col].strip()
+            conv = converters.get(col, float)
+            try:
+                conv(cell)
+            except (ValueError, TypeError):
+                raise BadData(path, f"line {lineno}: column '{name}' is not a number ({cell!r})") \
+                    from None
+    raise BadData(path, f"lines {first_line}-{first_line + len(lines) - 1}: cannot parse the rows")
+
+
+def _is_truncated(line: str, delimiter, n_fields: int) -> bool:
+    fields = _split(line.rstrip("\r\n"), delimiter)
+    return len(fields) < n_fields or (len(fields) == n_fields and not fields[-1].strip())
+
+
+def read_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
+               delimiter: str | None = ",",
+               converters: dict[int, Callable[[str], float]] | None = None,
+               block_lines: int = BLOCK_LINES) -> Table:
+    """Parse the rest of an open text file as a numeric table.
+
+    Every row must have exactly ``len(names)`` fields (numpy enforces that rows
+    agree; the first row of each block is checked against ``names``).
+
+    Parameters
+    ----------
+    path : path-like
+        For messages.
+    f : iterator of str
+        Remaining lines (header already consumed).
+    first_line : int
+        1-based line number of the first line ``f`` yields.
+    names : sequence of str
+        One name per field (messages).
+    delimiter : str or None
+        ``None`` = any whitespace.
+    converters : dict
+        Column -> str->float function for non-numeric columns (e.g. clock time).
+
+    Returns
+    -------
+    Table
+        ``data`` has one column per field.
+    """
+    converters = dict(converters or {})
+    n_fields = len(names)
+    parts, blanks = [], []
+    dropped = None
+    lineno = first_line
+    it = iter(f)
+    block = list(islice(it, block_lines))
+    while block:
+        nxt = list(islice(it, block_lines))
+        if not nxt:
+            # last block: drop trailing blank lines, then a truncated last line
+            while block and not block[-1].strip():
+                block.pop()
+            if block and _is_truncated(block[-1], delimiter, n_fields):
+                dropped = lineno + len(block) - 1
+                log.warning("%s: line %d: last line is cut short (%r); dropped it",
+                            name_of(path), dropped, block[-1].rstrip("\r\n")[:60])
+                block.pop()
+        if block:
+            try:
+                arr = np.loadtxt(block, delimiter=delimiter, ndmin=2, dtype=np.float64,
+                                 comments=None, converters=converters or None, encoding=None)
+            except (ValueError, IndexError, TypeError):
+                arr = None
+            if arr is None or (arr.shape[0] and arr.shape[1] != n_fields):
+                _diagnose(path, block, lineno, delimiter, names, converters)
+            if arr.shape[0] != len(block):  # numpy skipped blank lines: remember them
+                blanks.extend(lineno + k for k, ln in enumerate(block) if not ln.strip())
+            parts.append(arr)
+        lineno += len(block)
+        block = nxt
+    data = np.concatenate(parts) if parts else np.empty((0, n_fields))
+    return Table(data, first_line, dropped, blanks)
+
+
+def check_rows_finite(path, table: Table, names: Sequence[str], cols: Sequence[int] | None = None):
+    """Raise :class:`BadData` naming the line and channel of the first NaN/inf."""
+    data = table.data if cols is None else table.data[:, cols]
+    bad = ~np.isfinite(data)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise BadData(path, f"line {table.row_line(int(r))}: channel '{names[c]}' is "
+                            f"{float(data[r, c])!r} (not a finite number)")
+
+
+def reject_options(path, fmt: str, opts: dict) -> None:
+    """A reader got options it does not know: one-line error naming them."""
+    if opts:
+        raise UsageError(f"{name_of(path)}: option(s) {', '.join(sorted(opts))} do not apply "
+                         f"to {fmt} files")
+
+
+def wrap_oserror(path, exc: OSError) -> RecordingError:
+    return BadData(path, f"cannot read ({exc.strerror or exc})")
