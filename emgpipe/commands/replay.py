@@ -1,0 +1,132 @@
+"""``emgpipe replay INPUT... --events-out OUT``: recorded files through the live pipeline."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..errors import EmgpipeError, UsageError
+from ..io.events_csv import EventsCsvWriter
+from ..sources.base import Pacer, parse_speed
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "replay", help="run recorded files through the pipeline and write their events",
+        description="Run recordings (contract CSV, OpenBCI GUI text, BrainFlow CSV, EDF/EDF+/BDF, WFDB, "
+                    "OpenSignals text) causally through the same pipeline as live data. With one input, "
+                    "--events-out may be a file; with several inputs or a directory it is a directory "
+                    "receiving <stem>.events.csv per input.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="recording files or directories")
+    p.add_argument("--events-out", required=True, metavar="OUT", help="events CSV file, or directory")
+    p.add_argument("--mode", choices=("awake", "sleep", "auto"), default="auto",
+                   help="detector mode (auto: from the recording's sidecar, else awake)")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="detector model (default: default)")
+    p.add_argument("--speed", default="max", help="max (default), realtime, or a factor like 10")
+    p.add_argument("--format", dest="fmt", default=None, help="force a reader (csv, openbci, brainflow, "
+                                                             "edf, wfdb, opensignals)")
+    p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, name: str, total_s: float, enabled: bool):
+        self.name, self.total, self.enabled = name, max(total_s, 1e-9), enabled
+        self._last = 0.0
+
+    def __call__(self, done_s: float):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and done_s < self.total:
+            return
+        self._last = now
+        frac = min(1.0, done_s / self.total)
+        bar = "#" * int(30 * frac)
+        sys.stdout.write(f"\r{self.name[:30]:30s} [{bar:30s}] {100 * frac:5.1f}%")
+        sys.stdout.flush()
+
+    def done(self):
+        if self.enabled:
+            sys.stdout.write("\r" + " " * 72 + "\r")
+            sys.stdout.flush()
+
+
+def _outputs(inputs: list[Path], out: Path, many: bool) -> list[Path]:
+    if not many:
+        if out.is_dir():
+            return [out / f"{_stem(inputs[0])}.events.csv"]
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--events-out {out}: with several inputs this must be a directory")
+    paths = [out / f"{_stem(p)}.events.csv" for p in inputs]
+    dupes = [name for name, n in Counter(p.name for p in paths).items() if n > 1]
+    if dupes:
+        raise UsageError(f"--events-out {out}: several inputs share the name {dupes[0]}")
+    return paths
+
+
+def _stem(p: Path) -> str:
+    return p.name.rsplit(".", 1)[0] if "." in p.name else p.name
+
+
+def summarise(name: str, rec, result, out: Path, wall_s: float) -> str:
+    counts = Counter(e.kind for e in result.events)
+    kinds = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cramp", "fasciculation", "voluntary",
+                                                             "artifact", "signal_loss"))
+    lost = f", {result.n_lost / rec.fs:.1f} s lost in {len(rec.gaps)} gap(s)" if result.n_lost else ""
+    mains = f", mains {result.mains_hz} Hz" if result.mains_hz else ""
+    speed = result.duration_s / wall_s if wall_s > 0 else float("inf")
+    return (f"{name}: {result.duration_s:.1f} s, {len(rec.ch_names)} ch @ {rec.fs:g} Hz{mains}{lost}: "
+            f"{kinds} -> {out} [{speed:,.0f}x real time]")
+
+
+def run(args) -> int:
+    from ..io import find_recordings, read_recording
+    from ..pipeline import RunResult, collect, make_pipeline, resolve_mode
+
+    inputs = [Path(p) for p in args.inputs]
+    for p in inputs:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
+    files = find_recordings(inputs)
+    if not files:
+        raise UsageError(f"{', '.join(map(str, inputs))}: no recordings found")
+    many = len(files) > 1 or any(p.is_dir() for p in inputs)
+    outs = _outputs(files, Path(args.events_out), many)
+    if many:
+        Path(args.events_out).mkdir(parents=True, exist_ok=True)
+    speed = parse_speed(args.speed)
+    tty = sys.stdout.isatty() and not args.no_progress
+    failures = 0
+    for path, out in zip(files, outs):
+        try:
+            rec = read_recording(path, fmt=args.fmt)
+            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec))
+            announced, final = collect(pipe)
+            progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
+            t0 = time.perf_counter()
+            with EventsCsvWriter(out, model=pipe.model.tag) as writer:
+                pipe.events.sink(writer.write)
+                pacer = Pacer(speed)
+                chunk_s = 10.0 if speed is None else 0.05
+                for chunk in rec.iter_chunks(chunk_s=chunk_s):
+                    pacer.wait_until(chunk.end_s)
+                    pipe.push(chunk)
+                    progress(chunk.end_s)
+                pipe.close()
+            progress.done()
+            result = RunResult(sorted(final, key=lambda e: e.start_s), announced, pipe.end_s,
+                               pipe.n_samples, pipe.n_lost, pipe.mains_hz, pipe.model.tag)
+            print(summarise(path.name, rec, result, out, time.perf_counter() - t0))
+        except EmgpipeError as err:
+            failures += 1
+            print(f"emgpipe: {err}", file=sys.stderr)
+            if len(files) == 1:
+                return err.exit_code
+    return 3 if failures else 0

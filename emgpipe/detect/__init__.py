@@ -1,0 +1,1 @@
+"""Detectors: Features/Chunks in, :class:`~emgpipe.types.Event` out."""

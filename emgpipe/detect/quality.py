@@ -1,0 +1,160 @@
+"""Signal-quality detector: dropped samples, flat line / lead-off, saturation and
+motion artefacts, reported as ``signal_loss`` and ``artifact`` events.
+
+It looks at the *raw* signal (before filtering) in non-overlapping windows,
+so a rail or a flat line is seen as the ADC delivered it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Chunk, Event
+from ..dsp.windows import Windower, WindowSettings
+from .episodes import EpisodeTracker
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Thresholds in physical units (see models/default.toml ``[quality]``)."""
+
+    window_s: float = 0.25
+    flat_uv: float = 0.05
+    flat_s: float = 1.0
+    clip_fraction: float = 0.05
+    clip_min_run: int = 1
+    clip_floor_uv: float = 100.0
+    motion_ratio: float = 8.0
+    motion_floor_uv: float = 200.0
+    min_artifact_s: float = 0.25
+    merge_s: float = 1.0
+
+    @classmethod
+    def from_model(cls, model) -> "QualitySettings":
+        q = model.section("quality")
+        return cls(**{k: q[k] for k in cls.__dataclass_fields__ if k in q})
+
+
+def gap_events(chunk: Chunk, detector: str = "") -> list[Event]:
+    """One ``signal_loss`` event per channel for every gap announced on ``chunk``."""
+    out = []
+    for g in chunk.gaps:
+        for ch in chunk.ch_names:
+            out.append(Event("signal_loss", ch, g.start_s, g.end_s, alert_s=chunk.start_s,
+                             detail=f"{g.reason}: {g.n_missing} samples lost",
+                             features={"n_missing": g.n_missing}, detector=detector,
+                             source_id=chunk.source_id))
+    return out
+
+
+def _max_run(mask: np.ndarray) -> np.ndarray:
+    """Longest run of True along the last axis (vectorised)."""
+    n = mask.shape[-1]
+    flat = mask.reshape(-1, n)
+    out = np.zeros(len(flat), dtype=np.int64)
+    for i, row in enumerate(flat):
+        if row.any():
+            d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+            out[i] = (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).max()
+    return out.reshape(mask.shape[:-1])
+
+
+class QualityDetector:
+    """Per-channel signal-quality events from raw chunks.
+
+    Call it with each raw chunk; it returns the events it announces (gaps at
+    once; flat line, saturation and motion once they have lasted their minimum
+    duration, final when they clear). :meth:`close` finishes open episodes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emgpipe.types import Chunk
+    >>> x = np.random.default_rng(0).normal(0, 5, (3000, 1)); x[1000:2500] = 0.0
+    >>> q = QualityDetector()
+    >>> ev = q(Chunk(x, fs=1000.0, ch_names=("calf",))) + q.close(3.0)
+    >>> [(e.kind, e.status, e.detail, e.start_s, e.end_s, e.alert_s) for e in ev]
+    [('signal_loss', 'onset', 'flat line (lead-off?)', 1.0, 2.0, 2.0), ('signal_loss', 'final', 'flat line (lead-off?)', 1.0, 2.5, 2.0)]
+    """
+
+    CONDITIONS = ("flat", "clip", "motion")
+    KIND = {"flat": "signal_loss", "clip": "signal_loss", "motion": "artifact"}
+    DETAIL = {"flat": "flat line (lead-off?)", "clip": "saturation / clipping",
+              "motion": "motion artefact or electrode pop"}
+
+    def __init__(self, settings: QualitySettings | None = None, detector: str = ""):
+        self.settings = settings or QualitySettings()
+        self.detector = detector
+        self._win = Windower(WindowSettings(self.settings.window_s, self.settings.window_s))
+        self._trackers: dict = {}
+        self._ch_names: tuple = ()
+        self._source = ""
+
+    def _tracker(self, ch, cond):
+        key = (ch, cond)
+        if key not in self._trackers:
+            s = self.settings
+            min_s = s.flat_s if cond == "flat" else s.min_artifact_s
+            self._trackers[key] = EpisodeTracker(min_s, s.merge_s)
+        return self._trackers[key]
+
+    def __call__(self, chunk: Chunk) -> list[Event]:
+        events = gap_events(chunk, self.detector)
+        if chunk.ch_names != self._ch_names:
+            self._trackers = {}
+            self._ch_names = chunk.ch_names
+        self._source = chunk.source_id
+        w = self._win(chunk)
+        if w.n_windows == 0:
+            return events
+        s = self.settings
+        x = w.data                                      # (n_win, n_ch, n_len)
+        hi, lo = x.max(axis=-1), x.min(axis=-1)
+        flat = (hi - lo) < s.flat_uv
+        med = np.median(x, axis=-1)
+        clip = np.zeros_like(flat)
+        for ext in (hi, lo):
+            at = x == ext[..., None]
+            frac = at.mean(axis=-1)
+            cand = (frac >= s.clip_fraction) & (np.abs(ext - med) >= s.clip_floor_uv) & ~flat
+            if cand.any():
+                run = np.zeros(cand.shape, dtype=np.int64)
+                run[cand] = _max_run(at[cand])
+                clip |= cand & (run >= s.clip_min_run)
+        ac = x - x.mean(axis=-1, keepdims=True)
+        slow = ac.cumsum(axis=-1)  # integrate: emphasises the < 20 Hz content
+        n_len = x.shape[-1]
+        slow_rms = np.sqrt((slow ** 2).mean(axis=-1)) * (2 * np.pi * 5.0 / w.fs)  # ~ amplitude at 5 Hz
+        fast_rms = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1)) * w.fs / (2 * np.pi * 100.0) + 1e-9
+        motion = (slow_rms > s.motion_floor_uv) & (slow_rms > s.motion_ratio * fast_rms) & ~flat & ~clip
+        del n_len
+        flags = {"flat": flat, "clip": clip, "motion": motion}
+        peak = np.abs(x).max(axis=-1)
+        starts, ends = w.starts / w.fs, (w.starts + w.n_len) / w.fs
+        for c, ch in enumerate(chunk.ch_names):
+            for cond in self.CONDITIONS:
+                tr = self._tracker(ch, cond)
+                f = flags[cond][:, c]
+                for i in range(w.n_windows):
+                    new, done = tr.update(bool(f[i]), starts[i], ends[i], float(peak[i, c]))
+                    if new is not None:
+                        events.append(self._event(ch, cond, new, status="onset"))
+                    if done is not None:
+                        events.append(self._event(ch, cond, done))
+        return events
+
+    def _event(self, ch, cond, ep, status="final"):
+        end = ep.alert_s if status == "onset" else ep.last_on_s
+        return Event(self.KIND[cond], ch, ep.start_s, end, alert_s=ep.alert_s, status=status,
+                     peak_uv=ep.peak if cond != "flat" else float("nan"),
+                     detail=self.DETAIL[cond], detector=self.detector, source_id=self._source)
+
+    def close(self, end_s: float) -> list[Event]:
+        out = []
+        for (ch, cond), tr in sorted(self._trackers.items()):
+            ep = tr.close(end_s)
+            if ep is not None:
+                out.append(self._event(ch, cond, ep))
+        self._trackers = {}
+        return out

@@ -1,0 +1,134 @@
+"""The one streamz graph, used by replay, live monitoring and the night log.
+
+::
+
+    chunks ──▶ quality ─────────────────────────────────┐
+       └────▶ band-pass + mains notch ──▶ window features ──▶ detectors ──▶ events
+                     │                         │                            │
+                  filtered                  features               sinks (CSV, alerts,
+                (live view)              (live view)                night log, UI)
+
+All streamz wiring lives here; processing units never import streamz.
+
+Backpressure policy per edge (DESIGN.md):
+
+* source → filters → features → detectors: synchronous and lossless; the
+  source's own queue is bounded, so a slow pipeline slows acquisition down
+  rather than dropping samples (a live source reports its own overruns as
+  gaps).
+* events → events CSV / night log: synchronous, lossless, flushed per event.
+* events/features → alerts and UI: sinks must not block; they hand over to
+  their own thread keeping only the latest (see ``emgpipe.alerts``), and log
+  every drop.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable
+
+from streamz import Stream
+
+from .detect.quality import QualityDetector, QualitySettings
+from .dsp.features import FeatureSettings, WindowFeatures, WindowFeatureSettings
+from .dsp.filters import BandPass, BandPassSettings, Cascade, MainsNotch, MainsNotchSettings
+from .dsp.windows import WindowSettings
+from .models import Model, load_model
+from .types import Chunk, Event
+
+log = logging.getLogger(__name__)
+
+
+def filters_from_model(model: Model) -> Cascade:
+    f = model.section("filters")
+    bp = BandPassSettings(low_hz=f.get("bandpass_low_hz", 20.0), high_hz=f.get("bandpass_high_hz", 450.0),
+                          order=int(f.get("bandpass_order", 4)))
+    mains = f.get("mains_hz", "auto")
+    notch = MainsNotchSettings(mains_hz=mains if mains == "auto" else int(mains),
+                               bandwidth_hz=f.get("notch_bandwidth_hz", 2.0),
+                               decide_s=f.get("mains_decide_s", 1.0))
+    return Cascade(BandPass(bp), MainsNotch(notch))
+
+
+def features_from_model(model: Model) -> WindowFeatures:
+    w = model.section("windows")
+    settings = WindowFeatureSettings(
+        WindowSettings(w.get("length_s", 0.25), w.get("hop_s", 0.125)),
+        FeatureSettings(**{k: (tuple(v) if k == "names" else v)
+                           for k, v in model.section("features").items()}))
+    return WindowFeatures(settings)
+
+
+class Pipeline:
+    """Build the graph for one stream.
+
+    Parameters
+    ----------
+    model : str, path or Model
+    mode : "awake", "sleep" or None
+    detectors : iterable of objects with ``update(features, chunk) -> list[Event]``
+        and ``close(end_s) -> list[Event]`` (the cramp/fasciculation detector).
+
+    Use :meth:`push` for each chunk and :meth:`close` at the end; connect
+    sinks to :attr:`events` (``Event``), :attr:`filtered` (``Chunk``) and
+    :attr:`features` (``Features``) with ``.sink(fn)``.
+    """
+
+    def __init__(self, model=None, mode: str | None = None, detectors: Iterable = ()):
+        self.model = model if isinstance(model, Model) else load_model(model)
+        self.mode = mode
+        self.filters = filters_from_model(self.model)
+        self.window_features = features_from_model(self.model)
+        self.quality = QualityDetector(QualitySettings.from_model(self.model), detector=self.model.tag)
+        self.detectors = list(detectors)
+        self.end_s = 0.0
+        self.n_samples = 0
+        self.n_lost = 0
+
+        self.chunks = Stream(stream_name="chunks")
+        quality_events = self.chunks.map(self._quality).flatten()
+        self.filtered = self.chunks.map(self.filters)
+        self.features = self.filtered.map(self.window_features)
+        detector_events = self.features.filter(lambda f: f.n_windows > 0).map(self._detect).flatten()
+        self.closing = Stream(stream_name="closing")
+        self.events = quality_events.union(detector_events, self.closing.flatten())
+
+    # --- nodes (thin adaptors around processing units) ---
+    def _quality(self, chunk: Chunk) -> list[Event]:
+        self.end_s = max(self.end_s, chunk.end_s)
+        self.n_samples += chunk.n_samples
+        self.n_lost += sum(g.n_missing for g in chunk.gaps)
+        return self.quality(chunk)
+
+    def _detect(self, features) -> list[Event]:
+        out = []
+        for d in self.detectors:
+            out.extend(d.update(features))
+        return out
+
+    # --- driving ---
+    def push(self, chunk: Chunk) -> None:
+        self.chunks.emit(chunk)
+
+    def close(self) -> None:
+        """End of stream: finish open events at the last sample."""
+        closing = self.quality.close(self.end_s)
+        for d in self.detectors:
+            closing.extend(d.close(self.end_s))
+        self.closing.emit(closing)
+
+    @property
+    def mains_hz(self):
+        notch = self.filters.steps[1]
+        return notch.mains_hz
+
+    def run(self, chunks: Iterable[Chunk], stop: Callable[[], bool] | None = None) -> None:
+        for chunk in chunks:
+            self.push(chunk)
+            if stop is not None and stop():
+                break
+        self.close()
+
+
+def default_detectors(model: Model, mode: str | None) -> list:
+    """The detectors a model asks for (the cramp detector lands with its issue)."""
+    return []

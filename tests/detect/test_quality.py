@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from emgpipe.detect.quality import QualityDetector
+from emgpipe.types import Chunk, Gap
+from tests.helpers import random_chunks
+
+
+def run(q, x, fs, names=("a",), seed=None):
+    if seed is None:
+        chunks = [Chunk(x, fs=fs, ch_names=names)]
+    else:
+        chunks = list(random_chunks(x, fs, np.random.default_rng(seed), ch_names=names))
+    ev = []
+    for c in chunks:
+        ev += q(c)
+    return ev + q.close(len(x) / fs)
+
+
+def key(events):
+    return [(e.kind, e.channel, e.status, round(e.start_s, 6), round(e.end_s, 6), round(e.alert_s, 6), e.detail)
+            for e in events]
+
+
+@pytest.mark.parametrize("fs", [200.0, 1000.0, 4000.0])
+def test_flat_line_saturation_and_chunk_invariance(fs):
+    rng = np.random.default_rng(0)
+    n = int(20 * fs)
+    x = rng.normal(0, 5, (n, 2))
+    x[int(3 * fs):int(6 * fs), 0] = 12.0                        # lead-off: flat
+    burst = slice(int(10 * fs), int(13 * fs))
+    x[burst, 1] = rng.normal(0, 800, x[burst, 1].shape)
+    x[:, 1] = np.clip(x[:, 1], -1000, 1000)                      # amplifier rails
+    one = run(QualityDetector(), x, fs, ("a", "b"))
+    finals = [e for e in one if e.status == "final"]
+    flat = [e for e in finals if e.detail.startswith("flat")]
+    clip = [e for e in finals if e.detail.startswith("saturation")]
+    assert len(flat) == 1 and flat[0].channel == "a"
+    assert abs(flat[0].start_s - 3) <= 0.25 and abs(flat[0].end_s - 6) <= 0.25
+    assert flat[0].alert_s <= flat[0].start_s + 1.0 + 0.25 + 1e-9
+    assert len(clip) == 1 and clip[0].channel == "b" and 9.75 <= clip[0].start_s <= 10.5
+    assert all(e.kind == "signal_loss" for e in flat + clip)
+    for seed in range(3):
+        assert key(run(QualityDetector(), x, fs, ("a", "b"), seed)) == key(one)
+
+
+def test_no_events_on_clean_emg_bursts():
+    fs = 1000.0
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 4, (int(30 * fs), 1))
+    for s in (5, 15, 25):
+        x[int(s * fs):int((s + 2) * fs)] *= 60      # strong voluntary bursts, not clipped
+    assert [e for e in run(QualityDetector(), x, fs) if e.status == "final"] == []
+
+
+def test_motion_artifact():
+    fs = 1000.0
+    rng = np.random.default_rng(2)
+    t = np.arange(int(10 * fs)) / fs
+    x = rng.normal(0, 5, len(t))
+    x[4000:5000] += 2000 * np.sin(2 * np.pi * 3 * t[4000:5000])  # 3 Hz cable swing
+    ev = [e for e in run(QualityDetector(), x[:, None], fs) if e.status == "final"]
+    assert [e.kind for e in ev] == ["artifact"]
+    assert 3.5 <= ev[0].start_s <= 4.25 and 4.75 <= ev[0].end_s <= 5.5
+
+
+def test_gap_becomes_signal_loss_per_channel():
+    q = QualityDetector()
+    c = Chunk(np.zeros((10, 2)) + np.arange(10)[:, None], fs=100.0, seq=150, ch_names=("l", "r"),
+              attrs={"gaps": (Gap(100, 50, 100.0, "dropped packets"),)})
+    ev = q(c)
+    assert [(e.kind, e.channel, e.start_s, e.end_s, e.alert_s) for e in ev] == [
+        ("signal_loss", "l", 1.0, 1.5, 1.5), ("signal_loss", "r", 1.0, 1.5, 1.5)]
+    assert "50 samples" in ev[0].detail
