@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import BadData, RecordingError, UsageError
+from ..errors import BadData, BadHeader, RecordingError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,17 @@ def open_text(path):
         raise BadData(path, "is a directory, not a recording file") from None
     except OSError as exc:
         raise BadData(path, f"cannot open ({exc.strerror or exc})") from None
+
+
+def first_line(path, f, what: str) -> str:
+    """The first line of an open text recording; errors for binary or empty files."""
+    try:
+        line = f.readline()
+    except UnicodeDecodeError:
+        raise BadHeader(path, f"not a text file ({what} expected)") from None
+    if not line.strip():
+        raise BadData(path, "file is empty" if not line else "line 1: empty line where the header belongs")
+    return line
 
 
 def name_of(path) -> str:
@@ -142,7 +153,7 @@ def read_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
     parts, blanks = [], []
     dropped = None
     lineno = first_line
-    it = iter(f)
+    it = _text_lines(path, f)
     block = list(islice(it, block_lines))
     while block:
         nxt = list(islice(it, block_lines))
@@ -170,6 +181,13 @@ def read_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
         block = nxt
     data = np.concatenate(parts) if parts else np.empty((0, n_fields))
     return Table(data, first_line, dropped, blanks)
+
+
+def _text_lines(path, f):
+    try:
+        yield from f
+    except UnicodeDecodeError:
+        raise BadData(path, "contains bytes that are not text") from None
 
 
 def check_rows_finite(path, table: Table, names: Sequence[str], cols: Sequence[int] | None = None):

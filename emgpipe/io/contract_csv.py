@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadData, BadHeader, StorageError
-from .base import Recording, segments_from_missing
-from ._text import check_rows_finite, name_of, open_text, read_table, reject_options
+from .base import Recording
+from ._gaps import split_missing
+from ._text import check_rows_finite, first_line, name_of, open_text, read_table, reject_options
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +169,9 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
     name = name_of(path)
     side = read_sidecar(path)
     with open_text(path) as f:
-        try:
-            header = f.readline()
-        except UnicodeDecodeError:
-            raise BadHeader(path, "not a text file (contract CSV expected)") from None
-        if not header.strip():
-            raise BadData(path, "file is empty" if not header else "line 1: empty header line")
+        header = first_line(path, f, "contract CSV")
         ch = parse_header(header, path)
-        try:
-            table = read_table(path, f, 2, names=(TIME_COL,) + ch, delimiter=",")
-        except UnicodeDecodeError:
-            raise BadData(path, "contains bytes that are not text") from None
+        table = read_table(path, f, 2, names=(TIME_COL,) + ch, delimiter=",")
     if side is not None and "channels" in side and tuple(side["channels"]) != ch:
         raise BadHeader(path, f"sidecar {sidecar_path(path).name} lists channels "
                               f"{list(side['channels'])} but the header has {list(ch)}")
@@ -203,14 +196,14 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
     elif est is not None:
         rate = est
     else:
-        raise BadData(path, f"only one sample and no sidecar fs: cannot tell the sample rate")
+        raise BadData(path, "only one sample and no sidecar fs: cannot tell the sample rate")
     steps = np.rint(d * rate).astype(np.int64) if d.size else np.zeros(0, np.int64)
     missing = np.where(d * rate > GAP_STEPS, steps - 1, 0)
     if n >= 2:
         missing = np.append(missing, 0)
     else:
         missing = np.zeros(1, np.int64)
-    segments, gaps = segments_from_missing(data, missing, rate, reason=f"{TIME_COL} jump")
+    segments, gaps = split_missing(data, missing, rate, f"{TIME_COL} jump")
     if gaps:
         log.info("%s: %d gap(s), %d samples missing", name, len(gaps), sum(g.n_missing for g in gaps))
     meta = {"format": FORMAT, "time_offset_s": float(t[0]), "dropped_last_line": table.dropped_last_line}

@@ -1,0 +1,318 @@
+"""OpenBCI GUI "OpenBCI-RAW-*.txt" recordings (file formats v5, v6 and the old Ganglion hub format).
+
+Facts from ``../shared/reference/protocols.md`` §6.1 (GUI ``DataWriterODF.pde``)
+and from the real files in ``../shared/data``:
+
+- Header lines start with ``%``: ``%OpenBCI Raw EXG Data`` (v6) or
+  ``%OpenBCI Raw EEG Data`` (v5 and older), ``%Number of channels = 8``,
+  ``%Sample Rate = 250 Hz`` (old Ganglion files: ``200.0 Hz``),
+  ``%Board = OpenBCI_GUI$BoardCytonSerial``.
+- The first non-``%`` line is either the column names (v6: ``Sample Index,
+  EXG Channel 0, ..., Timestamp, Marker Channel, Timestamp (Formatted)``), or a
+  dummy all-zero row (v5 variant, no column names), or already data (old
+  Ganglion hub files: ``index, 4 EXG, 3 accel, HH:MM:SS.mmm``).
+- Values are separated by ``,`` (usually ``", "``) or by tabs; EXG values are
+  already µV and are used as they are. Only the EXG channels are returned,
+  named as in the file (``EXG Channel 0``...) or ``ch1``.. for the old
+  format, which names none.
+- Lost samples: the ``Sample Index`` counter (Cyton: wraps at 256; the old
+  Ganglion files count 0..200, i.e. wrap at 201 — measured on the four
+  MI-OpenBCI files) combined with the host clock (``Timestamp`` column, epoch
+  ms when > 1e11 else s; or the ``HH:MM:SS.mmm`` column), see
+  :mod:`emgpipe.io._gaps`. In ``OpenBCI-RAW-S03_S1R0.txt`` the counter goes
+  60 -> 0 while the clock jumps 29.2 s: the board restarted after a BLE
+  dropout, and the gap is sized by the clock (5840 samples).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import BadData, BadHeader
+from .base import Recording
+from ._gaps import segments_from_counter
+from ._text import check_rows_finite, first_line, name_of, open_text, read_table, reject_options
+
+log = logging.getLogger(__name__)
+
+FORMAT = "openbci_txt"
+MAGIC = ("%OpenBCI Raw EXG Data", "%OpenBCI Raw EEG Data")
+#: Cyton sample counter is one byte (protocols.md §1.5).
+CYTON_MODULO = 256
+#: EXG channels and boards by sample rate when the header does not say
+#: (Cyton 250 Hz / 8 ch, Daisy 125 Hz / 16 ch, Ganglion 200 Hz / 4 ch; protocols.md §1.9).
+BOARD_BY_FS = {250.0: ("Cyton", 8), 125.0: ("CytonDaisy", 16), 200.0: ("Ganglion", 4)}
+#: Epoch timestamps above this are milliseconds (protocols.md §6.1 reader rule).
+MS_EPOCH = 1e11
+
+
+@dataclass
+class Header:
+    """What the ``%`` lines and the first other line say."""
+
+    title: str
+    fs: float | None = None
+    n_channels: int | None = None
+    board: str | None = None
+    columns: tuple | None = None      # column-name line (v6), else None
+    first_row: str = "data"           # "names" | "dummy" | "data"
+    n_header_lines: int = 0           # lines before the first data row
+    delimiter: str = ","
+    extra: dict = field(default_factory=dict)
+
+
+_KV = re.compile(r"^%\s*([^=]+?)\s*=\s*(.*?)\s*$")
+
+
+def parse_header(lines, path=None) -> Header:
+    """Parse the header of an OpenBCI GUI text file.
+
+    Parameters
+    ----------
+    lines : sequence of str
+        The file's first lines: all ``%`` lines and at least the first line after them.
+
+    Examples
+    --------
+    >>> h = parse_header(["%OpenBCI Raw EXG Data", "%Number of channels = 4",
+    ...                   "%Sample Rate = 200 Hz", "%Board = OpenBCI_GUI$BoardGanglionNative",
+    ...                   "Sample Index, EXG Channel 0, EXG Channel 1, Timestamp (Formatted)"])
+    >>> h.fs, h.n_channels, h.board, h.first_row, h.columns[1]
+    (200.0, 4, 'BoardGanglionNative', 'names', 'EXG Channel 0')
+    """
+    lines = [ln.lstrip("\ufeff").rstrip("\r\n") for ln in lines]
+    if not lines or lines[0].strip() not in MAGIC:
+        got = lines[0][:40] if lines else ""
+        raise BadHeader(path, f"line 1: not an OpenBCI GUI recording (expected "
+                              f"'%OpenBCI Raw EXG Data', found {got!r})")
+    h = Header(title=lines[0].strip()[1:])
+    i = 1
+    while i < len(lines) and lines[i].startswith("%"):
+        m = _KV.match(lines[i])
+        if m:
+            key, val = m.group(1).lower(), m.group(2)
+            try:
+                if key == "sample rate":
+                    h.fs = float(val.split()[0])
+                elif key == "number of channels":
+                    h.n_channels = int(val)
+                elif key == "board":
+                    h.board = val.split("$")[-1]
+                else:
+                    h.extra[m.group(1)] = val
+            except (ValueError, IndexError):
+                raise BadHeader(path, f"line {i + 1}: cannot read {m.group(1)!r} ({val!r})") from None
+        i += 1
+    if i >= len(lines) or not lines[i].strip():
+        raise BadData(path, "no samples (header only)")
+    first = lines[i]
+    h.delimiter = "\t" if "\t" in first else ","
+    cells = [c.strip() for c in first.split(h.delimiter)]
+    if any(re.search(r"[A-Za-z]", c) for c in cells[:-1]):
+        h.columns = tuple(cells)
+        h.first_row = "names"
+        i += 1
+    elif all(_is_zero(c) for c in cells):
+        h.first_row = "dummy"
+        i += 1
+    h.n_header_lines = i
+    if h.fs is None:
+        raise BadHeader(path, "no '%Sample Rate = ... Hz' line in the header")
+    if not h.fs > 0:
+        raise BadHeader(path, f"sample rate must be positive, got {h.fs:g}")
+    return h
+
+
+def _is_zero(cell: str) -> bool:
+    try:
+        return float(cell) == 0.0
+    except ValueError:
+        return False
+
+
+@dataclass
+class Layout:
+    """Which columns hold what."""
+
+    n_fields: int
+    exg: list
+    ch_names: tuple
+    index: int | None
+    timestamp: int | None      # numeric epoch column
+    clock: int | None          # HH:MM:SS.mmm column
+    board: str
+
+
+def layout(h: Header, first_data: str, path=None) -> Layout:
+    """Resolve the column layout from the header and the first data row (pure)."""
+    cells = [c.strip() for c in first_data.rstrip("\r\n").split(h.delimiter)]
+    n = len(cells)
+    fs_board, fs_nch = BOARD_BY_FS.get(h.fs, (None, None))
+    board = h.board or fs_board or "unknown"
+    clock = n - 1 if ":" in cells[-1] else None
+    if h.columns is not None:
+        cols = list(h.columns)
+        if len(cols) != n:
+            raise BadHeader(path, f"line {h.n_header_lines}: {len(cols)} column names but the first "
+                                  f"row has {n} fields")
+        exg = [k for k, c in enumerate(cols) if re.match(r"(EXG|EEG|EMG) Channel \d+$", c)]
+        if not exg:
+            raise BadHeader(path, f"line {h.n_header_lines}: no 'EXG Channel N' column")
+        names = tuple(cols[k] for k in exg)
+        index = cols.index("Sample Index") if "Sample Index" in cols else None
+        ts = cols.index("Timestamp") if "Timestamp" in cols else None
+        clock = cols.index("Timestamp (Formatted)") if "Timestamp (Formatted)" in cols else clock
+    else:
+        nch = h.n_channels or fs_nch
+        if nch is None:
+            raise BadHeader(path, "header gives neither '%Number of channels' nor a known "
+                                  "sample rate (125/200/250 Hz)")
+        if n < nch + 1:
+            raise BadHeader(path, f"line {h.n_header_lines + 1}: {n} fields, too few for "
+                                  f"{nch} channels")
+        exg = list(range(1, nch + 1))
+        old = h.n_channels is None           # old Ganglion hub files name no channels
+        names = tuple(f"ch{k}" for k in exg) if old else tuple(f"EXG Channel {k - 1}" for k in exg)
+        index = 0
+        # v5: index, EXG, accel, other..., timestamp, formatted time (protocols.md §6.1)
+        ts = n - 2 if (clock is not None and not old and n - 2 > nch) else None
+    return Layout(n_fields=n, exg=exg, ch_names=names, index=index, timestamp=ts,
+                  clock=clock, board=board)
+
+
+def hms_seconds(cell: str) -> float:
+    """``[yyyy-MM-dd ]HH:mm:ss.SSS`` -> seconds of the day.
+
+    >>> hms_seconds(" 11:02:46.251")
+    39766.251
+    """
+    t = cell.strip().rsplit(" ", 1)[-1]
+    h, m, s = t.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def _clock_seconds(table_col: np.ndarray, is_hms: bool) -> np.ndarray:
+    t = np.asarray(table_col, dtype=np.float64)
+    if is_hms:
+        # seconds of the day wrap at midnight
+        back = np.diff(t) < -43_200
+        if back.any():
+            t = t + 86_400.0 * np.concatenate(([0], np.cumsum(back)))
+        return t
+    if np.nanmedian(t) > MS_EPOCH:
+        t = t / 1000.0
+    return t
+
+
+def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
+    """Read an OpenBCI GUI text recording.
+
+    Parameters
+    ----------
+    path : path-like
+    fs : float, optional
+        Override the header's sample rate.
+    channels : sequence of str or int, optional
+        Keep only these EXG channels (names or 0-based positions).
+
+    Returns
+    -------
+    Recording
+        EXG channels in µV; ``meta``: ``format``, ``version`` (``v6``/``v5``/
+        ``v5-old``), ``board``, ``header``, ``counter_modulo``, ``dropped_last_line``.
+    """
+    reject_options(path, "OpenBCI GUI text", opts)
+    with open_text(path) as f:
+        head = []
+        while len(head) <= 200:
+            line = first_line(path, f, "OpenBCI GUI text") if not head else f.readline()
+            if not line:
+                break
+            head.append(line)
+            if not line.startswith("%"):
+                break
+        else:
+            raise BadHeader(path, "more than 200 '%' header lines")
+        h = parse_header(head, path)
+        if h.first_row != "data":
+            first = f.readline()
+            if not first.strip():
+                raise BadData(path, "no samples (header only)")
+        else:
+            first = head[-1]
+        rest = _chain([first], f)
+        lay = layout(h, first, path)
+        names = [f"column {k + 1}" for k in range(lay.n_fields)]
+        for k, nm in zip(lay.exg, lay.ch_names):
+            names[k] = nm
+        if h.columns is not None:
+            names = [c or f"column {k + 1}" for k, c in enumerate(h.columns)]
+        conv = {lay.clock: _hms_or_nan} if lay.clock is not None else None
+        table = read_table(path, rest, h.n_header_lines + 1, names=names,
+                           delimiter=h.delimiter, converters=conv)
+    if table.data.shape[0] == 0:
+        raise BadData(path, "no samples (header only)")
+    rate = float(fs) if fs is not None else h.fs
+    exg = lay.exg
+    ch = lay.ch_names
+    if channels is not None:
+        exg, ch = _select(path, exg, ch, channels)
+    check_rows_finite(path, table, ch, cols=exg)
+    data = np.ascontiguousarray(table.data[:, exg])
+    clock = None
+    if lay.timestamp is not None and np.all(table.data[:, lay.timestamp] > 1e8):
+        clock = _clock_seconds(table.data[:, lay.timestamp], False)
+    elif lay.clock is not None and np.isfinite(table.data[:, lay.clock]).all():
+        clock = _clock_seconds(table.data[:, lay.clock], True)
+    modulo = None
+    if lay.index is not None:
+        idx = table.data[:, lay.index]
+        if not np.all(idx == np.rint(idx)) or idx.min() < 0:
+            raise BadData(path, f"column '{names[lay.index]}' is not a sample counter")
+        modulo = CYTON_MODULO if "cyton" in lay.board.lower() else None
+        segments, gaps = segments_from_counter(name_of(path), data, idx.astype(np.int64), rate,
+                                               modulo=modulo, clock=clock)
+        if modulo is None:
+            modulo = int(idx.max()) + 1
+    else:
+        segments, gaps = [(0, data)], []
+    version = "v6" if h.first_row == "names" else ("v5" if h.n_channels else "v5-old")
+    meta = {"format": FORMAT, "version": version, "board": lay.board,
+            "header": {"title": h.title, "fs": h.fs, "n_channels": h.n_channels, **h.extra},
+            "counter_modulo": modulo, "dropped_last_line": table.dropped_last_line,
+            "clock": "timestamp" if lay.timestamp is not None and clock is not None
+            else ("formatted" if clock is not None else None)}
+    return Recording(path=name_of(path), fs=rate, ch_names=ch, segments=segments, gaps=gaps, meta=meta)
+
+
+def _hms_or_nan(cell: str) -> float:
+    try:
+        return hms_seconds(cell)
+    except (ValueError, IndexError):
+        if not cell.strip():
+            raise ValueError("empty") from None
+        return float(cell)   # a numeric value in that column (dummy-like rows)
+
+
+def _chain(first, rest):
+    yield from first
+    yield from rest
+
+
+def _select(path, exg, ch, channels):
+    """Subset of EXG columns by name or position."""
+    from ..errors import UsageError
+    out_cols, out_names = [], []
+    for c in ([channels] if isinstance(channels, (str, int)) else channels):
+        if isinstance(c, int) and 0 <= c < len(ch):
+            k = c
+        elif c in ch:
+            k = ch.index(c)
+        else:
+            raise UsageError(f"{name_of(path)}: no channel {c!r} (channels: {', '.join(ch)})")
+        out_cols.append(exg[k])
+        out_names.append(ch[k])
+    return out_cols, tuple(out_names)
