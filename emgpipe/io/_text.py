@@ -192,12 +192,29 @@ def _text_lines(path, f):
 
 def check_rows_finite(path, table: Table, names: Sequence[str], cols: Sequence[int] | None = None):
     """Raise :class:`BadData` naming the line and channel of the first NaN/inf."""
-    data = table.data if cols is None else table.data[:, cols]
+    check_samples_finite(path, table.data if cols is None else table.data[:, cols], names,
+                         where=lambda r: f"line {table.row_line(r)}")
+
+
+def check_samples_finite(path, data: np.ndarray, names: Sequence[str],
+                         where: Callable[[int], str] = lambda r: f"sample {r + 1}"):
+    """Raise :class:`BadData` naming the row (``where(row)``) and channel of the first NaN/inf."""
     bad = ~np.isfinite(data)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise BadData(path, f"line {table.row_line(int(r))}: channel '{names[c]}' is "
+        raise BadData(path, f"{where(int(r))}: channel '{names[c]}' is "
                             f"{float(data[r, c])!r} (not a finite number)")
+
+
+def unique_names(names) -> tuple:
+    """Names made unique by suffixing repeats: ``EMG, EMG`` -> ``EMG, EMG_2``."""
+    out = []
+    for n in names:
+        k, cand = 2, n
+        while cand in out:
+            cand, k = f"{n}_{k}", k + 1
+        out.append(cand)
+    return tuple(out)
 
 
 def reject_options(path, fmt: str, opts: dict) -> None:
