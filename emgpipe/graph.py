@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 def filters_from_model(model: Model) -> Cascade:
     f = model.section("filters")
     bp = BandPassSettings(low_hz=f.get("bandpass_low_hz", 20.0), high_hz=f.get("bandpass_high_hz", 450.0),
-                          order=int(f.get("bandpass_order", 4)))
+                          order=int(f.get("bandpass_order", 2)))
     mains = f.get("mains_hz", "auto")
     notch = MainsNotchSettings(mains_hz=mains if mains == "auto" else int(mains),
                                bandwidth_hz=f.get("notch_bandwidth_hz", 2.0),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from .graph import Pipeline, default_detectors
 from .io.base import Recording
 from .models import load_model
+from .sources.base import max_speed_chunk_s
 from .types import Event
 
 
@@ -45,13 +46,15 @@ def resolve_mode(mode: str | None, recording: Recording | None = None) -> str | 
 
 
 def run_recording(recording: Recording, mode: str | None = None, model=None,
-                  chunk_s: float = 10.0, stop_s: float | None = None, progress=None) -> RunResult:
+                  chunk_s: float | None = None, stop_s: float | None = None, progress=None) -> RunResult:
     """Replay a recording causally at max speed; returns its events.
 
     ``stop_s`` replays only the first part (used by the causality test).
     """
     p = make_pipeline(model, resolve_mode(mode, recording))
     announced, final = collect(p)
+    if chunk_s is None:
+        chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names))
     for chunk in recording.iter_chunks(chunk_s=chunk_s, stop_s=stop_s):
         p.push(chunk)
         if progress is not None:

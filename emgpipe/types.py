@@ -123,6 +123,15 @@ class Chunk:
 
     def replace(self, **changes) -> "Chunk":
         """A copy with some fields changed (``attrs`` kept unless given)."""
+        if changes.keys() == {"data"}:
+            data = changes["data"]
+            if (isinstance(data, np.ndarray) and data.dtype == np.float64 and data.ndim == 2
+                    and data.shape[1] == self.data.shape[1]):
+                # hot path for filters: same layout, already validated
+                new = object.__new__(Chunk)
+                new.__dict__.update(self.__dict__)
+                object.__setattr__(new, "data", data)
+                return new
         return replace(self, **changes)
 
     def layout(self) -> tuple:

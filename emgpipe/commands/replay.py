@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import EmgpipeError, UsageError
 from ..io.events_csv import EventsCsvWriter
-from ..sources.base import Pacer, parse_speed
+from ..sources.base import Pacer, max_speed_chunk_s, parse_speed
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -114,7 +114,7 @@ def run(args) -> int:
             with EventsCsvWriter(out, model=pipe.model.tag) as writer:
                 pipe.events.sink(writer.write)
                 pacer = Pacer(speed)
-                chunk_s = 10.0 if speed is None else 0.05
+                chunk_s = max_speed_chunk_s(rec.fs, len(rec.ch_names)) if speed is None else 0.05
                 for chunk in rec.iter_chunks(chunk_s=chunk_s):
                     pacer.wait_until(chunk.end_s)
                     pipe.push(chunk)

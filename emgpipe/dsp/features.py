@@ -14,11 +14,13 @@ a sustained interference pattern is near-Gaussian: excess kurtosis ~0).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..types import Chunk
+from . import _kernels
 from .stateful import Stateful
 from .windows import Windows, WindowSettings, _win_empty, _win_init, _win_step
 
@@ -53,10 +55,42 @@ class FeatureSettings:
             raise ValueError(f"unknown feature(s) {sorted(unknown)}; known: {ALL_FEATURES}")
 
 
-def compute_features(x: np.ndarray, fs: float, settings: FeatureSettings = FeatureSettings()) -> dict:
+def _spectral(power: np.ndarray, f: np.ndarray, names: set, out: dict):
+    tot = power.sum(axis=-1)
+    safe = np.where(tot > 0, tot, 1.0)
+    if "mnf" in names:
+        out["mnf"] = np.where(tot > 0, (power * f).sum(axis=-1) / safe, 0.0)
+    if "mdf" in names:
+        c = np.cumsum(power, axis=-1)
+        idx = (c < 0.5 * tot[..., None]).sum(axis=-1)
+        out["mdf"] = np.where(tot > 0, f[np.minimum(idx, len(f) - 1)], 0.0)
+
+
+@functools.lru_cache(maxsize=32)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n)
+
+
+def _sub_blocks(n_len: int, n_hop: int) -> int:
+    """Length of the sub-blocks whose spectra are averaged (Bartlett's method)."""
+    return n_hop if n_len % n_hop == 0 and n_len > n_hop else n_len
+
+
+def compute_features(x: np.ndarray, fs: float, settings: FeatureSettings = FeatureSettings(),
+                     n_hop: int | None = None) -> dict:
     """Features of a window batch ``x`` (n_windows, n_channels, n_len).
 
-    Returns a dict name -> (n_windows, n_channels) float64 array.
+    This is the reference implementation (window by window);
+    :func:`compute_features_segment` gives the same values faster for a
+    stream's overlapping windows. Returns a dict name -> (n_windows,
+    n_channels) float64 array.
+
+    Spectral features (``mnf``, ``mdf``) use Bartlett's method: the Hann
+    periodograms of ``n_len / n_hop`` consecutive sub-blocks of ``n_hop``
+    samples are averaged (when ``n_hop`` divides ``n_len``; otherwise one
+    periodogram of the whole window). The spike threshold uses the quietest
+    sub-block's MAV as the noise level (sigma = MAV * sqrt(pi/2) for Gaussian
+    noise), so the spikes themselves do not raise it.
 
     Examples
     --------
@@ -67,60 +101,132 @@ def compute_features(x: np.ndarray, fs: float, settings: FeatureSettings = Featu
     ((3, 2), True, True)
     """
     names = set(settings.names)
-    n_len = x.shape[-1]
+    n_win, n_ch, n_len = x.shape
+    if n_len == 0 or n_win == 0:
+        return {k: np.empty((n_win, n_ch)) for k in settings.names}
+    hop = n_len if n_hop is None else n_hop
+    blk = _sub_blocks(n_len, hop)
     dur = n_len / fs
     out = {}
-    if n_len == 0 or x.shape[0] == 0:
-        return {k: np.empty(x.shape[:2]) for k in settings.names}
-    need_sq = names & {"rms", "kurtosis"}
     ax = np.abs(x)
-    if "mav" in names or "spikes" in names:
-        out["mav"] = ax.mean(axis=-1)
-    if need_sq:
-        sq = x * x
-        ms = sq.mean(axis=-1)
-        out["rms"] = np.sqrt(ms)
-    if names & {"wl", "zc", "ssc"}:
-        d = np.diff(x, axis=-1)
-        if "wl" in names:
-            out["wl"] = np.abs(d).sum(axis=-1)
-        thr = settings.zc_threshold_uv
-        if "zc" in names:
-            zc = (x[..., :-1] * x[..., 1:] < 0)
-            if thr > 0:
-                zc &= np.abs(d) >= thr
-            out["zc"] = zc.sum(axis=-1) / dur
-        if "ssc" in names:
-            s = d[..., :-1] * -d[..., 1:]
-            out["ssc"] = (s > thr).sum(axis=-1) / dur
-    if "tke" in names:
-        out["tke"] = (x[..., 1:-1] ** 2 - x[..., :-2] * x[..., 2:]).mean(axis=-1)
-    if "kurtosis" in names:
-        m = x.mean(axis=-1, keepdims=True)
-        c2 = (x - m) ** 2
-        m2 = c2.mean(axis=-1)
-        m4 = (c2 * c2).mean(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = m4 / (m2 * m2) - 3.0
-        out["kurtosis"] = np.where(m2 > 0, k, 0.0)
+    out["mav"] = ax.mean(axis=-1)
+    out["rms"] = np.sqrt((x * x).mean(axis=-1))
+    d = np.diff(x, axis=-1)
+    out["wl"] = np.abs(d).sum(axis=-1)
+    thr = settings.zc_threshold_uv
+    zc = x[..., :-1] * x[..., 1:] < 0
+    if thr > 0:
+        zc &= np.abs(d) >= thr
+    out["zc"] = zc.sum(axis=-1) / dur
+    out["ssc"] = ((d[..., :-1] * -d[..., 1:]) > thr).sum(axis=-1) / dur
+    out["tke"] = (x[..., 1:-1] ** 2 - x[..., :-2] * x[..., 2:]).sum(axis=-1) / n_len
+    m = x.mean(axis=-1, keepdims=True)
+    c2 = (x - m) ** 2
+    m2 = c2.mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["kurtosis"] = np.where(m2 > 0, (c2 * c2).mean(axis=-1) / (m2 * m2) - 3.0, 0.0)
     if names & {"mnf", "mdf"}:
-        w = np.hanning(n_len)
-        p = np.abs(np.fft.rfft(x * w, axis=-1)) ** 2
-        f = np.fft.rfftfreq(n_len, 1.0 / fs)
-        tot = p.sum(axis=-1)
-        safe = np.where(tot > 0, tot, 1.0)
-        if "mnf" in names:
-            out["mnf"] = np.where(tot > 0, (p * f).sum(axis=-1) / safe, 0.0)
-        if "mdf" in names:
-            c = np.cumsum(p, axis=-1)
-            idx = (c < 0.5 * tot[..., None]).sum(axis=-1)
-            out["mdf"] = np.where(tot > 0, f[np.minimum(idx, len(f) - 1)], 0.0)
+        sub = x.reshape(n_win, n_ch, n_len // blk, blk)
+        power = (np.abs(np.fft.rfft(sub * _hann(blk), axis=-1)) ** 2).sum(axis=-2)
+        _spectral(power, np.fft.rfftfreq(blk, 1.0 / fs), names, out)
     if "spikes" in names:
-        sigma = np.median(ax, axis=-1) / 0.6745
-        above = ax > (settings.spike_k * sigma)[..., None]
-        edges = above[..., 1:] & ~above[..., :-1]
-        out["spikes"] = (edges.sum(axis=-1) + above[..., 0]) / dur
+        noise = ax.reshape(n_win, n_ch, n_len // blk, blk).mean(axis=-1).min(axis=-1)
+        above = ax > (settings.spike_k * np.sqrt(np.pi / 2) * noise)[..., None]
+        out["spikes"] = ((above[..., 1:] & ~above[..., :-1]).sum(axis=-1) + above[..., 0]) / dur
     return {k: out[k] for k in settings.names}
+
+
+def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: float,
+                             settings: FeatureSettings = FeatureSettings()) -> dict:
+    """Features of every window ``segment[k*n_hop : k*n_hop + n_len]``.
+
+    Same values as :func:`compute_features` on those windows, but each sample
+    is processed once: sums are taken per hop-long block and windows add up
+    their blocks (terms that straddle a window edge are subtracted), and
+    spectra are per block (Bartlett). Needs ``n_len % n_hop == 0``.
+    """
+    names = set(settings.names)
+    n, n_ch = segment.shape
+    m = n_len // n_hop
+    n_win = (n - n_len) // n_hop + 1 if n >= n_len else 0
+    if n_win <= 0:
+        return {k: np.empty((0, n_ch)) for k in settings.names}
+    n_blk = n_win - 1 + m
+    x = segment[:n_blk * n_hop]
+    starts = np.arange(n_win) * n_hop
+    ends = starts + n_len
+
+    def window_sums(b):                      # (n_blk, c) -> (n_win, c)
+        out = b[:n_win].copy()
+        for k in range(1, m):
+            out += b[k:k + n_win]
+        return out
+
+    dur = n_len / fs
+    thr = settings.zc_threshold_uv
+    sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr)
+    if _kernels.numba is not None:
+        blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
+        spec = np.fft.rfft(blocks * _hann(n_hop), axis=-1)
+        power = spec.real ** 2 + spec.imag ** 2                         # (n_blk, c, F)
+        vals = _kernels.window_features(x, sums, power, np.fft.rfftfreq(n_hop, 1.0 / fs),
+                                        n_len, n_hop, n_win, thr, dur)
+        out = dict(zip(_kernels.WINDOW_FIELDS, vals))
+        if "spikes" in names:
+            out["spikes"] = _spikes(sums[4], x, n_len, n_hop, n_win, m, dur, settings)
+        return {k: out[k] for k in settings.names}
+    S = dict(zip(_kernels.FIELDS, sums))
+    W = {k: window_sums(v) for k, v in S.items()}
+    out = {}
+    out["mav"] = W["sabs"] / n_len
+    out["rms"] = np.sqrt(W["s2"] / n_len)
+    # Pair terms belong to their second sample: a window owns those whose
+    # second sample is in (start, end), so drop the one at its start. Triple
+    # terms belong to their centre: drop those at its first and last sample.
+    prev = x[np.maximum(starts - 1, 0)]
+    first, second = x[starts], x[starts + 1]
+    d_start = np.where(starts[:, None] > 0, first - prev, 0.0)
+    out["wl"] = W["wl"] - np.abs(d_start)
+    zc_start = (prev * first < 0) & (starts[:, None] > 0)
+    if thr > 0:
+        zc_start &= np.abs(d_start) >= thr
+    out["zc"] = (W["zc"] - zc_start) / dur
+    last, before, after = x[ends - 1], x[ends - 2], x[np.minimum(ends, len(x) - 1)]
+    has_after = (ends < len(x))[:, None]
+    has_prev = (starts > 0)[:, None]
+    ssc_start = has_prev & (((first - prev) * (first - second)) > thr)
+    ssc_end = has_after & (((last - before) * (last - after)) > thr)
+    out["ssc"] = (W["ssc"] - ssc_start - ssc_end) / dur
+    tke_start = np.where(has_prev, first * first - prev * second, 0.0)
+    tke_end = np.where(has_after, last * last - before * after, 0.0)
+    out["tke"] = (W["tke"] - tke_start - tke_end) / n_len
+    if "kurtosis" in names:
+        mean, r2 = W["s1"] / n_len, W["s2"] / n_len
+        s3, s4 = W["s3"] / n_len, W["s4"] / n_len
+        m2 = r2 - mean ** 2
+        m4 = s4 - 4 * mean * s3 + 6 * mean ** 2 * r2 - 3 * mean ** 4
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["kurtosis"] = np.where(m2 > 0, m4 / (m2 * m2) - 3.0, 0.0)
+    if names & {"mnf", "mdf"}:
+        blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
+        power = np.abs(np.fft.rfft(blocks * _hann(n_hop), axis=-1)) ** 2   # (n_blk, c, F)
+        wp = power[:n_win].copy()
+        for k in range(1, m):
+            wp += power[k:k + n_win]
+        _spectral(wp, np.fft.rfftfreq(n_hop, 1.0 / fs), names, out)
+    if "spikes" in names:
+        out["spikes"] = _spikes(S["sabs"], x, n_len, n_hop, n_win, m, dur, settings)
+    return {k: out[k] for k in settings.names}
+
+
+def _spikes(abs_sums, x, n_len, n_hop, n_win, m, dur, settings):
+    """Spike rate per window; noise = the quietest block's MAV * sqrt(pi/2)."""
+    mav_b = abs_sums / n_hop
+    noise = mav_b[:n_win].copy()
+    for k in range(1, m):
+        noise = np.minimum(noise, mav_b[k:k + n_win])
+    thr_w = settings.spike_k * np.sqrt(np.pi / 2) * noise              # (n_win, c)
+    return _kernels.spike_counts(np.abs(x), thr_w, n_len, n_hop) / dur
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +276,10 @@ def _wf_step(settings: WindowFeatureSettings, st, chunk: Chunk):
 
 
 def _to_features(settings, w: Windows, chunk: Chunk) -> Features:
-    vals = compute_features(w.data, w.fs, settings.features)
+    if w.n_len % w.n_hop == 0 and w.n_windows > 0:
+        vals = compute_features_segment(w.segment, w.n_len, w.n_hop, w.fs, settings.features)
+    else:
+        vals = compute_features(w.data, w.fs, settings.features, n_hop=w.n_hop)
     return Features(vals, w.starts, w.fs, w.n_len, w.n_hop, w.ch_names, w.source_id,
                     {"gaps": chunk.gaps} if chunk.gaps else {})
 

@@ -31,18 +31,27 @@ class WindowSettings:
 class Windows:
     """A batch of windows.
 
-    ``data`` has shape (n_windows, n_channels, n_len) (a strided view: do not
+    ``segment`` is the contiguous (n, n_channels) stretch of samples from the
+    first window's start to the last window's end; ``data`` is the
+    (n_windows, n_channels, n_len) strided view of the windows in it (do not
     write to it); ``starts`` holds each window's first-sample index (seq).
     A window is available (causally) at stream time ``(start + n_len) / fs``.
     """
 
-    data: np.ndarray
+    segment: np.ndarray
     starts: np.ndarray
     fs: float
     n_len: int
     n_hop: int
     ch_names: tuple
     source_id: str = ""
+
+    @property
+    def data(self) -> np.ndarray:
+        """(n_windows, n_channels, n_len) strided view into ``segment``."""
+        if self.n_windows == 0:
+            return np.empty((0, self.segment.shape[1], self.n_len))
+        return sliding_window_view(self.segment, self.n_len, axis=0)[::self.n_hop]
 
     @property
     def n_windows(self) -> int:
@@ -73,25 +82,24 @@ def _win_step(settings: WindowSettings, st: WindowState, chunk: Chunk):
     n_avail = (end - st.next_start - st.n_len) // st.n_hop + 1 if end - st.next_start >= st.n_len else 0
     off = st.next_start - st.buf_seq
     if n_avail > 0:
-        view = sliding_window_view(buf[off:off + (n_avail - 1) * st.n_hop + st.n_len],
-                                   st.n_len, axis=0)[::st.n_hop]
+        segment = buf[off:off + (n_avail - 1) * st.n_hop + st.n_len]
         starts = st.next_start + st.n_hop * np.arange(n_avail)
         st.next_start += n_avail * st.n_hop
     else:
-        view = np.empty((0, chunk.n_channels, st.n_len))
+        segment = np.empty((0, chunk.n_channels))
         starts = np.empty(0, dtype=np.int64)
     keep_from = st.next_start - st.buf_seq
     if keep_from <= len(buf):
         st.buf, st.buf_seq = buf[keep_from:].copy(), st.next_start
     else:  # hop longer than the window: the samples up to next_start are skipped
         st.buf, st.buf_seq = np.empty((0, chunk.n_channels)), end
-    return st, Windows(view, starts.astype(np.int64), chunk.fs, st.n_len, st.n_hop,
+    return st, Windows(segment, starts.astype(np.int64), chunk.fs, st.n_len, st.n_hop,
                        chunk.ch_names, chunk.source_id)
 
 
 def _win_empty(settings: WindowSettings, chunk: Chunk):
     n_len, n_hop = settings.samples(chunk.fs)
-    return Windows(np.empty((0, chunk.n_channels, n_len)), np.empty(0, dtype=np.int64),
+    return Windows(np.empty((0, chunk.n_channels)), np.empty(0, dtype=np.int64),
                    chunk.fs, n_len, n_hop, chunk.ch_names, chunk.source_id)
 
 

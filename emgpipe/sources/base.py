@@ -93,6 +93,14 @@ class Pacer:
             time.sleep(due - now)
 
 
+def max_speed_chunk_s(fs: float, n_channels: int = 1) -> float:
+    """Chunk length for max-speed replay: ~30 000 samples per channel (30 s at
+    1 kHz). Large chunks amortise per-call overhead (measured in
+    benchmarks/throughput.py: 10 s chunks give ~19 000x, 30 s ~23 000x real
+    time for one 1 kHz channel) while intermediate arrays stay a few MB."""
+    return max(1.0, 30000.0 / fs / max(1.0, n_channels / 4))
+
+
 def parse_speed(value) -> float | None:
     """``max``/None -> None (as fast as possible); ``realtime`` -> 1.0; else a factor."""
     if value is None:

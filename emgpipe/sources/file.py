@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..types import Chunk
-from .base import Pacer, Source, parse_speed
+from .base import Pacer, Source, max_speed_chunk_s, parse_speed
 
 
 class FileSource(Source):
@@ -16,7 +16,7 @@ class FileSource(Source):
     speed : None (max), 1.0 (real time) or a factor
     chunk_s : float
         Chunk length; defaults to 0.05 s when paced (like a live device) and
-        10 s at max speed (throughput).
+        :func:`max_speed_chunk_s` at max speed (throughput).
     """
 
     scheme = "file"
@@ -26,7 +26,7 @@ class FileSource(Source):
         self.path = path
         self.uri = f"file:{path}"
         self.speed = parse_speed(speed)
-        self.chunk_s = chunk_s if chunk_s is not None else (10.0 if self.speed is None else 0.05)
+        self.chunk_s = chunk_s
         self.fmt = fmt
         self.recording = None
 
@@ -45,7 +45,10 @@ class FileSource(Source):
         if self.recording is None:
             self.open()
         pacer = Pacer(self.speed)
-        for chunk in self.recording.iter_chunks(self.chunk_s, source_id=self.uri):
+        chunk_s = self.chunk_s
+        if chunk_s is None:
+            chunk_s = 0.05 if self.speed is not None else max_speed_chunk_s(self.fs, len(self.ch_names))
+        for chunk in self.recording.iter_chunks(chunk_s, source_id=self.uri):
             if self._stopped:
                 return
             pacer.wait_until(chunk.end_s)

@@ -1,0 +1,272 @@
+"""Fused per-block sums for :func:`emgpipe.dsp.features.compute_features_segment`.
+
+One pass over the samples accumulates, per hop-long block and channel, every
+sum the time-domain features need. With numba (a dependency; compiled once
+and cached) this is ~5x faster than the equivalent numpy expressions, which
+remain as the fallback and as the reference the tests compare against.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:  # pragma: no cover - exercised implicitly
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+#: Row order of the array returned by :func:`block_sums`.
+FIELDS = ("s1", "s2", "s3", "s4", "sabs", "wl", "zc", "ssc", "tke")
+
+
+def block_sums_numpy(x: np.ndarray, n_hop: int, n_blk: int, zc_thr: float, ssc_thr: float) -> np.ndarray:
+    """(len(FIELDS), n_blk, n_ch) sums. Pair terms (wl, zc) belong to their
+    second sample, triple terms (ssc, tke) to their centre sample."""
+    n = n_blk * n_hop
+    x = x[:n]
+    n_ch = x.shape[1]
+    out = np.empty((len(FIELDS), n_blk, n_ch))
+
+    def bs(a):
+        return a.reshape(n_blk, n_hop, n_ch).sum(axis=1)
+
+    x2 = x * x
+    out[0], out[1], out[2], out[3], out[4] = bs(x), bs(x2), bs(x2 * x), bs(x2 * x2), bs(np.abs(x))
+    d = np.diff(x, axis=0)
+    pair = np.zeros((n, n_ch))
+    pair[1:] = np.abs(d)
+    out[5] = bs(pair)
+    z = (x[:-1] * x[1:] < 0)
+    if zc_thr > 0:
+        z &= np.abs(d) >= zc_thr
+    pair[0] = 0
+    pair[1:] = z
+    out[6] = bs(pair)
+    tri = np.zeros((n, n_ch))
+    tri[1:-1] = (d[:-1] * -d[1:]) > ssc_thr
+    out[7] = bs(tri)
+    tri[1:-1] = x2[1:-1] - x[:-2] * x[2:]
+    out[8] = bs(tri)
+    return out
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _block_sums_jit(x, n_hop, n_blk, zc_thr, ssc_thr):  # pragma: no cover - compiled
+        n_ch = x.shape[1]
+        n = n_blk * n_hop
+        out = np.zeros((9, n_blk, n_ch))
+        for c in range(n_ch):
+            for b in range(n_blk):
+                s1 = s2 = s3 = s4 = sa = wl = zc = ssc = tke = 0.0
+                j0 = b * n_hop
+                if j0 == 0:  # first sample of the segment: no pair/triple term
+                    v = x[0, c]
+                    v2 = v * v
+                    s1 += v
+                    s2 += v2
+                    s3 += v2 * v
+                    s4 += v2 * v2
+                    sa += abs(v)
+                    j0 = 1
+                j1 = min((b + 1) * n_hop, n - 1)
+                # branch-free body (random signs would defeat the predictor)
+                for j in range(j0, j1):
+                    v = x[j, c]
+                    p = x[j - 1, c]
+                    q = x[j + 1, c]
+                    v2 = v * v
+                    s1 += v
+                    s2 += v2
+                    s3 += v2 * v
+                    s4 += v2 * v2
+                    sa += abs(v)
+                    dd = v - p
+                    ad = abs(dd)
+                    wl += ad
+                    zc += (p * v < 0) * (ad >= zc_thr)
+                    ssc += dd * (v - q) > ssc_thr
+                    tke += v2 - p * q
+                if j1 < (b + 1) * n_hop:  # last sample of the segment: pair term only
+                    j = j1
+                    v = x[j, c]
+                    p = x[j - 1, c]
+                    v2 = v * v
+                    s1 += v
+                    s2 += v2
+                    s3 += v2 * v
+                    s4 += v2 * v2
+                    sa += abs(v)
+                    dd = v - p
+                    ad = abs(dd)
+                    wl += ad
+                    zc += (p * v < 0) * (ad >= zc_thr)
+                out[0, b, c] = s1
+                out[1, b, c] = s2
+                out[2, b, c] = s3
+                out[3, b, c] = s4
+                out[4, b, c] = sa
+                out[5, b, c] = wl
+                out[6, b, c] = zc
+                out[7, b, c] = ssc
+                out[8, b, c] = tke
+        return out
+
+    @numba.njit(cache=True, nogil=True)
+    def _spike_counts_jit(ax, thr, n_len, n_hop):  # pragma: no cover - compiled
+        n_win, n_ch = thr.shape
+        out = np.zeros((n_win, n_ch))
+        for c in range(n_ch):
+            for w in range(n_win):
+                t = thr[w, c]
+                s = w * n_hop
+                prev = False
+                cnt = 0
+                for j in range(s, s + n_len):
+                    a = ax[j, c] > t
+                    if a and not prev:
+                        cnt += 1
+                    prev = a
+                out[w, c] = cnt
+        return out
+
+
+def block_sums(x, n_hop, n_blk, zc_thr, ssc_thr):
+    if numba is None:
+        return block_sums_numpy(x, n_hop, n_blk, zc_thr, ssc_thr)
+    return _block_sums_jit(np.ascontiguousarray(x, dtype=np.float64), n_hop, n_blk,
+                           float(zc_thr), float(ssc_thr))
+
+
+def spike_counts_numpy(ax, thr, n_len, n_hop):
+    view = np.lib.stride_tricks.sliding_window_view(ax, n_len, axis=0)[::n_hop][:len(thr)]
+    above = view > thr[..., None]
+    return ((above[..., 1:] & ~above[..., :-1]).sum(axis=-1) + above[..., 0]).astype(np.float64)
+
+
+def spike_counts(ax, thr, n_len, n_hop):
+    """Rising edges of ``ax > thr[w]`` in each window ``w`` (a window starting
+    above threshold counts once)."""
+    if numba is None:
+        return spike_counts_numpy(ax, thr, n_len, n_hop)
+    return _spike_counts_jit(np.ascontiguousarray(ax), np.ascontiguousarray(thr), n_len, n_hop)
+
+
+#: Row order of :func:`window_features`.
+WINDOW_FIELDS = ("mav", "rms", "wl", "zc", "ssc", "tke", "kurtosis", "mnf", "mdf")
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _window_jit(x, sums, power, freqs, n_len, n_hop, n_win, thr, dur):  # pragma: no cover
+        m = n_len // n_hop
+        n = x.shape[0]
+        n_ch = x.shape[1]
+        n_f = power.shape[2]
+        out = np.zeros((9, n_win, n_ch))
+        acc = np.zeros(9)
+        pw = np.zeros(n_f)
+        for c in range(n_ch):
+            for w in range(n_win):
+                for k in range(9):
+                    acc[k] = 0.0
+                for f in range(n_f):
+                    pw[f] = 0.0
+                for b in range(w, w + m):
+                    for k in range(9):
+                        acc[k] += sums[k, b, c]
+                    for f in range(n_f):
+                        pw[f] += power[b, c, f]
+                s1, s2, s3, s4, sa, wl, zc, ssc, tke = (acc[0], acc[1], acc[2], acc[3], acc[4],
+                                                        acc[5], acc[6], acc[7], acc[8])
+                st = w * n_hop
+                en = st + n_len
+                first = x[st, c]
+                second = x[st + 1, c]
+                last = x[en - 1, c]
+                before = x[en - 2, c]
+                if st > 0:
+                    prev = x[st - 1, c]
+                    dd = first - prev
+                    wl -= abs(dd)
+                    if prev * first < 0 and (thr <= 0 or abs(dd) >= thr):
+                        zc -= 1.0
+                    if dd * (first - second) > thr:
+                        ssc -= 1.0
+                    tke -= first * first - prev * second
+                if en < n:
+                    after = x[en, c]
+                    if (last - before) * (last - after) > thr:
+                        ssc -= 1.0
+                    tke -= last * last - before * after
+                out[0, w, c] = sa / n_len
+                out[1, w, c] = np.sqrt(s2 / n_len)
+                out[2, w, c] = wl
+                out[3, w, c] = zc / dur
+                out[4, w, c] = ssc / dur
+                out[5, w, c] = tke / n_len
+                mean = s1 / n_len
+                r2 = s2 / n_len
+                m2 = r2 - mean * mean
+                m4 = s4 / n_len - 4 * mean * s3 / n_len + 6 * mean * mean * r2 - 3 * mean ** 4
+                out[6, w, c] = m4 / (m2 * m2) - 3.0 if m2 > 0 else 0.0
+                tot = 0.0
+                mom = 0.0
+                for f in range(n_f):
+                    tot += pw[f]
+                    mom += pw[f] * freqs[f]
+                if tot > 0:
+                    out[7, w, c] = mom / tot
+                    half = 0.5 * tot
+                    cum = 0.0
+                    idx = 0
+                    for f in range(n_f):
+                        cum += pw[f]
+                        if cum < half:
+                            idx += 1
+                    out[8, w, c] = freqs[min(idx, n_f - 1)]
+        return out
+
+
+def window_features(x, sums, power, freqs, n_len, n_hop, n_win, thr, dur):
+    """Per-window values (:data:`WINDOW_FIELDS`) from block sums and block
+    power spectra (numba only; the numpy path lives in features.py)."""
+    return _window_jit(np.ascontiguousarray(x), sums, np.ascontiguousarray(power), freqs,
+                       n_len, n_hop, n_win, float(thr), float(dur))
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _sosfilt_jit(sos, x, zi):  # pragma: no cover - compiled
+        n, n_ch = x.shape
+        ns = sos.shape[0]
+        y = np.empty_like(x)
+        b0 = sos[:, 0].copy()
+        b1 = sos[:, 1].copy()
+        b2 = sos[:, 2].copy()
+        a1 = sos[:, 4].copy()
+        a2 = sos[:, 5].copy()
+        for c in range(n_ch):
+            z0 = zi[:, 0, c].copy()
+            z1 = zi[:, 1, c].copy()
+            for i in range(n):
+                v = x[i, c]
+                for s in range(ns):
+                    o = b0[s] * v + z0[s]
+                    z0[s] = b1[s] * v - a1[s] * o + z1[s]
+                    z1[s] = b2[s] * v - a2[s] * o
+                    v = o
+                y[i, c] = v
+            zi[:, 0, c] = z0
+            zi[:, 1, c] = z1
+        return y
+
+
+def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
+    """``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)`` for (n, channels) float64
+    data with sections normalised to a0 = 1 (as scipy designs them): the same
+    transposed direct-form II arithmetic, ~30 % faster as one compiled loop."""
+    if numba is None or not np.all(sos[:, 3] == 1.0):
+        from scipy import signal
+        return signal.sosfilt(sos, x, axis=0, zi=zi)
+    zi = np.array(zi, dtype=np.float64, order="C")
+    y = _sosfilt_jit(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(x, dtype=np.float64), zi)
+    return y, zi
