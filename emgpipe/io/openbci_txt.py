@@ -228,7 +228,7 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
     with open_text(path) as f:
         head = []
         while len(head) <= 200:
-            line = first_line(path, f, "OpenBCI GUI text") if not head else f.readline()
+            line = first_line(path, f, "OpenBCI GUI text") if not head else _next_line(path, f)
             if not line:
                 break
             head.append(line)
@@ -238,7 +238,7 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
             raise BadHeader(path, "more than 200 '%' header lines")
         h = parse_header(head, path)
         if h.first_row != "data":
-            first = f.readline()
+            first = _next_line(path, f)
             if not first.strip():
                 raise BadData(path, "no samples (header only)")
         else:
@@ -295,6 +295,13 @@ def _hms_or_nan(cell: str) -> float:
         if not cell.strip():
             raise ValueError("empty") from None
         return float(cell)   # a numeric value in that column (dummy-like rows)
+
+
+def _next_line(path, f) -> str:
+    try:
+        return f.readline()
+    except UnicodeDecodeError:
+        raise BadData(path, "contains bytes that are not text") from None
 
 
 def _chain(first, rest):
