@@ -45,7 +45,8 @@ def filters_from_model(model: Model) -> Cascade:
     mains = f.get("mains_hz", "auto")
     notch = MainsNotchSettings(mains_hz=mains if mains == "auto" else int(mains),
                                bandwidth_hz=f.get("notch_bandwidth_hz", 2.0),
-                               decide_s=f.get("mains_decide_s", 1.0))
+                               decide_s=f.get("mains_decide_s", 2.0),
+                               min_prominence=f.get("mains_min_prominence", 10.0))
     return Cascade(BandPass(bp), MainsNotch(notch))
 
 

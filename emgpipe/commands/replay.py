@@ -80,7 +80,7 @@ def summarise(name: str, rec, result, out: Path, wall_s: float) -> str:
     kinds = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cramp", "fasciculation", "voluntary",
                                                              "artifact", "signal_loss"))
     lost = f", {result.n_lost / rec.fs:.1f} s lost in {len(rec.gaps)} gap(s)" if result.n_lost else ""
-    mains = f", mains {result.mains_hz} Hz" if result.mains_hz else ""
+    mains = f", mains {result.mains_hz} Hz" if result.mains_hz else ", no mains hum stands out"
     speed = result.duration_s / wall_s if wall_s > 0 else float("inf")
     return (f"{name}: {result.duration_s:.1f} s, {len(rec.ch_names)} ch @ {rec.fs:g} Hz{mains}{lost}: "
             f"{kinds} -> {out} [{speed:,.0f}x real time]")

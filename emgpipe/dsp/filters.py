@@ -120,18 +120,25 @@ class MainsNotchSettings:
         the high harmonics as narrow as the fundamental: 19 notches of 2 Hz at
         2 kHz remove ~4 % of a white spectrum, constant Q = 30 would remove 30 %.
     decide_s : float
-        ``"auto"`` looks at this much signal to choose 50 vs 60 Hz. Until then
+        ``"auto"`` looks at this much signal (2 s: 0.5 Hz resolution, enough
+        to separate the line from its 4-6 Hz neighbours) to choose. Until then
         both notch sets run in cascade; afterwards only the chosen one (which
         has been running from the first sample, so there is no switching
         transient).
     max_hz : float or None
         Highest harmonic notched (None: every harmonic below Nyquist).
+    min_prominence : float
+        ``"auto"`` picks 50 or 60 Hz (the more prominent) only if its lines
+        stand this many times above their neighbourhood (see
+        :func:`mains_prominence`); otherwise no hum stands out (battery-powered
+        recordings often have none) and both notch sets stay on.
     """
 
     mains_hz: str | int = "auto"
     bandwidth_hz: float = 2.0
-    decide_s: float = 1.0
+    decide_s: float = 2.0
     max_hz: float | None = None
+    min_prominence: float = 10.0
 
     def design(self, fs: float, f0: float) -> np.ndarray:
         nyq = fs / 2.0
@@ -145,22 +152,29 @@ class MainsNotchSettings:
         return np.vstack(sections) if sections else np.zeros((0, 6))
 
 
-def mains_power(x: np.ndarray, fs: float, f0: float, n_harmonics: int = 3) -> float:
-    """Hann-windowed power at ``f0`` and its first harmonics below Nyquist,
-    relative to the median power of the band 20 Hz..Nyquist (dimensionless)."""
+def _dft_power(x: np.ndarray, fs: float, freqs) -> np.ndarray:
+    """Hann-windowed power at arbitrary frequencies, summed over channels."""
     n = len(x)
-    x = x - x.mean(axis=0)
-    w = np.hanning(n)[:, None]
+    xw = (x - x.mean(axis=0)) * np.hanning(n)[:, None]
     t = np.arange(n) / fs
-    freqs = [k * f0 for k in range(1, n_harmonics + 1) if k * f0 < 0.48 * fs]
-    p = 0.0
-    for f in freqs:
-        e = np.exp(-2j * np.pi * f * t)[:, None]
-        p += float(np.sum(np.abs(np.sum(x * w * e, axis=0)) ** 2))
-    spec = np.abs(np.fft.rfft(x * w, axis=0)) ** 2
-    f = np.fft.rfftfreq(n, 1 / fs)
-    ref = float(np.median(spec[(f >= 20)].sum(axis=1))) if np.any(f >= 20) else 1.0
-    return p / max(len(freqs), 1) / max(ref, 1e-30)
+    e = np.exp(-2j * np.pi * np.outer(freqs, t))          # (F, n)
+    return (np.abs(e @ xw) ** 2).sum(axis=1)
+
+
+def mains_prominence(x: np.ndarray, fs: float, f0: float, n_harmonics: int = 3) -> float:
+    """How far mains lines at ``f0`` (and its first harmonics below 0.48 fs)
+    stand above the spectrum 4-6 Hz on either side, as the median over
+    harmonics of the line-to-neighbours power ratio. A mains line is narrow,
+    sEMG is broadband: ~1 means no hum, >= 10 a clear line. Measured on
+    ../shared/data: 60 Hz hum in the OpenBCI GUI sample gives ~10^4."""
+    lines = [k * f0 for k in range(1, n_harmonics + 1) if k * f0 + 6 < 0.5 * fs]
+    if not lines:
+        return 0.0
+    offsets = np.array([-6.0, -5.0, -4.0, 4.0, 5.0, 6.0])
+    freqs = np.concatenate([[f] + list(f + offsets) for f in lines])
+    p = _dft_power(x, fs, freqs).reshape(len(lines), 1 + len(offsets))
+    ratio = p[:, 0] / np.maximum(p[:, 1:].mean(axis=1), 1e-30)
+    return float(np.median(ratio))
 
 
 @dataclass
@@ -204,10 +218,15 @@ def _notch_step(settings: MainsNotchSettings, st: NotchState, chunk: Chunk):
     y = outs["both"]
     if st.n_seen >= st.n_decide:
         buf = np.concatenate(st.buffer)
-        p50, p60 = mains_power(buf, chunk.fs, 50.0), mains_power(buf, chunk.fs, 60.0)
-        st.chosen = "60" if p60 > p50 else "50"
-        st.ratio = max(p50, p60) / max(min(p50, p60), 1e-30)
-        log.info("mains: chose %s Hz (power ratio %.1f) for %s", st.chosen, st.ratio, chunk.source_id)
+        p50, p60 = mains_prominence(buf, chunk.fs, 50.0), mains_prominence(buf, chunk.fs, 60.0)
+        st.ratio = max(p50, p60)
+        if st.ratio >= settings.min_prominence:
+            st.chosen = "60" if p60 > p50 else "50"
+        else:
+            st.chosen = "both"
+        log.info("mains: %s (line prominence 50 Hz %.1f, 60 Hz %.1f) for %s",
+                 "no hum stands out, notching both" if st.chosen == "both" else st.chosen + " Hz",
+                 p50, p60, chunk.source_id)
         st.chains = {st.chosen: st.chains[st.chosen]}
         st.buffer = []
         if k < len(x):
@@ -241,9 +260,14 @@ class MainsNotch(Stateful):
 
     @property
     def mains_hz(self) -> int | None:
-        if self.state is None or self.state.chosen is None:
+        """50 or 60 once decided; None while deciding or if neither stands out."""
+        if self.state is None or self.state.chosen in (None, "both"):
             return None
         return int(self.state.chosen)
+
+    @property
+    def decided(self) -> bool:
+        return self.state is not None and self.state.chosen is not None
 
 
 class Cascade:

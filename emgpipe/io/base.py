@@ -138,7 +138,7 @@ def segments_from_index(path, data: np.ndarray, index: np.ndarray, fs: float,
         The counter wraps at this value (e.g. 256 for Cyton, 200 for Ganglion
         OpenBCI GUI files); the jump is then taken modulo it, so a loss of a
         whole counter cycle or more cannot be seen from the counter alone
-        (use :func:`refine_gaps_with_timestamps`).
+        (``emgpipe.io._gaps`` sizes such gaps with the host clock).
 
     Returns
     -------
@@ -162,7 +162,7 @@ def _split(data, missing, fs, reason):
     segments, gaps = [], []
     seq, start = 0, 0
     for b in breaks:
-        end = b + 1
+        end = int(b) + 1
         segments.append((seq, data[start:end]))
         seq += end - start
         g = Gap(seq=seq, n_missing=int(missing[b]), fs=fs, reason=reason)
@@ -185,4 +185,4 @@ def check_finite(path, data: np.ndarray, ch_names, first_line: int = 1):
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise BadData(path, f"line {first_line + int(r)}: channel '{ch_names[c]}' is "
-                            f"{data[r, c]!r} (not a finite number)")
+                            f"{float(data[r, c])} (not a finite number)")

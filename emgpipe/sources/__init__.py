@@ -14,6 +14,10 @@ from .base import Source
 #: scheme -> "module:Class" (module relative to emgpipe.sources)
 BACKENDS: dict[str, str] = {
     "file": "file:FileSource",
+    "cyton": "cyton:CytonSource",
+    "ganglion": "ganglion:GanglionSource",
+    "bridge": "bridge:BridgeSerialSource",
+    "bridge-ble": "bridge:BridgeBleSource",
 }
 
 

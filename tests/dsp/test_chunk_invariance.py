@@ -187,3 +187,12 @@ def test_spike_count_finds_transients():
     f = wf(Chunk(x[:, None], fs=fs))
     assert 3 <= f.values["spikes"][0, 0] <= 6   # each transient once (biphasic: up to 2 lobes)
     assert f.values["kurtosis"][0, 0] > 5
+
+
+def test_notch_keeps_both_when_no_mains_stands_out():
+    fs = 1000.0
+    x = np.random.default_rng(5).normal(0, 5, (3000, 1))
+    n = MainsNotch()
+    y = n(Chunk(x, fs=fs))
+    assert n.decided and n.mains_hz is None
+    assert 0.8 < np.std(y.data[1500:]) / 5 < 1.2
