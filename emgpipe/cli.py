@@ -21,6 +21,8 @@ from .errors import EmgpipeError
 
 COMMANDS = (
     "replay",
+    "simulate",
+    "bench",
 )
 
 

@@ -1,0 +1,176 @@
+"""``emgpipe bench DIR``: replay every labelled recording and score events against labels.
+
+A labelled recording is a recording file ``X.csv`` (or any readable format)
+with a sibling ``X.labels.csv``; DIR is searched recursively. Each one is
+replayed causally through :func:`emgpipe.pipeline.run_recording` and scored
+with :func:`emgpipe.metrics.score` (matching rule in :mod:`emgpipe.metrics`).
+
+Scoring policy: in recordings whose sidecar says ``"signal": "envelope"``
+(MyoWare ENV), fasciculation *labels* are not scored, since an envelope
+cannot show single potentials (protocols.md §3.1); fasciculation detections
+there still count as false positives.
+
+Output: per-kind metrics over all recordings, then a table per scenario
+(sidecar ``scenario`` @ ``device``/fs, else the file stem); ``--json`` prints
+the same as one JSON object instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..errors import BadData, UsageError
+from ..metrics import EVENT_KINDS, combine, format_table, read_labels, score
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "bench", help="score the detector on labelled recordings",
+        description="Replay every labelled recording in DIR (X.csv with X.labels.csv beside it, searched "
+                    "recursively) through the pipeline and print event-level metrics per kind and per "
+                    "scenario. Matching: same channel, overlap with slack (cramp 2 s, fasciculation 0.3 s, "
+                    "others 1 s), each label matched once, fragments are false positives.")
+    p.add_argument("directory", metavar="DIR", help="folder of labelled recordings (e.g. datasets/benchmark)")
+    p.add_argument("--mode", choices=("awake", "sleep", "auto"), default="auto",
+                   help="detector mode (auto: from each recording's sidecar)")
+    p.add_argument("--model", default=None, metavar="NAME", help="detector model (default: default)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="recordings replayed in parallel (processes)")
+    p.set_defaults(func=run)
+    return p
+
+
+def find_labeled(directory) -> list[Path]:
+    """Recordings under ``directory`` that have a sibling ``<stem>.labels.csv``."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise BadData(d, "no such directory")
+    out = []
+    for lab in sorted(d.rglob("*.labels.csv")):
+        stem = lab.name[: -len(".labels.csv")]
+        cands = [c for c in sorted(lab.parent.glob(stem + ".*"))
+                 if c.name not in (lab.name, stem + ".json", stem + ".events.csv", stem + ".png")
+                 and not c.name.endswith(".labels.csv")]
+        if cands:
+            out.append(cands[0])
+        else:
+            log.warning("%s: no recording beside it", lab)
+    return out
+
+
+def group_key(recording) -> str:
+    side = recording.meta.get("sidecar") or {}
+    name = side.get("scenario") or Path(recording.path).stem
+    dev = side.get("device")
+    fs = f"{recording.fs:g}"
+    return f"{name}@{dev}{fs}" if dev else f"{name}@{fs}"
+
+
+def bench_one(path, mode="auto", model=None) -> dict:
+    """Replay and score one labelled recording (top level: runs in worker processes)."""
+    from ..io import read_recording
+    from ..pipeline import run_recording
+
+    rec = read_recording(path)
+    labels = read_labels(Path(path).with_name(Path(path).stem + ".labels.csv"))
+    side = rec.meta.get("sidecar") or {}
+    if side.get("signal") == "envelope":
+        labels = [x for x in labels if x.kind != "fasciculation"]
+    t = time.monotonic()
+    result = run_recording(rec, mode=mode, model=model)
+    events = getattr(result, "events", result)
+    return {"path": str(path), "group": group_key(rec), "duration_s": rec.duration_s,
+            "replay_s": time.monotonic() - t, "scores": score(events, labels, rec.duration_s),
+            "n_events": len(events), "n_labels": len(labels)}
+
+
+def _row(name, scores: dict, hours: float, n_files: int) -> dict:
+    r = {"scenario": name, "files": n_files, "hours": hours}
+    for kind, ks in scores.items():
+        d = ks.as_dict()
+        for key in ("tp", "fp", "fn", "sensitivity", "precision", "f1", "fa_per_h",
+                    "latency_median_s", "latency_p95_s"):
+            if key in d:
+                r[f"{kind}_{key}"] = d[key]
+    return r
+
+
+SCENARIO_COLUMNS = (
+    ("scenario", "scenario@device", "{}"), ("files", "files", "{}"), ("hours", "h", "{:.2f}"),
+    ("cramp_tp", "cr TP", "{}"), ("cramp_fn", "cr FN", "{}"), ("cramp_fp", "cr FP", "{}"),
+    ("cramp_sensitivity", "cr sens", "{:.2f}"), ("cramp_fa_per_h", "cr FA/h", "{:.2f}"),
+    ("cramp_latency_median_s", "lat med", "{:.1f}"),
+    ("fasciculation_f1", "fasc F1", "{:.2f}"), ("fasciculation_fa_per_h", "fasc FA/h", "{:.1f}"),
+    ("voluntary_f1", "vol F1", "{:.2f}"), ("artifact_f1", "art F1", "{:.2f}"),
+    ("signal_loss_f1", "loss F1", "{:.2f}"),
+)
+
+KIND_COLUMNS = (
+    ("kind", "kind", "{}"), ("tp", "TP", "{}"), ("fp", "FP", "{}"), ("fn", "FN", "{}"),
+    ("sensitivity", "sens", "{:.3f}"), ("precision", "prec", "{:.3f}"), ("f1", "F1", "{:.3f}"),
+    ("fa_per_h", "FA/h", "{:.3f}"), ("latency_median_s", "lat med s", "{:.1f}"),
+    ("latency_p95_s", "lat p95 s", "{:.1f}"),
+)
+
+
+def summarize(results: list) -> dict:
+    """Overall per-kind metrics and per-scenario rows from :func:`bench_one` results."""
+    overall = combine(r["scores"] for r in results)
+    groups: dict = {}
+    for r in results:
+        groups.setdefault(r["group"], []).append(r)
+    rows = []
+    for name in sorted(groups):
+        rs = groups[name]
+        rows.append(_row(name, combine(r["scores"] for r in rs), sum(r["duration_s"] for r in rs) / 3600, len(rs)))
+    hours = sum(r["duration_s"] for r in results) / 3600
+    kinds = [k for k in EVENT_KINDS if k in overall] + sorted(set(overall) - set(EVENT_KINDS))
+    return {"n_recordings": len(results), "hours": hours,
+            "overall": {k: overall[k].as_dict() for k in kinds}, "scenarios": rows,
+            "recordings": [{"path": r["path"], "group": r["group"], "duration_s": r["duration_s"],
+                            "replay_s": round(r["replay_s"], 2), "n_events": r["n_events"],
+                            "n_labels": r["n_labels"]} for r in results]}
+
+
+def _clean(obj):
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def run(args) -> int:
+    paths = find_labeled(args.directory)
+    if not paths:
+        raise UsageError(f"bench: {args.directory}: no labelled recordings (X.csv with X.labels.csv beside it)")
+    if args.jobs < 1:
+        raise UsageError("bench: --jobs must be at least 1")
+    t = time.monotonic()
+    if args.jobs > 1 and len(paths) > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as ex:
+            futs = [ex.submit(bench_one, p, args.mode, args.model) for p in paths]
+            results = [f.result() for f in futs]
+    else:
+        results = [bench_one(p, args.mode, args.model) for p in paths]
+    summary = summarize(results)
+    summary["wall_s"] = round(time.monotonic() - t, 1)
+    if args.json:
+        print(json.dumps(_clean(summary), indent=1))
+        return 0
+    print(f"{summary['n_recordings']} labelled recordings, {summary['hours']:.2f} h of signal, "
+          f"replayed in {summary['wall_s']:.0f} s")
+    print()
+    print(format_table(list(summary["overall"].values()), KIND_COLUMNS))
+    print()
+    print(format_table(summary["scenarios"], SCENARIO_COLUMNS))
+    return 0
