@@ -21,6 +21,10 @@ every value wrong until the next raw packet (about once a second). Firmware 3
 sends the top 18/19 bits of each sample, so a loss costs only its 2 samples.
 Over BLE the Ganglion runs at 200 Hz (100 notifications/s x 2 samples, §2.1).
 
+Not verified on hardware (§2.6): where the firmware-3 id counter wraps. We
+assume ring positions 0..99 (ids 0..99 or 100..199), 2 samples each; if a
+board wrapped elsewhere, every wrap would show up as a small spurious gap.
+
 Examples
 --------
 >>> unpack_fields(bytes(19), 19).tolist()

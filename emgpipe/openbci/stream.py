@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -363,5 +363,3 @@ def check_options(options: dict, known: Iterable[str], prefix: str,
             out[k] = v
     return out
 
-
-Listener = Callable[[dict], None]
