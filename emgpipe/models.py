@@ -32,8 +32,17 @@ class Model:
         return dict(self.params.get(name, {}))
 
 
+def _models_root():
+    """Installed: the ``emgpipe._models`` package data. Running from a source
+    checkout without installing: the repository's ``models/`` folder."""
+    try:
+        return importlib.resources.files("emgpipe._models")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models"
+
+
 def available_models() -> list[str]:
-    root = importlib.resources.files("emgpipe._models")
+    root = _models_root()
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -60,7 +69,7 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> Model:
             raise ConfigError(f"--model {ref}: no such model file")
         text, where = path.read_text(encoding="utf-8"), str(path)
     else:
-        res = importlib.resources.files("emgpipe._models") / f"{ref}.toml"
+        res = _models_root() / f"{ref}.toml"
         if not res.is_file():
             raise ConfigError(f"--model {ref}: unknown model (available: {', '.join(available_models())})")
         text, where = res.read_text(encoding="utf-8"), f"models/{ref}.toml"
