@@ -14,6 +14,7 @@ from .base import Source
 #: scheme -> "module:Class" (module relative to emgpipe.sources)
 BACKENDS: dict[str, str] = {
     "file": "file:FileSource",
+    "sim": "sim:SimSource",
     "cyton": "cyton:CytonSource",
     "ganglion": "ganglion:GanglionSource",
     "bridge": "bridge:BridgeSerialSource",
