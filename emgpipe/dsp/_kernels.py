@@ -207,7 +207,7 @@ if numba is not None:
                 r2 = s2 / n_len
                 m2 = r2 - mean * mean
                 m4 = s4 / n_len - 4 * mean * s3 / n_len + 6 * mean * mean * r2 - 3 * mean ** 4
-                out[6, w, c] = m4 / (m2 * m2) - 3.0 if m2 > 0 else 0.0
+                out[6, w, c] = m4 / (m2 * m2) - 3.0 if m2 > 1e-12 else 0.0
                 tot = 0.0
                 mom = 0.0
                 for f in range(n_f):

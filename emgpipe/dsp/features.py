@@ -124,7 +124,7 @@ def compute_features(x: np.ndarray, fs: float, settings: FeatureSettings = Featu
     c2 = (x - m) ** 2
     m2 = c2.mean(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["kurtosis"] = np.where(m2 > 0, (c2 * c2).mean(axis=-1) / (m2 * m2) - 3.0, 0.0)
+        out["kurtosis"] = np.where(m2 > 1e-12, (c2 * c2).mean(axis=-1) / (m2 * m2) - 3.0, 0.0)
     if names & {"mnf", "mdf"}:
         sub = x.reshape(n_win, n_ch, n_len // blk, blk)
         power = (np.abs(np.fft.rfft(sub * _hann(blk), axis=-1)) ** 2).sum(axis=-2)
@@ -206,7 +206,7 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
         m2 = r2 - mean ** 2
         m4 = s4 - 4 * mean * s3 + 6 * mean ** 2 * r2 - 3 * mean ** 4
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["kurtosis"] = np.where(m2 > 0, m4 / (m2 * m2) - 3.0, 0.0)
+            out["kurtosis"] = np.where(m2 > 1e-12, m4 / (m2 * m2) - 3.0, 0.0)
     if names & {"mnf", "mdf"}:
         blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
         power = np.abs(np.fft.rfft(blocks * _hann(n_hop), axis=-1)) ** 2   # (n_blk, c, F)

@@ -196,3 +196,13 @@ def test_notch_keeps_both_when_no_mains_stands_out():
     y = n(Chunk(x, fs=fs))
     assert n.decided and n.mains_hz is None
     assert 0.8 < np.std(y.data[1500:]) / 5 < 1.2
+
+
+def test_features_on_flat_and_tiny_signals_are_finite():
+    fs = 1000.0
+    x = np.zeros((3000, 2))
+    x[:, 1] = 1e-160 * np.random.default_rng(0).normal(size=3000)
+    f = WindowFeatures()(Chunk(x, fs=fs))
+    for name, v in f.values.items():
+        assert np.all(np.isfinite(v)), name
+    assert np.all(f.values["kurtosis"] == 0)
