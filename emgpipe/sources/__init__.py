@@ -19,6 +19,7 @@ BACKENDS: dict[str, str] = {
     "ganglion": "ganglion:GanglionSource",
     "bridge": "bridge:BridgeSerialSource",
     "bridge-ble": "bridge:BridgeBleSource",
+    "lsl": "lsl:LslSource",
 }
 
 
