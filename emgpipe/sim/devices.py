@@ -110,11 +110,17 @@ def device_for_fs(fs) -> str:
 
 
 def _fir_decimator(fs: int, S: int, cutoff: float) -> np.ndarray:
-    """Kaiser-window low-pass for decimating S -> fs: 60 dB stop band from fs/2."""
+    """Kaiser-window low-pass for decimating S -> fs: 60 dB stop band from fs/2.
+
+    The length is ``2 k q + 1`` so that its linear-phase delay is a whole
+    number ``q`` of output samples, which the renderer removes: labels and
+    samples then share one time base.
+    """
+    k = S // fs
     width = max(0.5 * fs - cutoff, 0.05 * fs)
     numtaps, beta = signal.kaiserord(60.0, width / (0.5 * S))
-    numtaps |= 1
-    return signal.firwin(numtaps, cutoff, window=("kaiser", beta), fs=S)
+    q = max(1, math.ceil((numtaps - 1) / (2 * k)))
+    return signal.firwin(2 * k * q + 1, cutoff, window=("kaiser", beta), fs=S)
 
 
 def _sinc3(k: int) -> np.ndarray:
@@ -159,6 +165,8 @@ class FrontEnd:
         else:
             self.h = _fir_decimator(fs, S, 0.45 * fs)
         self.hist = np.zeros((len(self.h) - 1, c))
+        #: output samples of delay of the (linear-phase) decimation filter, removed by the renderer
+        self.delay = int(round((len(self.h) - 1) / 2 / self.k))
 
     def noise_gain(self) -> float:
         """RMS at the output per unit RMS of white noise at the synthesis rate (measured)."""

@@ -214,7 +214,8 @@ class Simulation:
         for i, w in enumerate(plan.wander):
             pre[:, i] += wander_scale * w(t_pre)
         fe.process(pre)
-        n_frames = math.ceil(self.n_samples * k / Ns)
+        skip = fe.delay  # drop the decimator's delay so that samples line up with the labels
+        n_frames = math.ceil((self.n_samples + skip) * k / Ns)
         produced = 0
         for j in range(n_frames):
             ts0 = j * FRAME_S
@@ -263,12 +264,14 @@ class Simulation:
                     x[:, tr[q].channel] += tr[q](t)
             # ---- device
             y = fe.process(x)
+            first = j * (Ns // k) - skip  # output index of y[0]
             for ch, a, b, value in plan.lead_off:
-                if a < ts0 + FRAME_S and b > ts0:
-                    i0 = max(0, int(round(a * self._fs)) - j * (Ns // k))
-                    i1 = min(len(y), int(round(b * self._fs)) - j * (Ns // k))
-                    if i1 > i0:
-                        y[i0:i1, ch] = value
+                i0 = max(0, int(round(a * self._fs)) - first)
+                i1 = min(len(y), int(round(b * self._fs)) - first)
+                if i1 > i0:
+                    y[i0:i1, ch] = value
+            if first < 0:
+                y = y[-first:]
             n_left = self.n_samples - produced
             if n_left < len(y):
                 y = y[:n_left]

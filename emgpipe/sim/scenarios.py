@@ -219,6 +219,10 @@ class Builder:
                 self.label(kind, act.channel, sp[0], sp[1], **extra)
         return act
 
+    def at(self, lo, hi) -> float:
+        """A uniform random time in [lo, hi] (``lo`` when the range is empty: short recordings)."""
+        return float(self.rng.uniform(lo, hi)) if hi > lo else float(lo)
+
     def _vol_level(self, c, t) -> float:
         """Summed voluntary level on channel ``c`` around time ``t`` (max over +-50 ms)."""
         tt = np.linspace(t - 0.05, t + 0.05, 11)
@@ -243,7 +247,7 @@ class Builder:
             u = FascUnit(lam=float(self.rng.uniform(1.0e-3, 4.0e-3)), w1=float(self.rng.uniform(0.3, 1.0)),
                          w2=float(self.rng.uniform(0, 0.7) * self.rng.choice([-1, 1])),
                          polarity=float(self.rng.choice([-1.0, 1.0])), extra=extra,
-                         amp_uv=float(np.clip(self.rng.lognormal(math.log(70.0), 0.6), 15.0, 400.0)))
+                         amp_uv=float(np.clip(self.rng.lognormal(math.log(70.0), 0.6), 25.0, 400.0)))
             k = fasc_kernel(u, 20000.0)
             idx = np.flatnonzero(np.abs(k) > 0.05 * np.max(np.abs(k)))
             u.on_s, u.off_s = idx[0] / 20000.0, (idx[-1] + 1) / 20000.0
@@ -267,7 +271,7 @@ class Builder:
             for c in chans:
                 act = A.Walking(c, "vol", float(s.starts[0]), float(s.starts[-1]) + 0.15 * (s.starts[1] - s.starts[0]),
                                 strides=s, role=self.channels[c].role)
-                self.add(act, mvc_pct=100 * peaks[self.channels[c].role], detail="walking")
+                self.add(act, mvc_pct=100 * peaks[self.channels[c].role], detail=f"walking {cadence:.0f} spm")
                 # movement artefact at every heel strike (tied to heel strike: issue 3)
                 for hs in s.starts[:-1]:
                     amp = motion_uv * float(self.rng.lognormal(0, 0.4)) * float(self.rng.choice([-1, 1]))
@@ -353,6 +357,9 @@ class Builder:
             self._fasc.append((float(t + self.rng.normal(0.033, 0.003)), c, u, float(self.rng.uniform(0.8, 1.1))))
 
     def fasc_poisson(self, c, t0, t1, per_min, doublet_p=0.08):
+        t0, t1 = max(0.0, t0), min(self.duration, t1)
+        if t1 <= t0:
+            return
         n = self.rng.poisson(max(0.0, (t1 - t0) * per_min / 60.0))
         for t in np.sort(self.rng.uniform(t0, t1, n)):
             self.fasc(c, t, doublet_p=doublet_p)
@@ -609,20 +616,20 @@ def benign_fasciculations(b: Builder):
         rate = float(b.rng.uniform(0.5, 20))
         b.fasc_poisson(c, 0, b.duration, rate)
         for _ in range(b.rng.poisson(b.duration / 300)):
-            b.fasc_burst(c, float(b.rng.uniform(0, b.duration - 5)), int(b.rng.integers(3, 7)), 2.0)
+            b.fasc_burst(c, b.at(0, b.duration - 5), int(b.rng.integers(3, 7)), 2.0)
     for _ in range(b.rng.poisson(b.duration / 400)):
-        b.posture_shift(float(b.rng.uniform(5, b.duration - 10)))
+        b.posture_shift(b.at(5, b.duration - 10))
 
 
 def _sleep_background(b: Builder, plm_p: float, lm_per_h=(3, 12), shifts_per_h=(1.5, 4)):
     """Leg movements, PLM series and posture shifts of a night (AASM rules)."""
     D = b.duration
     for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(*shifts_per_h))):
-        t = float(b.rng.uniform(30, D - 30))
+        t = b.at(30, D - 30)
         if b.free(t - 10, t + 10):
             b.posture_shift(t)
     for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(*lm_per_h))):
-        t = float(b.rng.uniform(10, D - 20))
+        t = b.at(10, D - 20)
         if b.free(t - 5, t + 15):
             b.leg_movement(b.legs[int(b.rng.integers(len(b.legs)))], t)
     if b.rng.random() < plm_p:
@@ -636,9 +643,9 @@ def _sleep_background(b: Builder, plm_p: float, lm_per_h=(3, 12), shifts_per_h=(
             b.fasc_poisson(c, 0, D, float(b.rng.uniform(0, 1)))
     # rare artefacts of a night: an electrode pop or two, maybe a lost connection
     for _ in range(b.rng.poisson(D / 3600 * 0.5)):
-        b.pop(int(b.rng.integers(b.n)), float(b.rng.uniform(10, D - 10)))
+        b.pop(int(b.rng.integers(b.n)), b.at(10, D - 10))
     if b.rng.random() < 0.3 and D > 600:
-        b.gap(float(b.rng.uniform(60, D - 60)), float(b.rng.uniform(0.05, 5.0)))
+        b.gap(b.at(60, D - 60), float(b.rng.uniform(0.05, 5.0)))
 
 
 def night(b: Builder):
@@ -771,7 +778,7 @@ def cramp_sweep(b: Builder):
         t = end + float(b.rng.uniform(70, 180))
     if b.duration > 300:
         for _ in range(b.rng.poisson(b.duration / 600)):
-            s = float(b.rng.uniform(10, b.duration - 10))
+            s = b.at(10, b.duration - 10)
             if b.free(s - 10, s + 10):
                 b.posture_shift(s)
 

@@ -1,0 +1,103 @@
+"""sim.write(), ``emgpipe simulate`` and ``emgpipe bench``."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emgpipe import sim
+from emgpipe.cli import main
+from emgpipe.io import read_recording
+from emgpipe.metrics import read_labels
+from emgpipe.types import Event
+
+
+def test_write_reads_back_with_gaps_labels_and_sidecar(tmp_path):
+    s = sim.make("artifact_torture", seed=0, duration=240, device="ganglion")
+    assert s.gaps
+    rec_path = sim.write(s, tmp_path / "torture")
+    assert rec_path.name == "torture.csv"
+    rec = read_recording(rec_path)
+    assert rec.fs == 200 and rec.ch_names == s.ch_names and rec.mode == "awake"
+    assert [(g.seq, g.n_missing) for g in rec.gaps] == [(g.seq, g.n_missing) for g in s.gaps]
+    x = s.to_array()
+    for seq, data in rec.segments:
+        assert np.allclose(data, x[seq:seq + len(data)], atol=6e-4)
+    side = json.loads((tmp_path / "torture.json").read_text())
+    assert side["scenario"] == "artifact_torture" and side["device"] == "ganglion" and side["seed"] == 0
+    assert side["gaps"] == [[g.seq, g.n_missing] for g in s.gaps] and side["channels"] == list(s.ch_names)
+    assert [x.row() for x in read_labels(tmp_path / "torture.labels.csv")] == \
+        [x.row() for x in sorted(s.labels, key=lambda x: (x.start_s, x.channel, x.kind))]
+
+
+def test_simulate_command_writes_files_and_plot(tmp_path, capsys):
+    out = tmp_path / "w.csv"
+    assert main(["simulate", "walk_then_cramp", "--out", str(out), "--duration", "30", "--fs", "250",
+                 "--seed", "3", "--plot"]) == 0
+    for name in ("w.csv", "w.labels.csv", "w.json", "w.png"):
+        assert (tmp_path / name).is_file()
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+    text = capsys.readouterr().out
+    assert "cyton 250 Hz" in text and "cramp" in text
+    first = (tmp_path / "w.csv").read_bytes()
+    assert main(["simulate", "walk_then_cramp", "--out", str(out), "--duration", "30", "--fs", "250",
+                 "--seed", "3"]) == 0
+    assert (tmp_path / "w.csv").read_bytes() == first  # same seed, same bytes
+
+
+def test_simulate_list_and_errors(tmp_path, capsys):
+    assert main(["simulate", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in sim.SCENARIOS) and "myoware_env" in out
+    assert main(["simulate", "nope", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("emgpipe: simulate: unknown scenario 'nope'") and "\n" not in err
+    assert main(["simulate", "walking", "--out", str(tmp_path / "x.csv"), "--fs", "300"]) == 2
+    assert "1000-4000" in capsys.readouterr().err
+    assert main(["simulate", "walking", "--out", str(tmp_path / "no" / "x.csv"), "--duration", "10"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
+    for i, (sc, dev) in enumerate([("walk_then_cramp", "raw"), ("walk_then_cramp", "cyton")]):
+        s = sim.make(sc, seed=i, duration=40, device=dev)
+        sim.write(s, tmp_path / f"{sc}_{dev}.csv")
+    return tmp_path
+
+
+def test_bench_scores_a_perfect_and_a_silent_detector(bench_dir, monkeypatch, capsys):
+    import emgpipe.pipeline as pipeline
+
+    def perfect(recording, mode=None, model=None, **kw):
+        labels = read_labels(recording.path.replace(".csv", ".labels.csv"))
+        return [Event(x.kind, x.channel, x.start_s, x.end_s, alert_s=x.start_s + 1.0) for x in labels]
+
+    monkeypatch.setattr(pipeline, "run_recording", perfect)
+    assert main(["bench", str(bench_dir), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["n_recordings"] == 2
+    cr = res["overall"]["cramp"]
+    assert cr["tp"] == 2 and cr["fp"] == 0 and cr["fn"] == 0 and cr["sensitivity"] == 1.0
+    assert cr["latency_median_s"] == pytest.approx(1.0)
+    assert {r["scenario"] for r in res["scenarios"]} == {"walk_then_cramp@raw1000", "walk_then_cramp@cyton250"}
+
+    monkeypatch.setattr(pipeline, "run_recording", lambda rec, mode=None, model=None, **kw: [])
+    assert main(["bench", str(bench_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "2 labelled recordings" in out and "walk_then_cramp@cyton250" in out
+    assert "cramp" in out.splitlines()[3]
+
+
+def test_bench_runs_the_real_pipeline(bench_dir, capsys):
+    assert main(["bench", str(bench_dir), "--json", "--jobs", "2"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["n_recordings"] == 2 and res["overall"]["cramp"]["tp"] + res["overall"]["cramp"]["fn"] == 2
+
+
+def test_bench_errors(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "missing")]) != 0
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["bench", str(tmp_path)]) == 2
+    assert "no labelled recordings" in capsys.readouterr().err
