@@ -30,7 +30,7 @@ import random
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -215,7 +215,6 @@ class DeviceModel:
                            max_fs_hz=max_rate(self.spec, self.n_conv), channels=self.channels)
 
     def status(self, reason: Reason) -> bytes:
-        from dataclasses import replace
         st = replace(self.status_frame, seq=self._frame_seq(), reason=int(reason))
         return encode_status(st)
 
@@ -529,23 +528,30 @@ def add_emulator_arguments(parser) -> None:
                         help="do not send the ENV channels")
     parser.add_argument("--link", help="also make this symlink to the pty (stable path)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop after this many seconds (default: until Ctrl-C)")
 
 
-def run_emulator(args) -> int:
-    """Run an emulated bridge until Ctrl-C; prints the port to use."""
+def run_emulator(args, out=sys.stdout) -> int:
+    """Run an emulated bridge until Ctrl-C (or ``args.duration``); prints the port to use.
+
+    Buzz commands the host sends are printed as they arrive.
+    """
     emu = BridgeEmulator(link=getattr(args, "link", None), board=args.board, fs=args.fs,
                          sensors=args.sensors, env=args.env, seed=getattr(args, "seed", 0))
     emu.start()
     print(f"emulated firmware_bridge ({args.board}, {args.fs} Hz, protocol v{PROTOCOL_VERSION}) "
           f"on {emu.path}\nuse: emgpipe live --source bridge:{emu.path}   (Ctrl-C to stop)",
-          flush=True)
+          file=out, flush=True)
+    duration = getattr(args, "duration", None)
+    t_end = None if duration is None else time.monotonic() + duration
     shown = 0
     try:
-        while True:
-            time.sleep(0.5)
+        while t_end is None or time.monotonic() < t_end:
+            time.sleep(0.05)
             buzzes = list(emu.model.buzzes)
             for ms, strength in buzzes[shown:]:
-                print(f"buzz {ms} ms (strength {strength})", file=sys.stderr, flush=True)
+                print(f"buzz {ms} ms (strength {strength})", file=out, flush=True)
             shown = len(buzzes)
     except KeyboardInterrupt:
         pass

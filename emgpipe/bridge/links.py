@@ -64,8 +64,8 @@ def classify_open_error(name: str, port: str, exc: BaseException,
             or "cannot find the file" in text:
         ports = available_ports()
         listed = ", ".join(ports) if ports else "none"
-        return DeviceNotFound(f"{name}: serial port {port!r} not found (plugged in? port names look "
-                              f"like {PORT_EXAMPLES}; ports present now: {listed})")
+        return DeviceNotFound(f"{name}: serial port {port!r} not found (plugged in? port names "
+                              f"look like {PORT_EXAMPLES}; ports present now: {listed})")
     if en in (errno.EACCES, errno.EPERM) or "PermissionError" in text or "Access is denied" in text:
         if platform.startswith("win"):
             fix = ("close other programs using it (Arduino Serial Monitor, another emgpipe) and "
@@ -169,7 +169,7 @@ class SerialLink:
 # --------------------------------------------------------------------------- BLE
 
 _MAC = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
-_CB_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+_CB_UUID = re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
 _LOST = object()
 
 

@@ -122,7 +122,8 @@ def build_vectors() -> dict:
                                   ("start", T.START, 0, 0, {}),
                                   ("stop", T.STOP, 0, 0, {}),
                                   ("set_rate", T.SET_RATE, 2000, 0, {"fs_hz": 2000}),
-                                  ("buzz", T.BUZZ, 300, 200, {"duration_ms": 300, "strength": 200})):
+                                  ("buzz", T.BUZZ, 300, 200,
+                                   {"duration_ms": 300, "strength": 200})):
         builds.append({"name": f"cmd_{name}", "cmd": f"cmd {int(ft)} 258 {a16} {a8}",
                        "wire": P.encode_command(ft, 258, **kw).hex()})
 

@@ -1,4 +1,4 @@
-"""Fixtures for the firmware_bridge tests: the committed vectors, the C harness, the pty emulator."""
+"""Fixtures of the firmware_bridge tests: committed vectors, the C harness, the pty emulator."""
 from __future__ import annotations
 
 import json

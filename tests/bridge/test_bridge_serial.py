@@ -293,3 +293,32 @@ def test_backends_do_not_import_bleak_until_a_ble_source_opens():
             "print('bleak' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_run_emulator_entry_point(tmp_path):
+    """What ``emgpipe emulate bridge`` runs: prints the port, serves it, reports buzzes."""
+    if os.name != "posix":
+        pytest.skip("needs a pseudo-terminal")
+    import argparse
+    import io
+    from emgpipe.bridge.emulator import add_emulator_arguments, run_emulator
+    ap = argparse.ArgumentParser()
+    add_emulator_arguments(ap)
+    link = tmp_path / "emu0"
+    args = ap.parse_args(["--board", "esp32", "--link", str(link), "--duration", "1.5"])
+    out = io.StringIO()
+    t = threading.Thread(target=run_emulator, args=(args, out))
+    t.start()
+    try:
+        deadline = time.monotonic() + 2
+        while not link.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with open_source(f"bridge:{link}?env=1") as src:
+            assert src.meta["board"] == "esp32" and src.ch_names == ("raw1", "env1")
+            assert src.send_buzz(120)
+            collect(src, 100)
+    finally:
+        t.join(5)
+    text = out.getvalue()
+    assert f"bridge:{link}" in text and "buzz 120 ms" in text
+    assert not link.exists()

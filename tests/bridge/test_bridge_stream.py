@@ -108,8 +108,10 @@ def test_env_channels_are_optional_and_scaled_with_the_env_gain():
     assert both.ch_names == ("raw1", "env1", "raw2", "env2")
     c = both.push(frame(0, 0, [[100, 2000, -100, 4095]]), t=0)
     vpc = 3.3 / 4095
-    np.testing.assert_allclose(c.data[0], [100 * vpc / 200 * 1e6, 2000 * vpc / DEFAULT_ENV_GAIN * 1e6,
-                                           -100 * vpc / 200 * 1e6, 4095 * vpc / 10200 * 1e6])
+    raw_uv, env_uv = vpc / 200 * 1e6, vpc / DEFAULT_ENV_GAIN * 1e6
+    assert DEFAULT_ENV_GAIN == 10200  # MW-LIB's default pot (50 kOhm): 200 x (1 + 50)
+    np.testing.assert_allclose(c.data[0], [100 * raw_uv, 2000 * env_uv, -100 * raw_uv,
+                                           4095 * env_uv])
     c2 = raw_only.push(frame(0, 0, [[100, 2000, -100, 4095]]), t=0)
     np.testing.assert_allclose(c2.data[0], [100 * vpc / 200 * 1e6, -100 * vpc / 200 * 1e6])
 

@@ -134,7 +134,8 @@ def avr_core(tmp_path_factory):
     out = tmp_path_factory.mktemp("avrcore")
     cxx = [gxx, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *AVR_FLAGS]
     core = AVR_CORE / "cores" / "arduino"
-    objs = [_avr_compile([gcc, "-std=gnu11", *AVR_FLAGS], src, out) for src in sorted(core.glob("*.c"))]
+    objs = [_avr_compile([gcc, "-std=gnu11", *AVR_FLAGS], src, out)
+            for src in sorted(core.glob("*.c"))]
     # WString.cpp: unused here, and does not build with Debian's gcc-avr 5.4
     objs += [_avr_compile(cxx, src, out) for src in sorted(core.glob("*.cpp"))
              if src.name != "WString.cpp"]
