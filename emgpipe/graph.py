@@ -130,6 +130,8 @@ class Pipeline:
         self.close()
 
 
-def default_detectors(model: Model, mode: str | None) -> list:
-    """The detectors a model asks for (the cramp detector lands with its issue)."""
-    return []
+def default_detectors(model: Model, mode: str | None, profile: dict | None = None) -> list:
+    """The cramp / fasciculation / voluntary detector configured by ``model``."""
+    from .detect.cramp import CrampDetector, CrampSettings
+    return [CrampDetector(CrampSettings.from_model(model, mode), mode=mode, profile=profile,
+                          detector=model.tag)]

@@ -1,0 +1,399 @@
+"""The cramp / fasciculation / voluntary-activity detector.
+
+Per channel, causally, from the window features (RMS, spikes, kurtosis) of
+the filtered signal. Design, with the physiology it rests on
+(``../shared/reference/physiology.md``):
+
+* **Baseline.** Each channel's rest level is tracked online in the log domain:
+  it falls fast toward quiet windows and rises slowly, and never learns from
+  windows well above it, so minutes of cramp or walking do not pull it up. A
+  calibration profile (``emgpipe calibrate``) can seed it and adds an MVC
+  reference. Every threshold is a ratio to this baseline (or a % of MVC).
+* **Activity runs.** A window is *active* when its RMS is ``on_ratio`` times
+  the baseline. Consecutive active windows, bridging pauses shorter than
+  ``merge_s``, form a run.
+* **Cramp** = a run that is *sustained* (active in at least ``min_duty`` of
+  its windows: walking is bursty, ~30-50 % duty), *strong* (median RMS
+  ``cramp_ratio`` times baseline, or ``cramp_mvc`` of MVC), *localised* (no
+  channel on the other leg is co-active, and channels on the same leg are at
+  most at cross-talk level: cramps stay in one muscle or one head, Ross &
+  Thomas 1995, Khan & Burne 2007; tiptoe, squats and heel raises are
+  bilateral, pressing co-activates the shin) and has lasted
+  ``min_s`` (awake) or ``min_s_sleep`` (asleep). Asleep, the AASM limits a leg
+  movement to 10 s, so without other evidence a sleep cramp must outlast
+  that; *evidence* that a cramp is coming (fasciculations in the preceding
+  minute, Miller & Layzer 2005; a precursor of raised tension, Chaney &
+  Sherman) shortens the wait to ``min_s_evidence``.
+  The cramp event is announced (status ``onset``, the stretch prompt) at that
+  moment with its onset at the run's start, and finalised when activity has
+  stayed below ``off_ratio`` for ``end_pause_s``: a cramp that pauses for a
+  few seconds stays one event.
+* **Fasciculations** = windows with isolated transients (spikes above the
+  window's own noise and a high kurtosis) while the channel is otherwise
+  quiet; transients closer than ``fasc_merge_s`` form one episode, whose
+  ``n_potentials`` counts the transients.
+* **Voluntary** = every other activity run (walking bouts, holds, leg
+  movements, posture shifts), reported when it ends.
+
+Examples
+--------
+>>> import numpy as np
+>>> from emgpipe.types import Chunk
+>>> from emgpipe.graph import Pipeline
+>>> rng = np.random.default_rng(0)
+>>> fs = 1000.0
+>>> x = rng.normal(0, 3, (int(60 * fs), 2))
+>>> x[int(20 * fs):int(50 * fs), 0] *= 40            # 30 s sustained, one channel
+>>> p = Pipeline("default", detectors=[CrampDetector(CrampSettings())])
+>>> ev = []
+>>> _ = p.events.sink(ev.append)
+>>> p.push(Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))); p.close()
+>>> [(e.kind, e.channel, e.status) for e in ev if e.kind == "cramp"]
+[('cramp', 'calf_left', 'onset'), ('cramp', 'calf_left', 'final')]
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ..types import Event
+
+
+@dataclass(frozen=True)
+class CrampSettings:
+    """Detector parameters (physical units and ratios to the baseline).
+
+    Loaded from the ``[detector]`` table of a model file (models/*.toml).
+    """
+
+    # baseline tracker
+    baseline_down_s: float = 2.0        # time constant toward quieter windows
+    baseline_up_s: float = 60.0         # time constant toward louder (but quiet) windows
+    baseline_learn_ratio: float = 2.5   # windows above this x baseline never teach it
+    baseline_floor_uv: float = 0.5      # below any real amplifier's noise
+    warmup_s: float = 2.0
+    # activity
+    on_ratio: float = 4.0
+    off_ratio: float = 2.5
+    min_active_uv: float = 8.0          # AASM leg movement: >= 8 µV above rest
+    merge_s: float = 1.5                # pauses shorter than this stay in one run
+    # cramp
+    min_duty: float = 0.85
+    cramp_ratio: float = 8.0
+    cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC
+    min_s: float = 3.0                  # awake
+    min_s_sleep: float = 10.5           # asleep: beyond the AASM 10 s leg-movement limit
+    min_s_evidence: float = 3.0         # asleep, with fasciculations or a precursor before
+    evidence_window_s: float = 60.0
+    evidence_fasc: int = 3              # potentials in the evidence window
+    precursor_ratio: float = 1.6        # median RMS/baseline over the evidence window
+    coactive_ratio: float = 3.0         # another channel this x its baseline is co-active
+    coactive_frac: float = 0.5          # ... in this fraction of the run's windows
+    crosstalk_frac: float = 0.3         # same-leg channels up to this x the main RMS are cross-talk
+    end_pause_s: float = 4.0
+    # fasciculations
+    fasc_kurtosis: float = 4.0
+    fasc_max_ratio: float = 6.0         # above this the channel is active, not fasciculating
+    fasc_merge_s: float = 1.0
+    # voluntary
+    min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
+
+    @classmethod
+    def from_model(cls, model, mode: str | None = None) -> "CrampSettings":
+        table = dict(model.section("detector"))
+        if mode:
+            table.update(model.section(f"detector.{mode}") if f"detector.{mode}" in model.params else {})
+            table.update(model.params.get("detector", {}).get(mode, {}) if isinstance(
+                model.params.get("detector", {}).get(mode), dict) else {})
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in table.items() if k in names})
+
+
+_LEFT = re.compile(r"(^|[_\-\s.])(l|left|lt)($|[_\-\s.])|left", re.I)
+_RIGHT = re.compile(r"(^|[_\-\s.])(r|right|rt)($|[_\-\s.])|right", re.I)
+
+
+def leg_of(name: str) -> str | None:
+    """'left', 'right' or None from a channel name (``calf_left``, ``GM_R``...)."""
+    left, right = bool(_LEFT.search(name)), bool(_RIGHT.search(name))
+    if left == right:
+        return None
+    return "left" if left else "right"
+
+
+@dataclass
+class _Run:
+    start_s: float
+    last_on_s: float
+    n_windows: int = 0
+    n_on: int = 0
+    levels: list = field(default_factory=list)        # RMS of active windows
+    coactive: dict = field(default_factory=dict)      # other channel -> windows co-active
+    cramp: Event | None = None                        # the announced onset event
+    peak: float = 0.0
+    evidence: str = ""
+
+
+@dataclass
+class _Episode:
+    start_s: float
+    end_s: float
+    n: float
+
+
+class _Channel:
+    def __init__(self, name: str, s: CrampSettings, rest_uv: float | None, mvc_uv: float | None):
+        self.name = name
+        self.leg = leg_of(name)
+        self.base = rest_uv
+        self.mvc = mvc_uv
+        self.n_seen = 0
+        self.warm: list = []
+        self.run: _Run | None = None
+        self.fasc: _Episode | None = None
+        self.fasc_times: deque = deque()     # (time, n) of recent potentials
+        self.recent_ratio: deque = deque()   # (time, rms/baseline) for the precursor test
+        self.last_rms = 0.0
+        self.last_ratio = 0.0
+
+
+class CrampDetector:
+    """Causal cramp / fasciculation / voluntary detector over all channels of a stream.
+
+    Parameters
+    ----------
+    settings : CrampSettings
+    mode : "awake", "sleep" or None (awake rules)
+    profile : dict, optional
+        Calibration: ``{channel: {"rest_uv": .., "mvc_uv": ..}}``.
+    detector : str
+        Model tag recorded in every event.
+
+    Use ``update(features) -> list[Event]`` per feature batch and
+    ``close(end_s)`` at the end of the stream.
+    """
+
+    def __init__(self, settings: CrampSettings | None = None, mode: str | None = None,
+                 profile: dict | None = None, detector: str = ""):
+        self.settings = settings or CrampSettings()
+        self.mode = mode or "awake"
+        self.profile = profile or {}
+        self.detector = detector
+        self._ch: list[_Channel] = []
+        self._names: tuple = ()
+        self._hop = None
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self, features):
+        self._names = features.ch_names
+        self._hop = features.n_hop / features.fs
+        prof = self.profile
+        self._ch = [_Channel(n, self.settings, (prof.get(n) or {}).get("rest_uv"),
+                             (prof.get(n) or {}).get("mvc_uv")) for n in self._names]
+        self._source = features.source_id
+
+    @property
+    def state(self) -> dict:
+        """Per channel: baseline (µV), current RMS and ratio, and what it is doing."""
+        out = {}
+        for c in self._ch:
+            doing = "quiet"
+            if c.run is not None:
+                doing = "CRAMP" if c.run.cramp is not None else "active"
+            elif c.fasc is not None:
+                doing = "fasciculating"
+            out[c.name] = {"baseline_uv": c.base, "rms_uv": c.last_rms, "ratio": c.last_ratio, "state": doing}
+        return out
+
+    # ------------------------------------------------------------------ main loop
+    def update(self, features) -> list:
+        if features.ch_names != self._names or not self._ch:
+            self._setup(features)
+        s = self.settings
+        rms = features.values["rms"]
+        spikes = features.values.get("spikes")
+        kurt = features.values.get("kurtosis")
+        starts = features.starts / features.fs
+        ends = (features.starts + features.n_len) / features.fs
+        win_s = features.n_len / features.fs
+        hop = self._hop
+        a_down = 1.0 - math.exp(-hop / s.baseline_down_s)
+        a_up = 1.0 - math.exp(-hop / s.baseline_up_s)
+        n_warm = max(1, int(round(s.warmup_s / hop)))
+        out: list = []
+        # per-window ratio of every channel (needed for co-activation)
+        ratios = np.empty_like(rms)
+        for i in range(len(ends)):
+            for k, ch in enumerate(self._ch):
+                r = float(rms[i, k])
+                ch.n_seen += 1
+                if ch.base is None:
+                    ch.warm.append(r)
+                    if len(ch.warm) >= n_warm:
+                        ch.base = max(float(np.percentile(ch.warm, 25)), s.baseline_floor_uv)
+                        ch.warm = []
+                    ratios[i, k] = 1.0
+                    ch.last_rms, ch.last_ratio = r, 1.0
+                    continue
+                ratio = r / ch.base
+                ratios[i, k] = ratio
+                ch.last_rms, ch.last_ratio = r, ratio
+                # baseline tracker (log domain; loud windows never teach it)
+                if r > 0 and ratio < s.baseline_learn_ratio and (ch.run is None or ch.run.cramp is None):
+                    alpha = a_down if ratio < 1.0 else a_up
+                    ch.base = max(s.baseline_floor_uv, ch.base * math.exp(alpha * math.log(ratio)))
+            for k, ch in enumerate(self._ch):
+                if ch.base is None:
+                    continue
+                self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), ratios[i], rms[i],
+                           starts[i], ends[i], win_s,
+                           None if spikes is None else float(spikes[i, k]),
+                           None if kurt is None else float(kurt[i, k]), out)
+        return out
+
+    def _is_active(self, ch: _Channel, r: float, ratio: float) -> bool:
+        s = self.settings
+        return ratio >= s.on_ratio and r - ch.base >= s.min_active_uv
+
+    def _step(self, k, ch, i, r, ratio, ratios_row, rms_row, t0, t1, win_s, spikes, kurt, out):
+        s = self.settings
+        active = self._is_active(ch, r, ratio)
+        # evidence bookkeeping
+        ch.recent_ratio.append((t1, ratio))
+        while ch.recent_ratio and ch.recent_ratio[0][0] < t1 - s.evidence_window_s:
+            ch.recent_ratio.popleft()
+        # ---- fasciculations: isolated transients on an otherwise quiet channel
+        if (spikes is not None and kurt is not None and ch.run is None and spikes > 0
+                and kurt >= s.fasc_kurtosis and ratio < s.fasc_max_ratio):
+            n = spikes * win_s / 2.0      # each potential is seen by two overlapping windows
+            if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
+                ch.fasc.end_s = t1
+                ch.fasc.n += n
+            else:
+                self._finish_fasc(ch, out, t1)
+                ch.fasc = _Episode(t0, t1, n)
+            ch.fasc_times.append((t1, n))
+        elif ch.fasc is not None and t0 - ch.fasc.end_s > s.fasc_merge_s:
+            self._finish_fasc(ch, out, t1)
+        while ch.fasc_times and ch.fasc_times[0][0] < t1 - s.evidence_window_s - 30:
+            ch.fasc_times.popleft()
+        # ---- activity runs
+        run = ch.run
+        if run is None:
+            if not active:
+                return
+            self._finish_fasc(ch, out, t1)
+            run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0))
+        run.n_windows += 1
+        in_cramp = run.cramp is not None
+        on = active or (in_cramp and ratio >= s.off_ratio)
+        if on:
+            run.n_on += 1
+            run.last_on_s = t1
+            run.levels.append(r)
+            run.peak = max(run.peak, r)
+        # co-activation of the other channels during this run
+        for j, other in enumerate(self._ch):
+            if j == k or other.base is None:
+                continue
+            co = ratios_row[j] >= s.coactive_ratio and rms_row[j] - other.base >= s.min_active_uv
+            if co and other.leg is not None and other.leg == ch.leg and rms_row[j] <= s.crosstalk_frac * r:
+                co = False   # same leg, at cross-talk level
+            if co:
+                run.coactive[j] = run.coactive.get(j, 0) + 1
+        pause = t1 - run.last_on_s
+        if in_cramp:
+            if pause >= s.end_pause_s:
+                self._finish_run(ch, out, t1)
+            return
+        if pause >= s.merge_s:
+            self._finish_run(ch, out, t1)
+            return
+        # ---- cramp decision
+        dur = t1 - run.start_s
+        need = s.min_s
+        if self.mode == "sleep":
+            need = s.min_s_evidence if run.evidence else s.min_s_sleep
+        if dur < need:
+            return
+        duty = run.n_on / run.n_windows
+        if duty < s.min_duty:
+            return
+        level = float(np.median(run.levels)) if run.levels else 0.0
+        strong = level >= s.cramp_ratio * ch.base
+        if ch.mvc:
+            strong = strong and level >= s.cramp_mvc * ch.mvc
+        if not strong:
+            return
+        co = max(run.coactive.values()) / run.n_windows if run.coactive else 0.0
+        if co >= s.coactive_frac:
+            return
+        conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
+        run.cramp = Event("cramp", ch.name, run.start_s, t1, alert_s=t1, confidence=conf,
+                          peak_uv=run.peak, detail=self._detail(run), status="onset",
+                          features={"rms_uv": level, "baseline_uv": ch.base, "duty": duty,
+                                    "coactive": co, "evidence": run.evidence},
+                          detector=self.detector, source_id=self._source)
+        out.append(run.cramp)
+
+    @staticmethod
+    def _detail(run: _Run) -> str:
+        return "sustained localised contraction" + (f"; {run.evidence}" if run.evidence else "")
+
+    def _confidence(self, duty, ratio, co, evidence, dur) -> float:
+        s = self.settings
+        z = (2.0 * (duty - s.min_duty) / (1 - s.min_duty + 1e-9) + math.log(ratio / s.cramp_ratio)
+             - 3.0 * co + (1.0 if evidence else 0.0) + 0.05 * dur)
+        return round(1.0 / (1.0 + math.exp(-z)), 3)
+
+    def _evidence(self, ch: _Channel, t: float) -> str:
+        s = self.settings
+        n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
+        why = []
+        if n >= s.evidence_fasc:
+            why.append(f"{n:.0f} fasciculations in the minute before")
+        vals = [v for tt, v in ch.recent_ratio if tt <= t]
+        if len(vals) >= 0.5 * s.evidence_window_s / self._hop:
+            med = float(np.median(vals))
+            if med >= s.precursor_ratio:
+                why.append(f"precursor at {med:.1f}x baseline")
+        return ", ".join(why)
+
+    # ------------------------------------------------------------------ events
+    def _finish_fasc(self, ch: _Channel, out: list, now: float):
+        ep, ch.fasc = ch.fasc, None
+        if ep is None:
+            return
+        n = max(1, int(round(ep.n)))
+        out.append(Event("fasciculation", ch.name, ep.start_s, ep.end_s, alert_s=max(now, ep.end_s),
+                         n_potentials=n, detail=f"{n} potential{'s' if n > 1 else ''}",
+                         detector=self.detector, source_id=self._source))
+
+    def _finish_run(self, ch: _Channel, out: list, now: float):
+        """End the current run; ``now`` is the stream time of the decision."""
+        run, ch.run = ch.run, None
+        if run is None:
+            return
+        end = min(run.last_on_s, now)
+        if run.cramp is not None:
+            e = run.cramp
+            out.append(Event("cramp", ch.name, e.start_s, max(end, e.alert_s), alert_s=e.alert_s,
+                             confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
+                             features=dict(e.features), detector=self.detector, source_id=self._source))
+            return
+        if end - run.start_s < self.settings.min_voluntary_s:
+            return
+        out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
+                         peak_uv=run.peak, detail="activity",
+                         detector=self.detector, source_id=self._source))
+
+    def close(self, end_s: float) -> list:
+        out: list = []
+        for ch in self._ch:
+            self._finish_fasc(ch, out, end_s)
+            self._finish_run(ch, out, end_s)
+        return out
