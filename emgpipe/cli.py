@@ -23,6 +23,8 @@ COMMANDS = (
     "replay",
     "simulate",
     "bench",
+    "live",
+    "emulate",
 )
 
 

@@ -1,0 +1,406 @@
+"""``emgpipe live --source URI``: live monitoring with the live view, alerts and the events file.
+
+What runs where
+---------------
+The main thread iterates the source and pushes each chunk through the
+pipeline (synchronous, lossless: :mod:`emgpipe.graph`). Sinks on the events
+stream, in order: the events CSV (final events, flushed per row), the alerts,
+the LSL outlet (``--lsl-out``), then the display. Nothing that touches the
+terminal runs in the main thread: the live view draws from its own thread
+(keep-latest) and plain lines go through :class:`Console`'s writer thread
+(bounded queue, drops counted), so a slow terminal never stalls detection.
+
+Output
+------
+With a terminal: the live view (:class:`emgpipe.ui.LiveView`). With
+``--no-ui`` or when stdout is not a terminal: one line per announced event on
+stdout (onset announcements and final events) plus an ``ALERT`` line per
+cramp; the header, link status ("disconnected, reconnecting...") and the
+final summary go to stderr.
+
+Stopping
+--------
+``--duration S`` stops after S seconds of *signal* (sample time: a source
+running faster than real time stops sooner in wall time, with the same
+events); the last chunk is cut at exactly S. Ctrl-C (or SIGTERM) asks the
+source to stop; the pipeline then closes open events at the last sample, so
+the events file is complete, and the exit code is 0. A second Ctrl-C aborts.
+A device that is lost for good (the sources reconnect by themselves first)
+ends with the same clean close, then its one-line error and exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+from ..errors import UsageError
+
+log = logging.getLogger(__name__)
+
+#: Lines the console writer may hold for a blocked terminal before dropping.
+CONSOLE_QUEUE = 10000
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "live", help="live monitoring from a device, with the live view and stretch alerts",
+        description="Monitor a live source (cyton:PORT, ganglion:NAME, bridge:PORT, bridge-ble:NAME, "
+                    "lsl:STREAM, file:PATH, sim:SCENARIO) through the detection pipeline, with the "
+                    "live view and stretch alerts. Ctrl-C stops cleanly. Not a medical device.")
+    p.add_argument("--source", required=True, metavar="URI",
+                   help="e.g. cyton:/dev/ttyUSB0, cyton:COM3, lsl:MyStream, sim:walk_then_cramp")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="stop after S seconds of signal (sample time)")
+    p.add_argument("--events-out", default=None, metavar="FILE",
+                   help="write the events CSV here as events become final")
+    p.add_argument("--no-ui", action="store_true",
+                   help="no live view: one line per event (also when stdout is not a terminal)")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="detector model (default: default)")
+    p.add_argument("--mode", choices=("awake", "sleep"), default=None,
+                   help="detector mode (default: the source's, else awake)")
+    p.add_argument("--speed", default=None,
+                   help="file: and sim: sources: realtime (default), max or a factor; devices ignore it")
+    p.add_argument("--lsl-out", nargs="?", const="emgpipe", default=None, metavar="NAME",
+                   help="also publish events (JSON markers) and the RMS envelope on LSL as "
+                        "NAME-events / NAME-envelope (default name emgpipe; needs pylsl)")
+    p.set_defaults(func=run)
+    return p
+
+
+# ---------------------------------------------------------------------- small parts
+
+class Console:
+    """Lines to stdout/stderr written by a thread, so a blocked terminal or pipe
+    never stalls the pipeline; beyond :data:`CONSOLE_QUEUE` waiting lines new
+    ones are dropped and counted (logged at the end)."""
+
+    def __init__(self, maxsize: int = CONSOLE_QUEUE):
+        self._q = queue.Queue(maxsize)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="live-console", daemon=True)
+        self._thread.start()
+
+    def out(self, line: str) -> None:
+        self._put((sys.stdout, line))
+
+    def err(self, line: str) -> None:
+        self._put((sys.stderr, line))
+
+    def _put(self, item) -> None:
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            stream, line = item
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except (OSError, ValueError):  # closed pipe / stream: keep detecting
+                pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        try:
+            self._q.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        if self.dropped:
+            log.warning("console: %d line(s) dropped (the terminal did not keep up)", self.dropped)
+
+
+def stretch_text(channel: str) -> str:
+    """``STRETCH NOW - <muscle> cramp (<side>): <how>`` for a cramp on ``channel``."""
+    try:
+        from ..alerts.prompts import stretch_prompt
+    except ImportError:  # alerts not installed: a generic prompt
+        return (f"STRETCH NOW - cramp on {channel}: gently stretch the muscle to its full length "
+                f"and hold 30 s")
+    return f"STRETCH NOW - {stretch_prompt(channel)}"
+
+
+class ConsoleAlerts:
+    """One alert per cramp, at its first announcement (onset, or final if no onset came).
+
+    A stand-in with :class:`emgpipe.alerts.AlertManager`'s ``on_event`` API
+    until that lands; ``show(text, event)`` must not block (the live view's
+    :meth:`~emgpipe.ui.LiveView.alert` and :meth:`Console.out` do not).
+    """
+
+    def __init__(self, show):
+        self.show = show
+        self.n_alerts = 0
+        self._open = set()
+
+    def on_event(self, event) -> None:
+        if event.kind != "cramp":
+            return
+        key = (event.channel, round(event.start_s, 6))
+        if event.status == "final" and key in self._open:
+            self._open.discard(key)
+            return
+        if key in self._open:
+            return
+        if event.status != "final":
+            self._open.add(key)
+        self.n_alerts += 1
+        self.show(stretch_text(event.channel), event)
+
+    def close(self) -> None:
+        pass
+
+
+def event_line(e) -> str:
+    """One line per announced event (``--no-ui``)."""
+    peak = "" if math.isnan(e.peak_uv) else f"  peak {e.peak_uv:.0f} uV"
+    detail = f"  {e.detail}" if e.detail else ""
+    return (f"{e.alert_s:9.2f} s  {e.status:<5}  {e.kind:<13} {e.channel:<16} "
+            f"{e.start_s:.2f}-{e.end_s:.2f} s{peak}{detail}")
+
+
+def device_note(src) -> str:
+    """The device fact worth keeping in view (the Cyton's 250 Hz dongle limit)."""
+    meta = getattr(src, "meta", {}) or {}
+    limit = meta.get("rate_limit")
+    if limit:
+        return (f"{limit}: EMG above {src.fs / 2:g} Hz is cut; envelopes work, spectral features "
+                f"are limited")
+    if 0 < src.fs < 500:  # below 2 x 250 Hz: the sEMG band (20-450 Hz) is not fully kept
+        return f"{src.fs:g} Hz: EMG above {src.fs / 2:g} Hz is cut; spectral features are limited"
+    return ""
+
+
+@contextmanager
+def stop_on_signals(stop):
+    """Call ``stop()`` on the first Ctrl-C/SIGTERM; a second Ctrl-C aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hits = []
+
+    def handler(signum, frame):
+        hits.append(signum)
+        if len(hits) > 1 and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop()
+
+    sigs = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# ---------------------------------------------------------------------- the session
+
+class LiveSession:
+    """An opened source wired to the pipeline and its sinks.
+
+    Parameters
+    ----------
+    source : Source
+        Already opened (``fs`` and ``ch_names`` known).
+    model, mode :
+        For :func:`emgpipe.pipeline.make_pipeline` (mode defaults to the source's).
+    events_out : path, optional
+        Events CSV written as events become final.
+    ui : bool
+        Use the live view (else plain lines).
+    lsl_out : str, optional
+        Publish events and envelope on LSL under this name.
+    duration_s : float, optional
+        Stop after this much signal.
+
+    Attributes
+    ----------
+    pipeline, alerts, view (or None), console, writer (or None)
+    stop_reason : str
+        ``"duration"``, ``"interrupted"``, ``"source ended"`` or the error.
+    """
+
+    def __init__(self, source, *, model=None, mode=None, events_out=None, ui=False,
+                 lsl_out=None, duration_s=None):
+        from ..io.events_csv import EventsCsvWriter
+        from ..pipeline import make_pipeline
+        self.source = source
+        self.duration_s = duration_s
+        self.mode = mode or source.meta.get("mode") or "awake"
+        self.pipeline = pipe = make_pipeline(model, self.mode)
+        self.console = Console()
+        self.view = None
+        if ui:
+            from ..ui import LiveView
+            self.view = LiveView(source.ch_names, source.fs, device_note=device_note(source),
+                                 title=(f"{source.uri}  {len(source.ch_names)} ch @ {source.fs:g} Hz  "
+                                        f"model {pipe.model.tag}  mode {self.mode}"))
+        self.writer = None
+        self.lsl = None
+        self.announced = Counter()
+        self.final = Counter()
+        self.stop_reason = ""
+        self._stop = threading.Event()
+        try:
+            if events_out:
+                self.writer = EventsCsvWriter(events_out, model=pipe.model.tag)
+                pipe.events.sink(self.writer.write)          # lossless, flushed per row
+            pipe.events.sink(self._count)
+            if self.view is not None:
+                self.view.attach(pipe)
+            else:
+                pipe.events.sink(lambda e: self.console.out(event_line(e)))
+            self.alerts = ConsoleAlerts(self.view.alert if self.view else self._print_alert)
+            pipe.events.sink(self.alerts.on_event)
+            if lsl_out:
+                from ..lsl_outlet import LslOutlet
+                self.lsl = LslOutlet(lsl_out, envelope=True).attach(pipe)
+            listeners = getattr(source, "link_listeners", None)
+            if listeners is not None:
+                listeners.append(self.on_link)
+        except BaseException:
+            self._release()
+            raise
+
+    # --- sinks and listeners
+    def _count(self, e) -> None:
+        self.announced[e.kind] += 1
+        if e.status == "final":
+            self.final[e.kind] += 1
+
+    def _print_alert(self, text: str, event) -> None:
+        self.console.out(f"{event.alert_s:9.2f} s  ALERT  {text}")
+
+    def on_link(self, ev: dict) -> None:
+        """A source's link listener: show disconnects and reconnects."""
+        kind = ev.get("event")
+        if kind == "disconnect":
+            text, warn = f"disconnected ({ev.get('reason', '')}), reconnecting...", True
+        elif kind == "reconnect":
+            text, warn = (f"reconnected after {ev.get('elapsed_s', 0):.1f} s "
+                          f"({ev.get('n_missing', 0)} samples lost)"), False
+        elif kind == "gave_up":
+            text, warn = f"gave up reconnecting ({ev.get('reason', '')})", True
+        else:
+            return
+        if self.view is not None:
+            self.view.set_status(text, warn=warn)
+        else:
+            self.console.err(f"{ev.get('source', self.source.uri)}: {text}")
+
+    # --- driving
+    def stop(self) -> None:
+        """Ask the session to end soon (signal handlers, other threads)."""
+        self._stop.set()
+        self.source.stop()
+
+    def header(self) -> str:
+        s = self.source
+        note = device_note(s)
+        return (f"live: {s.uri}: {len(s.ch_names)} ch ({', '.join(s.ch_names)}) @ {s.fs:g} Hz"
+                f"{'; ' + note if note else ''}; model {self.pipeline.model.tag}, mode {self.mode}; "
+                f"Ctrl-C to stop")
+
+    def _loop(self) -> str:
+        pipe = self.pipeline
+        for chunk in self.source:
+            if self.duration_s is not None:
+                limit = int(math.ceil(self.duration_s * chunk.fs - 1e-9))
+                if chunk.next_seq >= limit:
+                    pipe.push(chunk.replace(data=chunk.data[:max(0, limit - chunk.seq)]))
+                    return "duration"
+            pipe.push(chunk)
+            if self._stop.is_set():
+                return "interrupted"
+        return "interrupted" if self._stop.is_set() else "source ended"
+
+    def run(self) -> str:
+        """Stream until the duration, Ctrl-C or the source's end; returns the reason.
+
+        The pipeline is closed (open events finished at the last sample) in
+        every case, also when the source fails for good (its error is re-raised).
+        """
+        if self.view is None:
+            self.console.err(self.header())
+        else:
+            self.view.set_status("streaming")
+            self.view.start()
+        try:
+            with stop_on_signals(self.stop):
+                ctx = self.view.capture_logs() if self.view is not None else _nothing()
+                with ctx:
+                    self.stop_reason = self._loop()
+        except KeyboardInterrupt:
+            self.stop_reason = "aborted"
+            raise
+        except Exception as err:
+            self.stop_reason = f"error: {err}"
+            raise
+        finally:
+            self._finish()
+        return self.stop_reason
+
+    def _finish(self) -> None:
+        try:
+            self.pipeline.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.view is not None:
+            self.view.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.lsl is not None:
+            self.lsl.close()
+        self.console.close()
+
+    def summary(self) -> str:
+        p = self.pipeline
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.final.items())) or "no events"
+        lost = f"; {p.n_lost / max(self.source.fs, 1e-9):.2f} s lost ({p.n_lost} samples)" if p.n_lost else ""
+        out = f" -> {self.writer.path}" if self.writer is not None else ""
+        why = {"duration": "duration reached", "interrupted": "stopped by user",
+               "source ended": "source ended"}.get(self.stop_reason, self.stop_reason)
+        return (f"live: {why} after {p.end_s:.1f} s of signal: {kinds}; "
+                f"{self.alerts.n_alerts} alert(s){lost}{out}")
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def run(args) -> int:
+    from ..sources import open_source
+    from ..ui import enable_ansi
+    if args.duration is not None and not args.duration > 0:
+        raise UsageError(f"--duration {args.duration:g}: must be positive")
+    options = {"speed": args.speed} if args.speed is not None else {}
+    src = open_source(args.source, **options)
+    src.open()  # a missing port, no device, permission denied: one line from the CLI
+    try:
+        ui = not args.no_ui and enable_ansi(sys.stdout)
+        session = LiveSession(src, model=args.model, mode=args.mode, events_out=args.events_out,
+                              ui=ui, lsl_out=args.lsl_out, duration_s=args.duration)
+        t0 = time.monotonic()
+        try:
+            session.run()
+        finally:
+            print(session.summary() + f" [{time.monotonic() - t0:.1f} s wall]", file=sys.stderr)
+    finally:
+        src.close()
+    return 0

@@ -1,0 +1,197 @@
+"""emgpipe live end to end: the real pyserial path through the Cyton emulator's pty."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emgpipe.cli import main
+from emgpipe.io.events_csv import read_events
+from emgpipe.types import Event
+
+REPO = Path(__file__).resolve().parents[2]
+posix_only = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "openpty"),
+                                reason="the Cyton emulator needs a POSIX pseudo-terminal")
+FS = 250.0
+
+
+@pytest.fixture
+def cyton():
+    """``make(**kw)`` -> a started CytonEmulator (synthetic signal: 60 µV bursts at 3-4.5 s
+    of every 6 s on ch1, channel k at 1/k), stopped after the test."""
+    from emgpipe.openbci.emulator import CytonEmulator
+    made = []
+
+    def make(**kw):
+        kw.setdefault("speed", 20.0)
+        emu = CytonEmulator(None, **kw).start()
+        made.append(emu)
+        return emu
+
+    yield make
+    for emu in made:
+        emu.stop()
+
+
+def when(cond, action, limit_s=10.0):
+    """Run ``action()`` in a thread as soon as ``cond()`` holds."""
+    def watch():
+        t_end = time.monotonic() + limit_s
+        while time.monotonic() < t_end:
+            if cond():
+                action()
+                return
+            time.sleep(0.002)
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t
+
+
+class ThresholdCramp:
+    """A fake detector: "cramp" while a channel's window RMS is above ``on_uv``."""
+
+    def __init__(self, on_uv=20.0, off_uv=10.0):
+        self.on_uv, self.off_uv = on_uv, off_uv
+        self._open = {}
+
+    def update(self, f):
+        out, rms = [], f.values["rms"]
+        for i in range(f.n_windows):
+            start, end = float(f.start_s[i]), float(f.end_s[i])
+            for j, ch in enumerate(f.ch_names):
+                if ch not in self._open and rms[i, j] > self.on_uv:
+                    self._open[ch] = start
+                    out.append(Event("cramp", ch, start, end, end, status="onset", detector="fake"))
+                elif ch in self._open and rms[i, j] < self.off_uv:
+                    s = self._open.pop(ch)
+                    out.append(Event("cramp", ch, s, end, end, detector="fake"))
+        return out
+
+    def close(self, end_s):
+        out = [Event("cramp", ch, s, end_s, end_s, detector="fake") for ch, s in self._open.items()]
+        self._open.clear()
+        return out
+
+
+@posix_only
+def test_cyton_gap_reported_as_signal_loss(cyton, tmp_path, capsys):
+    emu = cyton()
+    # drop 10 packets once streaming is well under way (a leading loss is invisible)
+    when(lambda: emu.packets_sent >= 300, lambda: emu.drop_packets(10))
+    out = tmp_path / "f.csv"
+    rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "5", "--no-ui",
+               "--events-out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    events = read_events(out)
+    loss = [e for e in events if e.kind == "signal_loss" and "dropped" in e.detail]
+    assert sorted(e.channel for e in loss) == [f"ch{i}" for i in range(1, 9)]
+    assert all(e.duration_s == pytest.approx(10 / FS) and 1.0 < e.start_s < 2.0 for e in loss)
+    assert max(e.end_s for e in events) <= 5.0 + 1e-9
+    assert "duration reached after 5.0 s of signal" in cap.err
+    assert "250 Hz" in cap.err and "dongle" in cap.err          # the device limit is stated
+    assert sum("signal_loss" in line for line in cap.out.splitlines()) == 8
+    assert "\x1b[" not in cap.out                                # stdout is not a terminal
+
+
+@posix_only
+def test_alert_fires_through_live_with_injected_detector(cyton, tmp_path, capsys, monkeypatch):
+    import emgpipe.pipeline as pipeline
+    monkeypatch.setattr(pipeline, "default_detectors", lambda model, mode, *a, **k: [ThresholdCramp()])
+    emu = cyton()
+    out = tmp_path / "f.csv"
+    rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "5", "--no-ui",
+               "--events-out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    cramps = [e for e in read_events(out) if e.kind == "cramp" and e.channel == "ch1"]
+    assert len(cramps) == 1
+    # the burst runs 3.0-4.5 s; windows are 0.25 s, so onset is within a window of 3.0 s
+    assert 2.75 <= cramps[0].start_s <= 3.25 and 4.4 <= cramps[0].end_s <= 4.9
+    alerts = [line for line in cap.out.splitlines() if "ALERT" in line]
+    assert any("STRETCH NOW" in a and "ch1" in a for a in alerts)
+    assert len([a for a in alerts if "ch1" in a]) == 1           # one alert per cramp
+    assert "1 cramp" in cap.err or "cramp" in cap.err
+
+
+@posix_only
+def test_unplug_shows_reconnecting_and_recovers(cyton, tmp_path, capsys):
+    emu = cyton(speed=5.0)
+
+    def pull_cable():
+        emu.unplug()
+        time.sleep(0.4)
+        emu.replug()
+    when(lambda: emu.packets_sent >= 250, pull_cable)
+    rc = main(["live", "--source", f"cyton:{emu.port_name}?stall_s=0.5", "--duration", "4",
+               "--no-ui"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "disconnected" in cap.err and "reconnecting..." in cap.err
+    assert "reconnected after" in cap.err
+    assert "signal_loss" in cap.out
+
+
+def test_missing_port_is_one_line_with_exit_code(capsys, tmp_path):
+    port = str(tmp_path / "ttyUSB9")
+    rc = main(["live", "--source", f"cyton:{port}", "--no-ui"])
+    err = capsys.readouterr().err
+    assert rc == 4
+    assert err.count("\n") == 1 and err.startswith(f"emgpipe: cyton:{port}: serial port not found")
+
+
+def test_bad_duration_and_source_are_usage_errors(capsys):
+    assert main(["live", "--source", "sim:walk_then_cramp", "--duration", "0"]) == 2
+    assert main(["live", "--source", "nosuch:thing"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("emgpipe: --duration") and "unknown source type" in err[1]
+
+
+def test_duration_is_signal_time_and_events_are_causal(tmp_path, capsys):
+    out = tmp_path / "sim.csv"
+    t = time.monotonic()
+    rc = main(["live", "--source", "sim:walk_then_cramp", "--speed", "max", "--duration", "12.3",
+               "--events-out", str(out)])                       # no --no-ui: stdout is no tty
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "after 12.3 s of signal" in cap.err and time.monotonic() - t < 12.3
+    events = read_events(out)
+    assert all(e.end_s <= 12.3 + 1e-9 and e.alert_s <= 12.3 + 1e-9 for e in events)
+    assert "\x1b[" not in cap.out
+
+
+@posix_only
+def test_sigint_stops_cleanly_with_events_file_intact(cyton, tmp_path):
+    emu = cyton(speed=1.0)
+    out = tmp_path / "f.csv"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "emgpipe", "live", "--source",
+                             f"cyton:{emu.port_name}", "--no-ui", "--events-out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO)
+    try:
+        header = proc.stderr.readline()                  # printed once streaming
+        assert header.startswith("live: cyton:"), header
+        sent = emu.packets_sent
+        when(lambda: emu.packets_sent > sent + 50, lambda: emu.drop_packets(25))
+        line = proc.stdout.readline()                    # the gap, announced live
+        assert "signal_loss" in line
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=15)
+        rest_err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, rest_err
+    assert "stopped by user" in rest_err and "Traceback" not in rest_err
+    events = read_events(out)
+    assert len([e for e in events if e.kind == "signal_loss"]) == 8
+    assert out.read_text().endswith("\n")
+    assert np.isclose(events[0].duration_s, 25 / FS)
