@@ -18,7 +18,10 @@ cyton      250     OpenBCI Cyton, ADS1299: DC-coupled (electrode offsets of tens
                    at multiples of fDR, so 125-500 Hz partly aliases), range
                    ±187.5 mV and 0.02235 µV/count at gain 24 (protocols.md §1.4,
                    §1.6), 250 Hz over the dongle (§1.7).
-ganglion   200     OpenBCI Ganglion, MCP3912: sinc3 decimation (assumption U, the
+ganglion   200     OpenBCI Ganglion behind MyoWare RAW outputs, the set-up of the
+                   MI-OpenBCI files in ../shared/data (no drift, offsets of ~10 µV):
+                   20 Hz high-pass of the MyoWare band-pass (protocols.md §3.1,
+                   corner assumed), MCP3912 sinc3 decimation (assumption U, the
                    MCP3912 is also a sinc-filtered delta-sigma ADC), range
                    ±15.7 mV and 0.06 µV steps (fw3 19-bit values, protocols.md
                    §2.4-2.5), 200 Hz over BLE (§2.2); higher noise (5-12 µV RMS
@@ -64,15 +67,18 @@ class Device:
     envelope: bool = False
     env_hz: float = 3.0
     description: str = ""
+    #: an analog band limit (lp_hz) before the ADC; sinc-filtered ADCs have none
+    analog_lp: bool = True
 
 
 DEVICES = {
     "raw": Device("raw", 1000, False, False, 10.0, 500.0, "fir", 5000.0, 0.01, (1.5, 4.0),
                   description="raw sEMG amplifier, 1-4 kHz"),
     "cyton": Device("cyton", 250, True, True, None, 500.0, "sinc3", 187500.0, 0.02235, (2.0, 5.0),
-                    description="OpenBCI Cyton (ADS1299) over the USB dongle, 250 Hz"),
-    "ganglion": Device("ganglion", 200, True, True, None, 500.0, "sinc3", 15686.0, 0.06, (4.0, 10.0),
-                       description="OpenBCI Ganglion (MCP3912) over BLE, 200 Hz"),
+                    description="OpenBCI Cyton (ADS1299) over the USB dongle, 250 Hz", analog_lp=False),
+    "ganglion": Device("ganglion", 200, True, False, 20.0, 500.0, "sinc3", 15686.0, 0.06, (4.0, 10.0),
+                       description="OpenBCI Ganglion (MCP3912) with MyoWare RAW, over BLE, 200 Hz",
+                       analog_lp=False),
     "myoware_env": Device("myoware_env", 1000, False, False, 20.0, 450.0, "fir", 1000.0, 0.48, (2.0, 4.0),
                           envelope=True, description="MyoWare 2.0 ENV (rectified, smoothed envelope)"),
 }
@@ -151,7 +157,7 @@ class FrontEnd:
         sos = []
         if device.hp_hz:
             sos.append(signal.butter(2, device.hp_hz, "highpass", fs=S, output="sos"))
-        if not device.dc_coupled:
+        if device.analog_lp:
             sos.append(signal.butter(4, lp, "lowpass", fs=S, output="sos"))
         self.sos = np.concatenate(sos) if sos else None
         self.zi = np.zeros((self.sos.shape[0], 2, c)) if self.sos is not None else None

@@ -157,9 +157,8 @@ class Builder:
                 ecg_uv=float(self.rng.uniform(0.5, 5.0)),  # "a few µV" (physiology.md §6, U)
                 wander_uv=float(self.rng.uniform(5.0, 40.0)),
                 # DC-coupled ADCs see the electrode offset: tens of mV in the OpenBCI
-                # GUI sample (Cyton); tens of µV in the Ganglion+MyoWare files.
-                dc_uv=float(drng.uniform(2e3, 6e4) * drng.choice([-1, 1])) if device == "cyton" else
-                float(drng.uniform(-60, 60)) if device == "ganglion" else 0.0))
+                # GUI sample (Cyton).
+                dc_uv=float(drng.uniform(2e3, 6e4) * drng.choice([-1, 1])) if device == "cyton" else 0.0))
         self.n = len(self.channels)
         self.crosstalk = []
         for i, a in enumerate(self.channels):
