@@ -74,12 +74,25 @@ class Pipeline:
     :attr:`features` (``Features``) with ``.sink(fn)``.
     """
 
-    def __init__(self, model=None, mode: str | None = None, detectors: Iterable = ()):
+    def __init__(self, model=None, mode: str | None = None, detectors: Iterable = (),
+                 signal: str = "emg"):
         self.model = model if isinstance(model, Model) else load_model(model)
         self.mode = mode
-        self.filters = filters_from_model(self.model)
+        self.signal = signal
+        if signal == "envelope":
+            # MyoWare ENV (already rectified and smoothed): band-pass and notch would
+            # destroy it; its level is the envelope itself.
+            self.filters = Cascade()
+            quality = QualitySettings.from_model(self.model)
+            # a resting envelope sits on one ADC step for seconds: not a lead-off
+            quality = QualitySettings(**{**quality.__dict__, "flat_uv": 0.0})
+        elif signal == "emg":
+            self.filters = filters_from_model(self.model)
+            quality = QualitySettings.from_model(self.model)
+        else:
+            raise ValueError(f"signal must be 'emg' or 'envelope', got {signal!r}")
         self.window_features = features_from_model(self.model)
-        self.quality = QualityDetector(QualitySettings.from_model(self.model), detector=self.model.tag)
+        self.quality = QualityDetector(quality, detector=self.model.tag)
         self.detectors = list(detectors)
         self.end_s = 0.0
         self.n_samples = 0
@@ -119,8 +132,9 @@ class Pipeline:
 
     @property
     def mains_hz(self):
-        notch = self.filters.steps[1]
-        return notch.mains_hz
+        if len(self.filters.steps) < 2:
+            return None
+        return self.filters.steps[1].mains_hz
 
     def run(self, chunks: Iterable[Chunk], stop: Callable[[], bool] | None = None) -> None:
         for chunk in chunks:
@@ -130,8 +144,11 @@ class Pipeline:
         self.close()
 
 
-def default_detectors(model: Model, mode: str | None, profile: dict | None = None) -> list:
+def default_detectors(model: Model, mode: str | None, profile: dict | None = None,
+                      signal: str = "emg") -> list:
     """The cramp / fasciculation / voluntary detector configured by ``model``."""
     from .detect.cramp import CrampDetector, CrampSettings
-    return [CrampDetector(CrampSettings.from_model(model, mode), mode=mode, profile=profile,
-                          detector=model.tag)]
+    settings = CrampSettings.from_model(model, mode)
+    if signal == "envelope":   # single potentials are invisible in an envelope
+        settings = CrampSettings(**{**settings.__dict__, "fasc_kurtosis": float("inf")})
+    return [CrampDetector(settings, mode=mode, profile=profile, detector=model.tag)]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .graph import Pipeline, default_detectors
 from .io.base import Recording
-from .models import load_model
+from .models import available_models, load_model
 from .sources.base import max_speed_chunk_s
 from .types import Event
 
@@ -22,9 +22,20 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def make_pipeline(model=None, mode=None) -> Pipeline:
+def make_pipeline(model=None, mode=None, signal: str = "emg", profile: dict | None = None) -> Pipeline:
+    """The live/replay graph with the model's detectors. ``model`` defaults to
+    the mode's model (``sleep`` or ``awake``) when one is installed."""
+    if model is None and mode in ("sleep", "awake") and mode in available_models():
+        model = mode
     m = load_model(model)
-    return Pipeline(m, mode=mode, detectors=default_detectors(m, mode))
+    return Pipeline(m, mode=mode, detectors=default_detectors(m, mode, profile, signal), signal=signal)
+
+
+def signal_of(recording: Recording) -> str:
+    """``"envelope"`` for MyoWare ENV recordings (sidecar ``"signal": "envelope"``), else ``"emg"``."""
+    meta = recording.meta or {}
+    sig = meta.get("signal") or (meta.get("sidecar") or {}).get("signal") or "emg"
+    return "envelope" if str(sig).lower() in ("envelope", "env") else "emg"
 
 
 def collect(pipeline: Pipeline):
@@ -51,7 +62,7 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
 
     ``stop_s`` replays only the first part (used by the causality test).
     """
-    p = make_pipeline(model, resolve_mode(mode, recording))
+    p = make_pipeline(model, resolve_mode(mode, recording), signal_of(recording))
     announced, final = collect(p)
     if chunk_s is None:
         chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names))

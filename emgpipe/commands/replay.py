@@ -88,7 +88,7 @@ def summarise(name: str, rec, result, out: Path, wall_s: float) -> str:
 
 def run(args) -> int:
     from ..io import find_recordings, read_recording
-    from ..pipeline import RunResult, collect, make_pipeline, resolve_mode
+    from ..pipeline import RunResult, collect, make_pipeline, resolve_mode, signal_of
 
     inputs = [Path(p) for p in args.inputs]
     for p in inputs:
@@ -107,7 +107,7 @@ def run(args) -> int:
     for path, out in zip(files, outs):
         try:
             rec = read_recording(path, fmt=args.fmt)
-            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec))
+            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec))
             announced, final = collect(pipe)
             progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
             t0 = time.perf_counter()

@@ -83,22 +83,24 @@ class CrampSettings:
     merge_s: float = 1.5                # pauses shorter than this stay in one run
     # cramp
     min_duty: float = 0.85
+    steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
+    min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
     cramp_ratio: float = 8.0
-    cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC
+    cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
+    cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.0                  # awake
     min_s_sleep: float = 10.5           # asleep: beyond the AASM 10 s leg-movement limit
     min_s_evidence: float = 3.0         # asleep, with fasciculations or a precursor before
     evidence_window_s: float = 60.0
     evidence_fasc: int = 3              # potentials in the evidence window
     precursor_ratio: float = 1.6        # median RMS/baseline over the evidence window
-    coactive_ratio: float = 3.0         # another channel this x its baseline is co-active
-    coactive_frac: float = 0.5          # ... in this fraction of the run's windows
+    coactive_ratio: float = 2.0         # another channel whose median RMS over the run is this x its baseline
     crosstalk_frac: float = 0.3         # same-leg channels up to this x the main RMS are cross-talk
     end_pause_s: float = 4.0
     # fasciculations
     fasc_kurtosis: float = 4.0
     fasc_max_ratio: float = 6.0         # above this the channel is active, not fasciculating
-    fasc_merge_s: float = 1.0
+    fasc_merge_s: float = 0.75          # + the 0.25 s window: potentials ~1 s apart are one episode
     # voluntary
     min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
 
@@ -132,7 +134,8 @@ class _Run:
     n_windows: int = 0
     n_on: int = 0
     levels: list = field(default_factory=list)        # RMS of active windows
-    coactive: dict = field(default_factory=dict)      # other channel -> windows co-active
+    all_levels: list = field(default_factory=list)    # RMS of every window of the run
+    coactive: dict = field(default_factory=dict)      # other channel -> its ratios during the run
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
@@ -159,6 +162,8 @@ class _Channel:
         self.recent_ratio: deque = deque()   # (time, rms/baseline) for the precursor test
         self.last_rms = 0.0
         self.last_ratio = 0.0
+        self.last_run_end = -1e9             # when the last activity run ended
+        self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
 
 
 class CrampDetector:
@@ -268,7 +273,8 @@ class CrampDetector:
             ch.recent_ratio.popleft()
         # ---- fasciculations: isolated transients on an otherwise quiet channel
         if (spikes is not None and kurt is not None and ch.run is None and spikes > 0
-                and kurt >= s.fasc_kurtosis and ratio < s.fasc_max_ratio):
+                and kurt >= s.fasc_kurtosis and ratio < s.fasc_max_ratio
+                and t0 - ch.last_run_end > s.fasc_merge_s):
             n = spikes * win_s / 2.0      # each potential is seen by two overlapping windows
             if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
                 ch.fasc.end_s = t1
@@ -286,9 +292,14 @@ class CrampDetector:
         if run is None:
             if not active:
                 return
+            if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
+                # the "transients" were the edge of this activity: not fasciculations
+                ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < ch.fasc.start_s)
+                ch.fasc = None
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0))
         run.n_windows += 1
+        run.all_levels.append(r)
         in_cramp = run.cramp is not None
         on = active or (in_cramp and ratio >= s.off_ratio)
         if on:
@@ -296,15 +307,15 @@ class CrampDetector:
             run.last_on_s = t1
             run.levels.append(r)
             run.peak = max(run.peak, r)
-        # co-activation of the other channels during this run
-        for j, other in enumerate(self._ch):
-            if j == k or other.base is None:
-                continue
-            co = ratios_row[j] >= s.coactive_ratio and rms_row[j] - other.base >= s.min_active_uv
-            if co and other.leg is not None and other.leg == ch.leg and rms_row[j] <= s.crosstalk_frac * r:
-                co = False   # same leg, at cross-talk level
-            if co:
-                run.coactive[j] = run.coactive.get(j, 0) + 1
+        # activity of the other channels during this run (for co-activation)
+        if run.cramp is None:
+            for j, other in enumerate(self._ch):
+                if j == k or other.base is None:
+                    continue
+                rj = float(ratios_row[j])
+                if other.leg is not None and other.leg == ch.leg and rms_row[j] <= s.crosstalk_frac * r:
+                    rj = 1.0   # same leg, at cross-talk level
+                run.coactive.setdefault(j, []).append(rj)
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:
@@ -324,13 +335,15 @@ class CrampDetector:
         if duty < s.min_duty:
             return
         level = float(np.median(run.levels)) if run.levels else 0.0
+        steady = float(np.mean(np.asarray(run.all_levels) >= s.steady_frac * level))
+        if steady < s.min_steady:
+            return
         strong = level >= s.cramp_ratio * ch.base
-        if ch.mvc:
-            strong = strong and level >= s.cramp_mvc * ch.mvc
+        strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv)
         if not strong:
             return
-        co = max(run.coactive.values()) / run.n_windows if run.coactive else 0.0
-        if co >= s.coactive_frac:
+        co = max((float(np.median(v)) for v in run.coactive.values()), default=0.0)
+        if co >= s.coactive_ratio:
             return
         conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
         run.cramp = Event("cramp", ch.name, run.start_s, t1, alert_s=t1, confidence=conf,
@@ -347,11 +360,13 @@ class CrampDetector:
     def _confidence(self, duty, ratio, co, evidence, dur) -> float:
         s = self.settings
         z = (2.0 * (duty - s.min_duty) / (1 - s.min_duty + 1e-9) + math.log(ratio / s.cramp_ratio)
-             - 3.0 * co + (1.0 if evidence else 0.0) + 0.05 * dur)
+             - math.log(max(co, 1.0)) + (1.0 if evidence else 0.0) + 0.05 * dur)
         return round(1.0 / (1.0 + math.exp(-z)), 3)
 
     def _evidence(self, ch: _Channel, t: float) -> str:
         s = self.settings
+        if t < ch.no_evidence_until:
+            return ""
         n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
         why = []
         if n >= s.evidence_fasc:
@@ -379,7 +394,9 @@ class CrampDetector:
         if run is None:
             return
         end = min(run.last_on_s, now)
+        ch.last_run_end = end
         if run.cramp is not None:
+            ch.no_evidence_until = end + 2 * self.settings.evidence_window_s
             e = run.cramp
             out.append(Event("cramp", ch.name, e.start_s, max(end, e.alert_s), alert_s=e.alert_s,
                              confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
