@@ -21,10 +21,14 @@ from .errors import EmgpipeError
 
 COMMANDS = (
     "replay",
+    "calibrate",
     "simulate",
     "bench",
     "live",
     "emulate",
+    "night",
+    "report",
+    "nights",
 )
 
 

@@ -24,6 +24,8 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("awake", "sleep", "auto"), default="auto",
                    help="detector mode (auto: from the recording's sidecar, else awake)")
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="detector model (default: default)")
+    p.add_argument("--profile", default=None, metavar="PATH",
+                   help="calibration profile from emgpipe calibrate (channel names must match)")
     p.add_argument("--speed", default="max", help="max (default), realtime, or a factor like 10")
     p.add_argument("--format", dest="fmt", default=None, help="force a reader (csv, openbci, brainflow, "
                                                              "edf, wfdb, opensignals)")
@@ -102,12 +104,16 @@ def run(args) -> int:
     if many:
         Path(args.events_out).mkdir(parents=True, exist_ok=True)
     speed = parse_speed(args.speed)
+    profile = None
+    if args.profile:
+        from ..calibration import Profile
+        profile = Profile.load(args.profile).detector_profile()
     tty = sys.stdout.isatty() and not args.no_progress
     failures = 0
     for path, out in zip(files, outs):
         try:
             rec = read_recording(path, fmt=args.fmt)
-            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec))
+            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile)
             announced, final = collect(pipe)
             progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
             t0 = time.perf_counter()

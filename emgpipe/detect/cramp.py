@@ -99,7 +99,7 @@ class CrampSettings:
     end_pause_s: float = 4.0
     # fasciculations
     fasc_kurtosis: float = 4.0
-    fasc_max_ratio: float = 6.0         # above this the channel is active, not fasciculating
+    fasc_max_ratio: float = 40.0        # above this the channel is active, not fasciculating
     fasc_merge_s: float = 0.75          # + the 0.25 s window: potentials ~1 s apart are one episode
     # voluntary
     min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
@@ -260,13 +260,16 @@ class CrampDetector:
                            None if kurt is None else float(kurt[i, k]), out)
         return out
 
-    def _is_active(self, ch: _Channel, r: float, ratio: float) -> bool:
+    def _is_active(self, ch: _Channel, r: float, ratio: float, kurt: float | None) -> bool:
+        """Sustained-looking activity: loud, and not a few isolated transients
+        (an interference pattern is near-Gaussian, excess kurtosis ~0-3)."""
         s = self.settings
-        return ratio >= s.on_ratio and r - ch.base >= s.min_active_uv
+        return (ratio >= s.on_ratio and r - ch.base >= s.min_active_uv
+                and (kurt is None or kurt < s.fasc_kurtosis))
 
     def _step(self, k, ch, i, r, ratio, ratios_row, rms_row, t0, t1, win_s, spikes, kurt, out):
         s = self.settings
-        active = self._is_active(ch, r, ratio)
+        active = self._is_active(ch, r, ratio, kurt)
         # evidence bookkeeping
         ch.recent_ratio.append((t1, ratio))
         while ch.recent_ratio and ch.recent_ratio[0][0] < t1 - s.evidence_window_s:
