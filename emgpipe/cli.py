@@ -26,9 +26,6 @@ COMMANDS = (
     "bench",
     "live",
     "emulate",
-    "night",
-    "report",
-    "nights",
 )
 
 
