@@ -171,12 +171,17 @@ def _port_shown(path: str, link: str | None) -> str:
     return path if link else os.path.realpath(path)
 
 
-def _wait(duration: float | None, poll=None) -> None:
-    """Sleep until ``duration`` (wall s) or Ctrl-C, calling ``poll()`` every 0.1 s."""
+def _wait(duration: float | None, poll=None, stop=None) -> None:
+    """Sleep until ``duration`` (wall s), Ctrl-C or ``stop`` is set; ``poll()`` every 0.1 s."""
     t_end = None if duration is None else time.monotonic() + duration
     try:
         while t_end is None or time.monotonic() < t_end:
-            time.sleep(0.1 if t_end is None else max(0.0, min(0.1, t_end - time.monotonic())))
+            wait = 0.1 if t_end is None else max(0.0, min(0.1, t_end - time.monotonic()))
+            if stop is not None:
+                if stop.wait(wait):
+                    return
+            else:
+                time.sleep(wait)
             if poll is not None:
                 poll()
     except KeyboardInterrupt:
@@ -236,7 +241,8 @@ def start_bridge(args):
     return emu, port, desc, sig, show_buzzes
 
 
-def run(args) -> int:
+def run(args, stop=None) -> int:
+    """Run the emulator until Ctrl-C, ``--duration`` or ``stop`` (a threading.Event) is set."""
     _check_posix()
     start = start_cyton if args.device == "cyton" else start_bridge
     emu, port, desc, sig, poll = start(args)
@@ -244,7 +250,7 @@ def run(args) -> int:
         print(f"emulating {desc} on {port} - scenario {sig.scenario} "
               f"({', '.join(sig.ch_names)}) - connect with: emgpipe live --source "
               f"{args.device}:{port}", flush=True)
-        _wait(args.duration, poll)
+        _wait(args.duration, poll, stop)
     finally:
         emu.stop()
     print("emulator stopped", file=sys.stderr)

@@ -31,6 +31,8 @@ ends with the same clean close, then its one-line error and exit code.
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import logging
 import math
 import queue
@@ -122,8 +124,14 @@ class Console:
             log.warning("console: %d line(s) dropped (the terminal did not keep up)", self.dropped)
 
 
+@functools.lru_cache(maxsize=256)
 def stretch_text(channel: str) -> str:
-    """``STRETCH NOW - <muscle> cramp (<side>): <how>`` for a cramp on ``channel``."""
+    """``STRETCH NOW - <muscle> cramp (<side>): <how>`` for a cramp on ``channel``.
+
+    Cached: the first call parses the channel name with regular expressions
+    (tens of ms the first time), so :class:`ConsoleAlerts` makes it for every
+    channel up front, not in the pipeline thread at the moment of the alert.
+    """
     try:
         from ..alerts.prompts import stretch_prompt
     except ImportError:  # alerts not installed: a generic prompt
@@ -140,10 +148,12 @@ class ConsoleAlerts:
     :meth:`~emgpipe.ui.LiveView.alert` and :meth:`Console.out` do not).
     """
 
-    def __init__(self, show):
+    def __init__(self, show, ch_names=()):
         self.show = show
         self.n_alerts = 0
         self._open = set()
+        for ch in ch_names:
+            stretch_text(ch)
 
     def on_event(self, event) -> None:
         if event.kind != "cramp":
@@ -225,6 +235,9 @@ class LiveSession:
         Publish events and envelope on LSL under this name.
     duration_s : float, optional
         Stop after this much signal.
+    extra_detectors : sequence
+        Detectors run after the model's (``update(features)``/``close(end_s)``),
+        e.g. a marker detector in benchmarks/latency.py.
 
     Attributes
     ----------
@@ -234,13 +247,14 @@ class LiveSession:
     """
 
     def __init__(self, source, *, model=None, mode=None, events_out=None, ui=False,
-                 lsl_out=None, duration_s=None):
+                 lsl_out=None, duration_s=None, extra_detectors=()):
         from ..io.events_csv import EventsCsvWriter
         from ..pipeline import make_pipeline
         self.source = source
         self.duration_s = duration_s
         self.mode = mode or source.meta.get("mode") or "awake"
         self.pipeline = pipe = make_pipeline(model, self.mode)
+        pipe.detectors.extend(extra_detectors)
         self.console = Console()
         self.view = None
         if ui:
@@ -263,7 +277,8 @@ class LiveSession:
                 self.view.attach(pipe)
             else:
                 pipe.events.sink(lambda e: self.console.out(event_line(e)))
-            self.alerts = ConsoleAlerts(self.view.alert if self.view else self._print_alert)
+            self.alerts = ConsoleAlerts(self.view.alert if self.view else self._print_alert,
+                                        source.ch_names)
             pipe.events.sink(self.alerts.on_event)
             if lsl_out:
                 from ..lsl_outlet import LslOutlet
@@ -339,7 +354,7 @@ class LiveSession:
             self.view.set_status("streaming")
             self.view.start()
         try:
-            with stop_on_signals(self.stop):
+            with stop_on_signals(self.stop), frozen_heap():
                 ctx = self.view.capture_logs() if self.view is not None else _nothing()
                 with ctx:
                     self.stop_reason = self._loop()
@@ -382,6 +397,23 @@ class LiveSession:
 @contextmanager
 def _nothing():
     yield
+
+
+@contextmanager
+def frozen_heap():
+    """Keep the objects that exist at start out of the garbage collector's scans.
+
+    A full collection walks every object of numpy, scipy and the rest loaded
+    at start; in benchmarks/latency.py that stalled one chunk by ~70 ms.
+    ``gc.freeze()`` (Python 3.7+) moves them to a permanent generation for the
+    session; what the session allocates is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def run(args) -> int:

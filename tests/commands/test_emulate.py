@@ -38,28 +38,33 @@ def test_windows_gets_a_one_line_com0com_hint(monkeypatch):
 
 
 def run_emulator_and_live(argv_emulate, scheme, live_duration, capsys):
-    """Start ``emgpipe emulate ...`` in a thread, parse its line, run live on its port."""
-    rc_emu = []
-    t = threading.Thread(target=lambda: rc_emu.append(main(argv_emulate)), daemon=True)
+    """Run ``emgpipe emulate ...`` in a thread, parse its line, run live on its port."""
+    from emgpipe.cli import build_parser
+    args = build_parser().parse_args(argv_emulate)
+    stop, rc_emu = threading.Event(), []
+    t = threading.Thread(target=lambda: rc_emu.append(args.func(args, stop=stop)), daemon=True)
     t.start()
-    line, t_end = "", time.monotonic() + 20
-    while "connect with" not in line and time.monotonic() < t_end:
-        time.sleep(0.02)
-        line += capsys.readouterr().out
-    m = re.search(rf"--source {scheme}:(\S+)", line)
-    assert m, line
-    assert line.count("\n") == 1                           # one line
-    rc = main(["live", "--source", f"{scheme}:{m.group(1)}", "--duration", str(live_duration),
-               "--no-ui"])
-    err = capsys.readouterr().err
-    t.join(timeout=30)
+    try:
+        line, t_end = "", time.monotonic() + 20
+        while "connect with" not in line and time.monotonic() < t_end:
+            time.sleep(0.02)
+            line += capsys.readouterr().out
+        m = re.search(rf"--source {scheme}:(\S+)", line)
+        assert m, line
+        assert line.count("\n") == 1                       # one line
+        rc = main(["live", "--source", f"{scheme}:{m.group(1)}", "--duration", str(live_duration),
+                   "--no-ui"])
+        err = capsys.readouterr().err
+    finally:
+        stop.set()
+        t.join(timeout=10)
     return line, rc, err, rc_emu
 
 
 @posix_only
 def test_emulate_cyton_prints_a_port_that_live_can_use(capsys):
     line, rc, err, rc_emu = run_emulator_and_live(
-        ["emulate", "cyton", "--speed", "10", "--duration", "2", "--seed", "2"], "cyton", 3, capsys)
+        ["emulate", "cyton", "--speed", "10", "--seed", "2"], "cyton", 3, capsys)
     assert line.startswith("emulating an OpenBCI Cyton (8 ch, 250 Hz: the USB dongle's limit)")
     assert "/dev/" in line
     assert rc == 0, err
@@ -72,7 +77,7 @@ def test_emulate_cyton_prints_a_port_that_live_can_use(capsys):
 def test_emulate_bridge_prints_a_port_that_live_can_use(capsys):
     pytest.importorskip("emgpipe.bridge.emulator", reason="bridge backend not available")
     line, rc, err, rc_emu = run_emulator_and_live(
-        ["emulate", "bridge", "--speed", "4", "--duration", "2"], "bridge", 2, capsys)
+        ["emulate", "bridge", "--speed", "4"], "bridge", 2, capsys)
     assert line.startswith("emulating a MyoWare on firmware_bridge (1 sensor(s), 1000 Hz)")
     assert rc == 0, err
     assert "@ 1000 Hz" in err and "duration reached after 2.0 s of signal" in err
