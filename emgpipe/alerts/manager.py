@@ -204,7 +204,8 @@ class AlertManager:
     # ------------------------------------------------------------------ input
     def on_event(self, event) -> list[Alert]:
         """Feed one pipeline event; returns the alerts it caused (an onset, maybe a reminder)."""
-        out = self.tick(event.alert_s)
+        # a final event is announced once its end has passed: stream time is at least end_s
+        out = self.tick(max(event.alert_s, event.end_s) if event.status == "final" else event.alert_s)
         if event.kind != "cramp":
             return out
         key, ch = limb_key(event.channel), event.channel

@@ -56,7 +56,12 @@ class ScriptedDetector:
                      n_potentials=3 if kind == "fasciculation" else 0)
 
     def update(self, features):
-        now = float(features.end_s[-1])
+        out = []
+        for now in features.end_s:      # window by window, as a causal detector acts
+            out.extend(self._at(float(now)))
+        return out
+
+    def _at(self, now):
         out = []
         for i, (kind, ch, start, end) in enumerate(self.script):
             if i in self._done:

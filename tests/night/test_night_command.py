@@ -1,0 +1,121 @@
+"""`emgpipe night` as a real process: kill -9 loses no announced event, Ctrl-C stops cleanly."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from emgpipe.io.edf import read
+from tests.night.night_helpers import query, read_edf, sim_data
+
+pytestmark = pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX signals (SIGKILL, SIGINT)")
+
+SPEED = 20          # 75 s of simulated walk-then-cramp in under 4 s
+FLUSH_S = 2.0
+#: Raw data reach the disk every FLUSH_S of signal, in whole data records of 1 s.
+MAX_LAG_S = FLUSH_S + 1.0 + 0.05      # + one data record + one chunk
+
+
+class Night:
+    """A running `emgpipe night` whose stdout lines are collected as they come."""
+
+    def __init__(self, out, speed):
+        self.out = out
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "emgpipe", "night", "--source", f"sim:walk_then_cramp?speed={speed}",
+             "--out", str(out), "--print-events", "--alert", "terminal", "--no-bell",
+             "--flush-s", str(FLUSH_S)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines = []
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def events(self):
+        return [ln for ln in list(self.lines) if ln.startswith("EVENT ")]
+
+    def wait_for_events(self, n, timeout=60.0):
+        t0 = time.monotonic()
+        while len(self.events()) < n and time.monotonic() - t0 < timeout and self.proc.poll() is None:
+            time.sleep(0.02)
+        assert len(self.events()) >= n, f"no events from emgpipe night: {self.lines} {self.proc.stderr.read()}"
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    """Both runs at once (the slow part is starting Python): one to kill -9, one to Ctrl-C."""
+    root = tmp_path_factory.mktemp("nights")
+    # the Ctrl-C run is slower so that it is still running when its test comes
+    runs = {"kill": Night(root / "kill", SPEED), "int": Night(root / "int", 3)}
+    yield runs
+    for r in runs.values():
+        if r.proc.poll() is None:
+            r.proc.kill()
+        r.proc.wait(10)
+
+
+def parse(line):
+    _, status, kind, channel, *kv = line.split()
+    vals = dict(x.split("=") for x in kv)
+    return status, kind, channel, float(vals["start_s"]), float(vals["alert_s"])
+
+
+def test_kill_9_keeps_every_announced_event_and_readable_raw_files(nights):
+    run = nights["kill"]
+    run.wait_for_events(3)                        # a few events in (stream time ~25-30 s)
+    run.proc.send_signal(signal.SIGKILL)
+    run.proc.wait(10)
+    time.sleep(0.1)                               # the reader thread drains stdout
+    printed = [parse(ln) for ln in run.events()]
+    db = run.out / "emgpipe-night.sqlite"
+    rows = query(db, "SELECT kind, channel, start_s, alert_s, status FROM events")
+    for status, kind, channel, start, alert in printed:   # printed only after the commit
+        match = [r for r in rows if (r["kind"], r["channel"]) == (kind, channel)
+                 and abs(r["start_s"] - start) < 1e-3 and abs(r["alert_s"] - alert) < 1e-3]
+        assert match, f"announced but not in the database: {status} {kind} {channel} {start}"
+    assert query(db, "SELECT status FROM nights")[0]["status"] == "recording"   # never closed
+    last_alert = max(p[4] for p in printed)
+    files = sorted(run.out.glob("*.edf"))
+    assert files
+    ref = sim_data()
+    total = 0
+    for f in files:
+        x, _ = read_edf(f)                        # pyedflib reads the killed file
+        np.testing.assert_allclose(x, ref[total:total + len(x)], atol=0.16)
+        total += len(x)
+        assert read(f).n_total == len(x)          # and so does emgpipe's reader
+    # the raw file holds everything up to the last flush before the kill
+    assert total / 1000 >= last_alert - MAX_LAG_S
+
+
+def test_ctrl_c_stops_cleanly(nights):
+    run = nights["int"]
+    run.wait_for_events(1)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.proc.wait(30) == 0
+    time.sleep(0.1)
+    assert any(ln.startswith("night 1 stopped") for ln in run.lines), run.lines
+    db = run.out / "emgpipe-night.sqlite"
+    night = query(db, "SELECT status, stop_reason, last_s FROM nights")[0]
+    assert night["status"] == "stopped" and night["stop_reason"] == "stopped by the user"
+    assert query(db, "SELECT COUNT(*) AS n FROM events WHERE status != 'final'")[0]["n"] == 0
+    files = query(db, "SELECT path, n_records, closed, end_s FROM files")
+    assert files and all(f["closed"] for f in files)
+    for f in files:
+        path = run.out / f["path"]
+        head = path.read_bytes()[:256]
+        n_sig = int(head[252:256])
+        rec_bytes = (path.stat().st_size - 256 * (n_sig + 1)) // f["n_records"]
+        assert int(head[236:244]) == f["n_records"]
+        assert path.stat().st_size == 256 * (n_sig + 1) + f["n_records"] * rec_bytes   # no torn record
+        x, _ = read_edf(path)
+        assert len(x) == f["n_records"] * 1000
+    assert night["last_s"] == pytest.approx(files[-1]["end_s"])
