@@ -53,8 +53,9 @@ def choose_raw_format(meta: dict, choice: str = "auto", range_uv: float | None =
     Cyton's and Ganglion's ADS1299/MCP3912, ``meta["adc_bits"]``, or a
     ``uv_per_count`` scale), else 16-bit EDF.
 
-    >>> choose_raw_format({"device": "cyton", "uv_per_count": [0.02235, 0.02235]})
-    (True, 187480.0)
+    >>> lsb = 4.5 / 24 / (2 ** 23 - 1) * 1e6   # Cyton at gain 24 (protocols.md §1.4)
+    >>> choose_raw_format({"device": "cyton", "uv_per_count": [lsb, lsb]})
+    (True, 187500.0)
     >>> choose_raw_format({"device": "raw"})
     (False, 10000.0)
     """
