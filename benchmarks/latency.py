@@ -3,7 +3,7 @@
 Setup (POSIX): the Cyton emulator streams at real time (250 packets/s, 8
 channels) on a pty; ``emgpipe live``'s session (:class:`LiveSession`: the
 ``cyton:`` source through pyserial, the full pipeline with the model's
-detectors, the events CSV and the alert stand-in) reads it in this process.
+detectors, the events CSV and the AlertManager) reads it in this process.
 The emulator logs when each write to the pty returned and which packet
 ended where in the byte stream, so every sample has the time its last byte
 entered the pty.
@@ -25,7 +25,8 @@ Figures (p50 / p99 / max):
   reads return every ``read_s`` = 20 ms, so ~10-30 ms is expected);
 * byte -> features: pty write of a window's last sample to the features sink;
 * byte -> alert: pty write of the marker window's last sample to the alert
-  callback; budget <= 100 ms.
+  callback (``AlertManager(on_alert=...)``, called as the alert is made and
+  handed to the sinks' threads); budget <= 100 ms.
 
     python benchmarks/latency.py               # 20 s at real time
     python benchmarks/latency.py --seconds 60
@@ -175,8 +176,20 @@ def run(seconds: float) -> int:
         src = open_source(f"cyton:{emu.port_name}")
         src.open()
         try:
+            fs = src.fs
+
+            def on_alert(alert, event):
+                # alert_s is the marker window's end: its last sample is alert_s * fs - 1
+                alerts.append((time.perf_counter(), int(round(event.alert_s * fs)) - 1))
+            # every marker is its own cramp (no refractory merge, no reminder); no sink:
+            # on_alert is the alert callback, called when the alert is made
+            cfg = os.path.join(tmp, "alerts.toml")
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.write("refractory_s = 0\nreminder_s = 0\n")
+            alert_args = argparse.Namespace(alert=["none"], alerts_config=cfg)
             session = LiveSession(src, events_out=os.path.join(tmp, "events.csv"), ui=False,
-                                  duration_s=seconds, extra_detectors=[MarkerDetector()])
+                                  duration_s=seconds, extra_detectors=[MarkerDetector()],
+                                  alert_args=alert_args, on_alert=on_alert)
             pipe = session.pipeline
             push = pipe.push
 
@@ -191,14 +204,6 @@ def run(seconds: float) -> int:
                 t = time.perf_counter()
                 windows.extend((t, int(s) + f.n_len - 1) for s in f.starts)
             pipe.features.sink(on_features)
-
-            show, fs = session.alerts.show, src.fs
-
-            def timed_show(text, event):
-                # alert_s is the window end: its last sample is alert_s * fs - 1
-                alerts.append((time.perf_counter(), int(round(event.alert_s * fs)) - 1))
-                show(text, event)
-            session.alerts.show = timed_show
             session.console.err = lambda line: None      # keep the benchmark output clean
             session.console.out = lambda line: None
             t_run = time.perf_counter()

@@ -12,11 +12,16 @@ terminal runs in the main thread: the live view draws from its own thread
 
 Output
 ------
-With a terminal: the live view (:class:`emgpipe.ui.LiveView`). With
-``--no-ui`` or when stdout is not a terminal: one line per announced event on
-stdout (onset announcements and final events) plus an ``ALERT`` line per
-cramp; the header, link status ("disconnected, reconnecting...") and the
-final summary go to stderr.
+With a terminal: the live view (:class:`emgpipe.ui.LiveView`), which also
+shows the alerts. With ``--no-ui`` or when stdout is not a terminal: one line
+per announced event on stdout (onset announcements and final events), the
+alerts as the terminal alert sink prints them; the header, link status
+("disconnected, reconnecting...") and the final summary go to stderr.
+
+Alerts: :mod:`emgpipe.alerts` (one alert per cramp, one reminder, each sink
+on its own keep-latest thread); ``--alert``, ``--alerts-config``,
+``--no-bell``... choose the sinks (terminal by default; haptic needs a
+``bridge:`` source).
 
 Stopping
 --------
@@ -31,7 +36,6 @@ ends with the same clean close, then its one-line error and exit code.
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import logging
 import math
@@ -73,6 +77,8 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--lsl-out", nargs="?", const="emgpipe", default=None, metavar="NAME",
                    help="also publish events (JSON markers) and the RMS envelope on LSL as "
                         "NAME-events / NAME-envelope (default name emgpipe; needs pylsl)")
+    from ..alerts import add_alert_arguments
+    add_alert_arguments(p)
     p.set_defaults(func=run)
     return p
 
@@ -124,53 +130,45 @@ class Console:
             log.warning("console: %d line(s) dropped (the terminal did not keep up)", self.dropped)
 
 
-@functools.lru_cache(maxsize=256)
-def stretch_text(channel: str) -> str:
-    """``STRETCH NOW - <muscle> cramp (<side>): <how>`` for a cramp on ``channel``.
+class ViewAlertSink:
+    """The alert sink that shows alerts in the live view (it replaces the terminal
+    sink while the view owns the screen; the bell rings with the next frame)."""
 
-    Cached: the first call parses the channel name with regular expressions
-    (tens of ms the first time), so :class:`ConsoleAlerts` makes it for every
-    channel up front, not in the pipeline thread at the moment of the alert.
-    """
-    try:
-        from ..alerts.prompts import stretch_prompt
-    except ImportError:  # alerts not installed: a generic prompt
-        return (f"STRETCH NOW - cramp on {channel}: gently stretch the muscle to its full length "
-                f"and hold 30 s")
-    return f"STRETCH NOW - {stretch_prompt(channel)}"
+    name = "terminal"
 
+    def __init__(self, view, bell: bool = True):
+        self.view, self.bell = view, bell
 
-class ConsoleAlerts:
-    """One alert per cramp, at its first announcement (onset, or final if no onset came).
-
-    A stand-in with :class:`emgpipe.alerts.AlertManager`'s ``on_event`` API
-    until that lands; ``show(text, event)`` must not block (the live view's
-    :meth:`~emgpipe.ui.LiveView.alert` and :meth:`Console.out` do not).
-    """
-
-    def __init__(self, show, ch_names=()):
-        self.show = show
-        self.n_alerts = 0
-        self._open = set()
-        for ch in ch_names:
-            stretch_text(ch)
-
-    def on_event(self, event) -> None:
-        if event.kind != "cramp":
-            return
-        key = (event.channel, round(event.start_s, 6))
-        if event.status == "final" and key in self._open:
-            self._open.discard(key)
-            return
-        if key in self._open:
-            return
-        if event.status != "final":
-            self._open.add(key)
-        self.n_alerts += 1
-        self.show(stretch_text(event.channel), event)
+    def send(self, alert) -> bool:
+        body = alert.message.split(": ", 1)[-1]
+        text = alert.headline if alert.kind == "reminder" else f"{alert.headline}: {body}"
+        self.view.alert(text, at_s=alert.alert_s, channel=alert.channel, bell=self.bell)
+        return True
 
     def close(self) -> None:
         pass
+
+
+def make_alert_manager(alert_args, source, view=None, on_alert=None):
+    """The :class:`~emgpipe.alerts.AlertManager` asked for by the ``--alert...`` options.
+
+    The bridge sources can buzz (haptic sink). With the live view on screen
+    the terminal sink draws into the view instead of printing over it. The
+    prompts of every channel are made once here: the first call parses the
+    channel name with regular expressions (tens of ms), which must not happen
+    in the pipeline thread at the moment of a cramp.
+    """
+    from ..alerts import build_alert_manager, stretch_prompt
+    from ..alerts.sinks import TerminalSink
+    for ch in source.ch_names:
+        stretch_prompt(ch)
+    bridge = source if hasattr(source, "send_buzz") else None
+    manager = build_alert_manager(alert_args, bridge=bridge, on_alert=on_alert)
+    if view is not None:
+        for w in manager.workers:  # no alert was handed over yet: swapping the sink is safe
+            if isinstance(w.sink, TerminalSink):
+                w.sink = ViewAlertSink(view, bell=w.sink.bell)
+    return manager
 
 
 def event_line(e) -> str:
@@ -238,6 +236,12 @@ class LiveSession:
     extra_detectors : sequence
         Detectors run after the model's (``update(features)``/``close(end_s)``),
         e.g. a marker detector in benchmarks/latency.py.
+    alert_args : argparse.Namespace, optional
+        The ``--alert...`` options (:func:`emgpipe.alerts.add_alert_arguments`);
+        None: alerts go to the terminal.
+    on_alert : callable, optional
+        ``on_alert(alert, event)``, called in the pipeline thread when an
+        alert is made (keep it fast).
 
     Attributes
     ----------
@@ -247,7 +251,8 @@ class LiveSession:
     """
 
     def __init__(self, source, *, model=None, mode=None, events_out=None, ui=False,
-                 lsl_out=None, duration_s=None, extra_detectors=()):
+                 lsl_out=None, duration_s=None, extra_detectors=(), alert_args=None,
+                 on_alert=None):
         from ..io.events_csv import EventsCsvWriter
         from ..pipeline import make_pipeline
         self.source = source
@@ -277,8 +282,7 @@ class LiveSession:
                 self.view.attach(pipe)
             else:
                 pipe.events.sink(lambda e: self.console.out(event_line(e)))
-            self.alerts = ConsoleAlerts(self.view.alert if self.view else self._print_alert,
-                                        source.ch_names)
+            self.alerts = make_alert_manager(alert_args, source, self.view, on_alert)
             pipe.events.sink(self.alerts.on_event)
             if lsl_out:
                 from ..lsl_outlet import LslOutlet
@@ -295,9 +299,6 @@ class LiveSession:
         self.announced[e.kind] += 1
         if e.status == "final":
             self.final[e.kind] += 1
-
-    def _print_alert(self, text: str, event) -> None:
-        self.console.out(f"{event.alert_s:9.2f} s  ALERT  {text}")
 
     def on_link(self, ev: dict) -> None:
         """A source's link listener: show disconnects and reconnects."""
@@ -338,6 +339,7 @@ class LiveSession:
                     pipe.push(chunk.replace(data=chunk.data[:max(0, limit - chunk.seq)]))
                     return "duration"
             pipe.push(chunk)
+            self.alerts.tick(chunk.end_s)      # reminders follow stream time
             if self._stop.is_set():
                 return "interrupted"
         return "interrupted" if self._stop.is_set() else "source ended"
@@ -375,6 +377,9 @@ class LiveSession:
             self._release()
 
     def _release(self) -> None:
+        alerts = getattr(self, "alerts", None)
+        if alerts is not None:
+            alerts.close()                     # pending deliveries get up to 3 s
         if self.view is not None:
             self.view.close()
         if self.writer is not None:
@@ -391,7 +396,7 @@ class LiveSession:
         why = {"duration": "duration reached", "interrupted": "stopped by user",
                "source ended": "source ended"}.get(self.stop_reason, self.stop_reason)
         return (f"live: {why} after {p.end_s:.1f} s of signal: {kinds}; "
-                f"{self.alerts.n_alerts} alert(s){lost}{out}")
+                f"{len(self.alerts.alerts)} alert(s){lost}{out}")
 
 
 @contextmanager
@@ -427,7 +432,8 @@ def run(args) -> int:
     try:
         ui = not args.no_ui and enable_ansi(sys.stdout)
         session = LiveSession(src, model=args.model, mode=args.mode, events_out=args.events_out,
-                              ui=ui, lsl_out=args.lsl_out, duration_s=args.duration)
+                              ui=ui, lsl_out=args.lsl_out, duration_s=args.duration,
+                              alert_args=args)
         t0 = time.monotonic()
         try:
             session.run()

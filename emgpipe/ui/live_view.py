@@ -8,7 +8,7 @@
     channel          RMS µV  last 10 s (log, 1 µV .. 1 mV)           state
     calf_left         212.0  ▁▁▁▁▂▃▅▇██████████████▇▇                CRAMP!
     calf_right          3.1  ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁                quiet
-    ALERT 70.2 s  STRETCH NOW - Calf cramp (left): stand facing a wall, ...
+    ALERT 70.2 s  Calf cramp (left) - stretch now: stand facing a wall, ...
     recent events
       70.2 s  onset  cramp          calf_left    from 68.9 s
     Ctrl-C to stop
@@ -107,7 +107,8 @@ class LiveView:
         self._open = {}                     # (kind, channel) -> onset Event
         self._recent = deque(maxlen=max_events)
         self._notes = deque(maxlen=3)
-        self._alert = None                  # (text, event)
+        self._alert = None                  # (text, at_s, channel)
+        self._bell = False
         self._status = ("starting", ())
         self._end_s = 0.0
         self._n_lost = 0
@@ -156,10 +157,17 @@ class LiveView:
             self._recent.append(event)
             self._touch()
 
-    def alert(self, text: str, event=None) -> None:
-        """Show ``text`` on the alert line (kept until the next alert)."""
+    def alert(self, text: str, at_s: float | None = None, channel: str | None = None,
+              bell: bool = False) -> None:
+        """Show ``text`` on the alert line until the next alert.
+
+        ``at_s``: stream time of the alert; ``channel``: the alert is shown as
+        over once no cramp runs there; ``bell``: ring the terminal bell with
+        the next frame.
+        """
         with self._lock:
-            self._alert = (text, event)
+            self._alert = (text, at_s, channel)
+            self._bell = self._bell or bell
             self._touch()
 
     def set_status(self, text: str, warn: bool = False) -> None:
@@ -225,9 +233,9 @@ class LiveView:
             lines.append(fit([(f"{ch[:name_w]:<{name_w}} {now}  ", ()), (line, (CYAN,)),
                               ("  ", ()), (label, style)], width, a))
         if alert is not None:
-            text, ev = alert
-            over = ev is not None and (ev.kind, ev.channel) not in open_eps
-            when = f"ALERT {ev.alert_s:.1f} s  " if ev is not None else "ALERT  "
+            text, at_s, channel = alert
+            over = channel is not None and ("cramp", channel) not in open_eps
+            when = f"ALERT {at_s:.1f} s  " if at_s is not None else "ALERT  "
             style = (BOLD, RED) if not over else (DIM,)
             wrapped = textwrap.wrap(text + ("  (over)" if over else ""),
                                     max(20, width - len(when))) or [""]
@@ -256,7 +264,8 @@ class LiveView:
         self._drawn = version
         size = shutil.get_terminal_size((100, 30))
         lines = self.frame(size.columns - 1)[:max(5, size.lines - 1)]
-        self.out.write("\x1b[H" + "\x1b[K\n".join(lines) + "\x1b[K\x1b[J")
+        bell, self._bell = self._bell, False
+        self.out.write(("\a" if bell else "") + "\x1b[H" + "\x1b[K\n".join(lines) + "\x1b[K\x1b[J")
         self.out.flush()
         self.frames += 1
         return True

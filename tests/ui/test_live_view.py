@@ -31,7 +31,7 @@ def test_frame_shows_envelope_states_alert_events_and_losses():
     onset = Event("cramp", "calf_left", 8.0, 8.5, 8.5, status="onset")
     v.on_event(onset)
     v.on_event(Event("signal_loss", "*", 12.0, 12.01, 12.01))
-    v.alert("STRETCH NOW - Calf cramp (left)", onset)
+    v.alert("Calf cramp (left) - stretch now", at_s=8.5, channel="calf_left", bell=True)
     lines = v.frame(100)
     text = "\n".join(lines)
     assert "250 Hz" in lines[1]
@@ -43,7 +43,7 @@ def test_frame_shows_envelope_states_alert_events_and_losses():
     spark_left = left.split()[2]
     assert spark_left[-1] > spark_left[0] and len(set(right.split()[2])) <= 2
     assert float(left.split()[1]) > 100 > 10 > float(right.split()[1])
-    assert "ALERT 8.5 s  STRETCH NOW" in text and "(over)" not in text
+    assert "ALERT 8.5 s  Calf cramp (left) - stretch now" in text and "(over)" not in text
     assert all(len(line) <= 100 for line in lines)
     v.on_event(Event("cramp", "calf_left", 8.0, 11.0, 8.5))          # the cramp ends
     text = "\n".join(v.frame(100))
