@@ -55,3 +55,19 @@ def test_events_and_envelope_reach_an_inlet():
     np.testing.assert_allclose(np.asarray(got), f.values["rms"], rtol=1e-6)
     assert out.n_events == 1 and out.n_windows >= f.n_windows
     out.close()
+
+
+def test_live_session_publishes_on_lsl():
+    import argparse
+
+    from emgpipe.commands.live import LiveSession
+    from emgpipe.sources import open_source
+    name = f"emgpipe-test-{uuid.uuid4().hex[:10]}"
+    src = open_source("sim:walk_then_cramp", speed="max")
+    src.open()
+    session = LiveSession(src, lsl_out=name, duration_s=10.0,
+                          alert_args=argparse.Namespace(alert=["none"]))
+    session.run()
+    # 10 s of 0.25 s windows every 0.125 s: 79 windows; every announcement is a marker
+    assert session.lsl.n_windows == 79
+    assert session.lsl.n_events == sum(session.announced.values()) > 0
