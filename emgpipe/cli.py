@@ -26,6 +26,9 @@ COMMANDS = (
     "bench",
     "live",
     "emulate",
+    "night",
+    "report",
+    "nights",
 )
 
 

@@ -1,0 +1,197 @@
+"""What a report is made of: one night from the SQLite log, or a replayed recording's events CSV."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..alerts.prompts import muscle_of, side_of
+from ..errors import UsageError
+from ..io.events_csv import read_events
+from ..night.store import NightStore, find_databases
+
+#: A night still marked "recording" whose progress is older than this was
+#: killed or crashed (progress is written every second while recording).
+STALE_S = 120.0
+
+
+@dataclass
+class ReportEvent:
+    kind: str
+    channel: str
+    start_s: float
+    end_s: float
+    alert_s: float
+    status: str = "final"          # "onset": announced, never finished (recording cut)
+    confidence: float | None = None
+    peak_uv: float | None = None
+    n_potentials: int = 0
+    detail: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.end_s - self.start_s)
+
+    @property
+    def leg(self) -> str:
+        return side_of(self.channel) or "?"
+
+    @property
+    def muscle(self) -> str:
+        return muscle_of(self.channel) or self.channel
+
+
+@dataclass
+class NightData:
+    """One night (or one replayed recording) ready to report."""
+
+    title: str
+    name: str                       # file-name friendly
+    source: str
+    started_time: float | None      # host clock of stream time 0 (None: unknown, replay)
+    duration_s: float
+    channels: list
+    mode: str | None
+    status: str
+    model: str = ""
+    device: str = ""
+    fs: float | None = None
+    events: list = field(default_factory=list)
+    gaps: list = field(default_factory=list)          # (start_s, end_s, reason)
+    disconnects: list = field(default_factory=list)   # dicts
+    alerts: list = field(default_factory=list)        # dicts
+    quality: list = field(default_factory=list)       # (start_s, channel, rms_uv, lost_s)
+    files: list = field(default_factory=list)         # dicts
+    mvc_uv: dict = field(default_factory=dict)        # channel -> MVC RMS (µV), when known
+    calibration: dict | None = None
+    night_id: int | None = None
+    out_dir: Path | None = None
+
+    def of(self, *kinds) -> list:
+        return [e for e in self.events if e.kind in kinds]
+
+    @property
+    def cramps(self) -> list:
+        return self.of("cramp")
+
+    @property
+    def leg_movement_kinds(self) -> tuple:
+        """Asleep, voluntary activity runs are the leg movements (the detector's own
+        ``leg_movement`` kind counts too when a detector has one)."""
+        return ("leg_movement", "voluntary") if self.mode != "awake" else ("leg_movement",)
+
+    @property
+    def hours(self) -> float:
+        return self.duration_s / 3600.0
+
+    @property
+    def lost_s(self) -> float:
+        return sum(b - a for a, b, _ in self.gaps)
+
+    def clock(self, t_s: float) -> str:
+        """``HH:MM`` local time of stream time ``t_s`` (or ``+h:mm`` from the start)."""
+        if self.started_time is not None:
+            return time.strftime("%H:%M", time.localtime(self.started_time + t_s))
+        return f"+{int(t_s // 3600)}:{int(t_s % 3600 // 60):02d}"
+
+
+def _ev(row: dict, last_s: float) -> ReportEvent:
+    end = row["end_s"]
+    if row["status"] != "final":  # cut by a kill: it lasted at least until the log stopped
+        end = max(end, last_s)
+    return ReportEvent(row["kind"], row["channel"], row["start_s"], end, row["alert_s"], row["status"],
+                       row["confidence"], row["peak_uv"], row["n_potentials"] or 0, row["detail"] or "")
+
+
+def _status(row: dict, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    if row["status"] == "recording":
+        if now - (row.get("updated_time") or row["started_time"]) > STALE_S:
+            return "ended without a clean stop (killed or crashed)"
+        return "still recording"
+    return row["status"] + (f" ({row['stop_reason']})" if row.get("stop_reason") else "")
+
+
+def night_from_store(store: NightStore, row: dict) -> NightData:
+    nid = row["id"]
+    last_s = float(row.get("last_s") or 0.0)
+    events = [_ev(r, last_s) for r in store.events(nid)]
+    duration = max([last_s] + [e.end_s for e in events]) if events or last_s else 0.0
+    meta = row.get("source_meta") or {}
+    calib = row.get("calibration") or {}
+    mvc = {}
+    for src in (meta.get("mvc_rms_uv"), (calib or {}).get("mvc_rms_uv")):
+        if isinstance(src, dict):
+            mvc.update({str(k): float(v) for k, v in src.items() if v})
+    start = row["started_time"]
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(start))
+    return NightData(
+        title=f"Night of {stamp}", name=f"report-{time.strftime('%Y%m%d-%H%M', time.localtime(start))}-{nid}",
+        source=row.get("source") or "", started_time=start, duration_s=duration,
+        channels=row.get("channels") or sorted({e.channel for e in events}), mode=row.get("mode"),
+        status=_status(row), model=f"{row.get('model') or ''}@{row.get('model_version') or ''}".strip("@"),
+        device=row.get("device") or "", fs=row.get("fs"), events=events,
+        gaps=[(g["start_s"], g["end_s"], g["reason"] or "") for g in store.table("gaps", nid)],
+        disconnects=store.table("disconnects", nid), alerts=store.table("alerts", nid),
+        quality=[(q["start_s"], q["channel"], q["rms_uv"], q["lost_s"]) for q in store.table("quality", nid)],
+        files=store.table("files", nid), mvc_uv=mvc, calibration=calib or None, night_id=nid,
+        out_dir=store.path.parent)
+
+
+def night_from_events_csv(path: Path) -> NightData:
+    """A replayed recording's events (``emgpipe replay`` output) as a night."""
+    events = read_events(path)
+    stem = path.name[:-len(".events.csv")] if path.name.endswith(".events.csv") else path.stem
+    side = {}
+    for cand in (path.with_name(stem + ".json"), path.parent.parent / (stem + ".json")):
+        if cand.is_file():
+            try:
+                side = json.loads(cand.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                side = {}
+            break
+    rep = [ReportEvent(e.kind, e.channel, e.start_s, e.end_s, e.alert_s, e.status, e.confidence,
+                       None if math.isnan(e.peak_uv) else e.peak_uv, e.n_potentials, e.detail)
+           for e in events]
+    duration = float(side.get("duration_s") or max([e.end_s for e in rep], default=0.0))
+    gaps = [(e.start_s, e.end_s, e.detail) for e in rep if e.kind == "signal_loss" and "lost" in e.detail]
+    # one gap is reported once per channel: keep one
+    gaps = sorted(set(gaps))
+    channels = side.get("channels") or sorted({e.channel for e in rep})
+    mvc = {str(k): float(v) for k, v in (side.get("mvc_rms_uv") or {}).items() if v}
+    return NightData(title=f"Recording {stem} (replayed)", name=f"{stem}.report", source=str(path),
+                     started_time=None, duration_s=duration, channels=list(channels), mode=side.get("mode"),
+                     status="replayed", model=next((e.detector for e in events if e.detector), ""),
+                     events=rep, gaps=gaps, mvc_uv=mvc, fs=side.get("fs"), out_dir=path.parent)
+
+
+def load_nights(target, night_id: int | None = None, every: bool = False) -> list[NightData]:
+    """The nights to report for ``target``: a folder (or database file) with the night log,
+    or replayed ``*.events.csv`` files. Default: the latest night; ``every``: all."""
+    target = Path(target)
+    if not target.exists():
+        raise UsageError(f"{target}: no such file or directory")
+    if target.is_file() and target.name.endswith(".csv"):
+        return [night_from_events_csv(target)]
+    dbs = find_databases(target) if target.is_dir() else [target]
+    out = []
+    for db in dbs:
+        with NightStore(db, readonly=True) as store:
+            rows = store.nights()
+            if night_id is not None:
+                rows = [r for r in rows if r["id"] == night_id]
+            elif not every and rows:
+                rows = rows[-1:]
+            out.extend(night_from_store(store, r) for r in rows)
+    if not dbs and target.is_dir():
+        out = [night_from_events_csv(p) for p in sorted(target.rglob("*.events.csv"))]
+        if not out:
+            raise UsageError(f"{target}: no night database (*.sqlite, *.db) and no *.events.csv here")
+    if not out:
+        raise UsageError(f"{target}: no night {night_id} in the database" if night_id is not None
+                         else f"{target}: the night database holds no night yet")
+    if not every and night_id is None and len(out) > 1:
+        out = sorted(out, key=lambda n: n.started_time or 0.0)[-1:]
+    return out

@@ -1,0 +1,316 @@
+"""The morning report: one self-contained HTML file (plots inline as PNG data URIs).
+
+Sections: a summary, the night's timeline (cramps by leg with duration and
+intensity, fasciculations, leg movements, gaps and disconnects),
+fasciculations per hour, leg movements per hour, signal quality (per-minute
+RMS and lost seconds), the table of cramps, the recording's facts, and the
+not-a-medical-device note. Plots use matplotlib's object API (no pyplot, no
+global backend), so reports can be made from any thread.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .data import NightData
+
+DISCLAIMER = ("emgpipe is not a medical device. This report shows what the software detected in the "
+              "signal; it is not a diagnosis. Frequent or severe cramps, weakness or twitching that "
+              "spreads are reasons to see a doctor.")
+
+#: Colours (colour-blind safe, Okabe & Ito 2008).
+COLORS = {"cramp": "#D55E00", "fasciculation": "#0072B2", "leg": "#009E73", "artifact": "#E69F00",
+          "gap": "#999999", "disconnect": "#CC79A7"}
+
+
+def fmt_duration(s: float) -> str:
+    """``"45 s"``, ``"3 min 10 s"``, ``"1 h 05 min"``.
+
+    >>> fmt_duration(45.2), fmt_duration(190), fmt_duration(3900)
+    ('45 s', '3 min 10 s', '1 h 05 min')
+    """
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s" if s % 60 else f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _png(fig) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(h: float = 3.0, rows: int = 1):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(10, h))
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    return fig, axes
+
+
+def _hour_axis(ax, night: NightData) -> None:
+    hours = max(night.hours, 1e-6)
+    step = 1 if hours > 3 else 0.25 if hours > 0.5 else 1 / 60 * 5
+    ticks = np.arange(0, hours + 1e-9, step)
+    if len(ticks) > 16:
+        ticks = ticks[:: int(math.ceil(len(ticks) / 16))]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([night.clock(t * 3600) for t in ticks], fontsize=8)
+    ax.set_xlim(0, hours)
+    ax.set_xlabel("time of night" if night.started_time is not None else "time from the start (h:mm)")
+
+
+def _intensity(night: NightData, e) -> tuple[str, float | None]:
+    """(text, fraction of MVC or None) for a cramp."""
+    if e.peak_uv is None or not math.isfinite(e.peak_uv):
+        return "-", None
+    mvc = night.mvc_uv.get(e.channel)
+    if mvc:
+        frac = e.peak_uv / mvc
+        return f"{e.peak_uv:.0f} µV ({100 * frac:.0f} % of max)", frac
+    return f"{e.peak_uv:.0f} µV", None
+
+
+def plot_timeline(night: NightData) -> str:
+    chans = list(night.channels) or ["*"]
+    fig, (ax,) = _figure(0.9 + 0.55 * len(chans))
+    row = {ch: i for i, ch in enumerate(chans)}
+    for a, b, _ in night.gaps:
+        ax.axvspan(a / 3600, max(b, a + 1) / 3600, color=COLORS["gap"], alpha=0.35, lw=0)
+    for d in night.disconnects:
+        if d.get("event") == "disconnect" and d.get("stream_s") is not None:
+            ax.axvline(d["stream_s"] / 3600, color=COLORS["disconnect"], lw=1, ls="--")
+    peaks = [e.peak_uv for e in night.cramps if e.peak_uv]
+    top = max(peaks) if peaks else 1.0
+    for e in night.events:
+        y = row.get(e.channel)
+        if y is None:
+            continue
+        x0, w = e.start_s / 3600, max(e.duration_s, 1.0) / 3600
+        if e.kind == "cramp":
+            alpha = 0.45 + 0.55 * ((e.peak_uv or 0) / top)
+            ax.broken_barh([(x0, max(w, night.hours / 400))], (y - 0.38, 0.76), color=COLORS["cramp"],
+                           alpha=min(alpha, 1.0), hatch="//" if e.status != "final" else None)
+            ax.annotate(fmt_duration(e.duration_s), (x0, y + 0.42), fontsize=7, color=COLORS["cramp"])
+        elif e.kind == "fasciculation":
+            ax.vlines(x0, y - 0.35, y - 0.05, color=COLORS["fasciculation"], lw=0.8)
+        elif e.kind in night.leg_movement_kinds:
+            ax.broken_barh([(x0, w)], (y + 0.05, 0.3), color=COLORS["leg"], alpha=0.6)
+        elif e.kind == "artifact":
+            ax.broken_barh([(x0, w)], (y - 0.05, 0.1), color=COLORS["artifact"], alpha=0.8)
+    ax.set_yticks(range(len(chans)))
+    ax.set_yticklabels(chans, fontsize=8)
+    ax.set_ylim(-0.7, len(chans) - 0.2)
+    _hour_axis(ax, night)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color=COLORS["cramp"], label="cramp"),
+                       Patch(color=COLORS["fasciculation"], label="fasciculations"),
+                       Patch(color=COLORS["leg"], label="leg movement" if night.mode != "awake" else "activity"),
+                       Patch(color=COLORS["artifact"], label="artefact"),
+                       Patch(color=COLORS["gap"], alpha=0.35, label="no signal")],
+              fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
+    ax.set_title("The night at a glance", fontsize=10, loc="left")
+    return _png(fig)
+
+
+def per_hour(night: NightData, kinds, weight=None) -> tuple[np.ndarray, dict]:
+    """Counts per clock hour of the recording, per channel: (hour starts, {channel: counts})."""
+    n = max(1, int(math.ceil(night.duration_s / 3600 - 1e-9)))
+    starts = np.arange(n)
+    out = {}
+    for e in night.of(*kinds):
+        h = min(n - 1, int(e.start_s // 3600))
+        out.setdefault(e.channel, np.zeros(n))[h] += weight(e) if weight else 1
+    return starts, out
+
+
+def hours_recorded(night: NightData) -> np.ndarray:
+    """Hours of signal in each hour bin (the last one may be partial; gaps removed)."""
+    n = max(1, int(math.ceil(night.duration_s / 3600 - 1e-9)))
+    edges = np.arange(n + 1) * 3600.0
+    have = np.clip(night.duration_s - edges[:-1], 0, 3600)
+    for a, b, _ in night.gaps:
+        have -= np.clip(np.minimum(b, edges[1:]) - np.maximum(a, edges[:-1]), 0, None)
+    return np.maximum(have, 0) / 3600
+
+
+def plot_per_hour(night: NightData, kinds, title: str, ylabel: str, weight=None) -> str:
+    starts, counts = per_hour(night, kinds, weight)
+    have = hours_recorded(night)
+    fig, (ax,) = _figure(2.6)
+    bottom = np.zeros(len(starts))
+    for ch in sorted(counts):
+        rate = np.divide(counts[ch], have, out=np.zeros_like(have), where=have > 0.05)
+        ax.bar(starts + 0.5, rate, width=0.85, bottom=bottom, label=ch)
+        bottom += rate
+    ax.set_xlim(0, max(night.hours, len(starts)))
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_xticks(starts)
+    ax.set_xticklabels([night.clock(h * 3600) for h in starts], fontsize=8)
+    if counts:
+        ax.legend(fontsize=7, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "none detected", transform=ax.transAxes, ha="center", va="center", color="#666")
+    ax.set_title(title, fontsize=10, loc="left")
+    return _png(fig)
+
+
+def plot_quality(night: NightData) -> str:
+    fig, (ax, ax2) = _figure(3.6, rows=2)
+    q = night.quality
+    if q:
+        for ch in night.channels:
+            pts = [(s, r) for s, c, r, _ in q if c == ch and r is not None and r > 0]
+            if pts:
+                t, r = np.array(pts).T
+                ax.plot((t + 30) / 3600, r, lw=1, label=ch)
+        ax.set_yscale("log")
+        ax.set_ylabel("EMG RMS per minute (µV)", fontsize=8)
+        ax.legend(fontsize=7, frameon=False)
+        lost = {}
+        for s, c, _, lo in q:
+            lost[s] = max(lost.get(s, 0.0), lo or 0.0)
+        if lost:
+            t = np.array(sorted(lost))
+            ax2.bar((t + 30) / 3600, [lost[k] for k in t], width=1 / 60, color=COLORS["gap"])
+    else:
+        ax.text(0.5, 0.5, "no per-minute signal measures (replayed events only)", transform=ax.transAxes,
+                ha="center", va="center", color="#666", fontsize=8)
+        for a, b, _ in night.gaps:
+            ax2.bar((a + b) / 2 / 3600, b - a, width=max((b - a) / 3600, 1 / 60), color=COLORS["gap"])
+    for e in night.of("signal_loss", "artifact"):
+        ax.axvspan(e.start_s / 3600, max(e.end_s, e.start_s + 1) / 3600,
+                   color=COLORS["gap" if e.kind == "signal_loss" else "artifact"], alpha=0.25, lw=0)
+    for d in night.disconnects:
+        if d.get("event") == "disconnect" and d.get("stream_s") is not None:
+            ax2.axvline(d["stream_s"] / 3600, color=COLORS["disconnect"], lw=1, ls="--")
+    ax2.set_ylabel("seconds lost", fontsize=8)
+    _hour_axis(ax2, night)
+    ax.set_title("Signal quality: electrode contact (RMS) and lost signal", fontsize=10, loc="left")
+    return _png(fig)
+
+
+# ----------------------------------------------------------------------------- text
+
+def summary_lines(night: NightData) -> list[str]:
+    """The short text summary (terminal and the report's top)."""
+    cr = night.cramps
+    kinds = Counter(e.kind for e in night.events)
+    h = max(night.hours, 1e-9)
+    lm = sum(kinds[k] for k in night.leg_movement_kinds)
+    start = (time.strftime("%Y-%m-%d %H:%M", time.localtime(night.started_time))
+             if night.started_time is not None else "")
+    head = f"{night.title}: {fmt_duration(night.duration_s)} recorded"
+    head += f" from {start}" if start else ""
+    head += f" ({night.status})"
+    lines = [head]
+    if cr:
+        parts = [f"{e.muscle} {e.leg} at {night.clock(e.start_s)} for {fmt_duration(e.duration_s)}"
+                 + ("" if e.status == "final" else " (still going when the recording stopped)") for e in cr]
+        lines.append(f"{len(cr)} cramp(s), {fmt_duration(sum(e.duration_s for e in cr))} in all: " + "; ".join(parts))
+    else:
+        lines.append("No cramp detected.")
+    fas = kinds["fasciculation"]
+    lines.append(f"{fas} fasciculation episode(s) ({fas / h:.1f}/h), "
+                 f"{lm} {'leg movement(s)' if night.mode != 'awake' else 'activity bout(s)'} ({lm / h:.1f}/h), "
+                 f"{kinds['artifact']} artefact(s).")
+    ndisc = sum(1 for d in night.disconnects if d.get("event") == "disconnect")
+    q = f"Signal lost {fmt_duration(night.lost_s)} in {len(night.gaps)} gap(s)" if night.gaps else "No signal lost"
+    lines.append(q + (f", {ndisc} disconnect(s)." if ndisc else "."))
+    return lines
+
+
+def _table(head, rows) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    thead = f"<thead><tr>{th}</tr></thead>" if any(head) else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def cramp_rows(night: NightData) -> list[list]:
+    rows = []
+    alerts = {}
+    for a in night.alerts:
+        alerts.setdefault((a["channel"], round(a["start_s"] or -1, 3)), []).append(a)
+    for i, e in enumerate(night.cramps, 1):
+        text, _ = _intensity(night, e)
+        al = alerts.get((e.channel, round(e.start_s, 3)), [])
+        first = min((a["alert_s"] for a in al), default=e.alert_s)
+        rows.append([i, night.clock(e.start_s), e.leg, e.muscle, e.channel, fmt_duration(e.duration_s), text,
+                     "-" if e.confidence is None else f"{e.confidence:.2f}",
+                     f"{first - e.start_s:.1f} s after onset", "yes" if e.status == "final" else
+                     "no: recording stopped"])
+    return rows
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;
+     padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.summary{background:#f6f6f6;border-left:4px solid #D55E00;padding:.6em 1em}
+.summary p{margin:.3em 0} img{max-width:100%;height:auto;display:block;margin:.5em 0}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;
+     text-align:left} th{background:#eee} footer{margin-top:2em;font-size:.85em;color:#555;
+     border-top:1px solid #ddd;padding-top:.6em} .muted{color:#666}
+"""
+
+
+def render(night: NightData) -> str:
+    """The report's HTML (self-contained: CSS inline, plots as data URIs, no script)."""
+    e = html.escape
+    lines = summary_lines(night)
+    lm_title = ("Leg movements per hour (sleep)" if night.mode != "awake" else "Activity bouts per hour")
+    figs = [
+        ("timeline", "Timeline", plot_timeline(night)),
+        ("fasciculations", "Fasciculations per hour",
+         plot_per_hour(night, ("fasciculation",), "Fasciculation episodes per hour of recording", "per hour")),
+        ("leg-movements", lm_title, plot_per_hour(night, night.leg_movement_kinds, lm_title, "per hour")),
+        ("quality", "Signal quality and gaps", plot_quality(night)),
+    ]
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>{e(night.title)} - emgpipe report</title><style>{CSS}</style></head><body>",
+             f"<h1>{e(night.title)}</h1><p class='muted'>{e(night.source)}</p>",
+             "<div class='summary'>" + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"]
+    for key, title, uri in figs:
+        parts.append(f"<h2 id='{key}'>{e(title)}</h2><img src='{uri}' alt='{e(title)}'>")
+    parts.append("<h2 id='cramps'>Cramps</h2>")
+    rows = cramp_rows(night)
+    if rows:
+        parts.append(_table(["#", "time", "leg", "muscle", "channel", "duration", "intensity (peak RMS)",
+                             "confidence", "stretch prompt", "ended"], rows))
+    else:
+        parts.append("<p>No cramp detected.</p>")
+    facts = [("source", night.source), ("device", night.device or "-"),
+             ("sample rate", f"{night.fs:g} Hz" if night.fs else "-"), ("channels", ", ".join(night.channels)),
+             ("mode", night.mode or "-"), ("detector model", night.model or "-"), ("status", night.status),
+             ("calibration", "profile recorded" if night.calibration else "none")]
+    if night.files:
+        facts.append(("raw files", ", ".join(f"{f['path']} ({f['n_records']} records)" for f in night.files)))
+    parts.append("<h2 id='recording'>Recording</h2>" + _table(["", ""], facts))
+    parts.append(f"<footer>{e(DISCLAIMER)} Made by emgpipe on "
+                 f"{e(time.strftime('%Y-%m-%d %H:%M'))}.</footer></body></html>")
+    return "\n".join(parts)
+
+
+def write_report(night: NightData, out_dir: Path | None = None) -> Path:
+    """Write ``<name>.html`` into ``out_dir`` (default: the night's folder); returns its path."""
+    from ..errors import StorageError
+    out_dir = Path(out_dir or night.out_dir or ".")
+    path = out_dir / f"{night.name}.html"
+    try:
+        path.write_text(render(night), encoding="utf-8")
+    except OSError as err:
+        raise StorageError(f"{path}: cannot write the report ({err.strerror or err})") from None
+    return path
