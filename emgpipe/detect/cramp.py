@@ -92,8 +92,9 @@ class CrampSettings:
     min_s_sleep: float = 10.5           # asleep: beyond the AASM 10 s leg-movement limit
     min_s_evidence: float = 3.0         # asleep, with fasciculations or a precursor before
     evidence_window_s: float = 60.0
-    evidence_fasc: int = 3              # potentials in the evidence window
-    precursor_ratio: float = 1.6        # median RMS/baseline over the evidence window
+    evidence_fasc: int = 4              # potentials in the evidence window
+    precursor_ratio: float = 1.6        # median RMS/baseline over the precursor window
+    precursor_s: float = 20.0           # Chaney & Sherman: raised ~41 +- 11 s before
     coactive_ratio: float = 2.0         # another channel whose median RMS over the run is this x its baseline
     crosstalk_frac: float = 0.3         # same-leg channels up to this x the main RMS are cross-talk
     end_pause_s: float = 4.0
@@ -374,8 +375,8 @@ class CrampDetector:
         why = []
         if n >= s.evidence_fasc:
             why.append(f"{n:.0f} fasciculations in the minute before")
-        vals = [v for tt, v in ch.recent_ratio if tt <= t]
-        if len(vals) >= 0.5 * s.evidence_window_s / self._hop:
+        vals = [v for tt, v in ch.recent_ratio if t - s.precursor_s <= tt <= t]
+        if len(vals) >= 0.5 * s.precursor_s / self._hop:
             med = float(np.median(vals))
             if med >= s.precursor_ratio:
                 why.append(f"precursor at {med:.1f}x baseline")

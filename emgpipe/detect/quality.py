@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..types import Chunk, Event
+from ..types import Chunk, Event, Gap
 from ..dsp.windows import Windower, WindowSettings
 from .episodes import EpisodeTracker
 
@@ -90,6 +90,7 @@ class QualityDetector:
         self._trackers: dict = {}
         self._ch_names: tuple = ()
         self._source = ""
+        self._next_seq = None
 
     def _tracker(self, ch, cond):
         key = (ch, cond)
@@ -100,10 +101,18 @@ class QualityDetector:
         return self._trackers[key]
 
     def __call__(self, chunk: Chunk) -> list[Event]:
-        events = gap_events(chunk, self.detector)
-        if chunk.ch_names != self._ch_names:
+        if chunk.ch_names != self._ch_names or chunk.source_id != self._source:
             self._trackers = {}
             self._ch_names = chunk.ch_names
+            self._next_seq = None
+        announced = sum(g.n_missing for g in chunk.gaps)
+        if self._next_seq is not None and chunk.seq > self._next_seq + announced:
+            # the sample index jumped without the source saying so: still a loss
+            g = Gap(self._next_seq + announced, chunk.seq - self._next_seq - announced, chunk.fs,
+                    "sample index jump")
+            chunk = chunk.replace(attrs={**chunk.attrs, "gaps": chunk.gaps + (g,)})
+        self._next_seq = chunk.next_seq
+        events = gap_events(chunk, self.detector)
         self._source = chunk.source_id
         w = self._win(chunk)
         if w.n_windows == 0:

@@ -72,3 +72,14 @@ def test_gap_becomes_signal_loss_per_channel():
     assert [(e.kind, e.channel, e.start_s, e.end_s, e.alert_s) for e in ev] == [
         ("signal_loss", "l", 1.0, 1.5, 1.5), ("signal_loss", "r", 1.0, 1.5, 1.5)]
     assert "50 samples" in ev[0].detail
+
+
+def test_unannounced_sample_jump_is_signal_loss():
+    q = QualityDetector()
+    rng = np.random.default_rng(0)
+    a = Chunk(rng.normal(size=(100, 1)), fs=100.0, seq=0, ch_names=("x",))
+    b = Chunk(rng.normal(size=(100, 1)), fs=100.0, seq=130, ch_names=("x",))
+    assert q(a) == []
+    ev = q(b)
+    assert [(e.kind, e.start_s, e.end_s, e.alert_s) for e in ev] == [("signal_loss", 1.0, 1.3, 1.3)]
+    assert "30 samples lost" in ev[0].detail and "jump" in ev[0].detail
