@@ -20,6 +20,7 @@ from . import __version__
 from .errors import EmgpipeError
 
 COMMANDS = (
+    "demo",
     "replay",
     "calibrate",
     "simulate",
