@@ -493,7 +493,7 @@ class NightRecorder:
             try:
                 fn()
             except Exception as err:
-                log.error("night: could not %s: %s", what, err)
+                log.debug("night: could not %s: %s", what, err)   # raised or secondary
                 first = first or (err if isinstance(err, EmgpipeError) else StorageError(
                     f"{self.out_dir}: could not {what}: {type(err).__name__}: {err}"))
                 if status != "failed":
@@ -502,7 +502,8 @@ class NightRecorder:
             if getattr(self.store, "night_id", None) is not None:
                 self.store.end_night(status, reason)
         except StorageError as err:
-            log.error("night: %s", err)
+            log.debug("night: %s", err)
+            first = first or err
         self.store.close()
         return status, reason, first
 

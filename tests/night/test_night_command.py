@@ -1,5 +1,6 @@
 """`emgpipe night` as a real process: kill -9 loses no announced event, Ctrl-C stops cleanly."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,11 +24,11 @@ MAX_LAG_S = FLUSH_S + 1.0 + 0.05      # + one data record + one chunk
 class Night:
     """A running `emgpipe night` whose stdout lines are collected as they come."""
 
-    def __init__(self, out, speed):
+    def __init__(self, out, speed, source="sim:walk_then_cramp"):
         self.out = out
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emgpipe", "night", "--source", f"sim:walk_then_cramp?speed={speed}",
+            [sys.executable, "-m", "emgpipe", "night", "--source", f"{source}{'&' if '?' in source else '?'}speed={speed}",
              "--out", str(out), "--print-events", "--alert", "terminal", "--no-bell",
              "--flush-s", str(FLUSH_S)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -49,17 +50,37 @@ class Night:
         assert len(self.events()) >= n, f"no events from emgpipe night: {self.lines} {self.proc.stderr.read()}"
 
 
+def tiny_filesystem(path) -> bool:
+    """Mount a 512 KiB tmpfs at ``path`` (needs root on Linux); False when not allowed here."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
-    """Both runs at once (the slow part is starting Python): one to kill -9, one to Ctrl-C."""
+    """All runs at once (the slow part is starting Python): kill -9, Ctrl-C and a full disk."""
     root = tmp_path_factory.mktemp("nights")
-    # the Ctrl-C run is slower so that it is still running when its test comes
-    runs = {"kill": Night(root / "kill", SPEED), "int": Night(root / "int", 3)}
-    yield runs
-    for r in runs.values():
-        if r.proc.poll() is None:
-            r.proc.kill()
-        r.proc.wait(10)
+    tiny = root / "tiny"
+    mounted = tiny_filesystem(tiny)
+    runs = {}
+    try:
+        # the Ctrl-C run is slower so that it is still running when its test comes
+        runs["kill"] = Night(root / "kill", SPEED)
+        runs["int"] = Night(root / "int", 3)
+        if mounted:   # 10 min of 1 kHz EDF (2.5 MB) cannot fit
+            runs["full"] = Night(tiny / "night", "max", source="sim:night?duration=600")
+        yield runs
+    finally:
+        for r in runs.values():
+            if r.proc.poll() is None:
+                r.proc.kill()
+            r.proc.wait(10)
+        if mounted:
+            subprocess.run(["umount", "-l", str(tiny)], capture_output=True)
 
 
 def parse(line):
@@ -119,3 +140,29 @@ def test_ctrl_c_stops_cleanly(nights):
         x, _ = read_edf(path)
         assert len(x) == f["n_records"] * 1000
     assert night["last_s"] == pytest.approx(files[-1]["end_s"])
+
+
+def test_a_full_disk_is_one_line_and_keeps_what_was_written(nights):
+    if "full" not in nights:
+        pytest.skip("cannot mount a tiny tmpfs here (needs root on Linux); "
+                    "test_recorder.py covers a full disk by simulation")
+    run = nights["full"]
+    assert run.proc.wait(60) == 5
+    err = run.proc.stderr.read().strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("emgpipe: "), err
+    assert "No space left on device" in err[0] or "disk full" in err[0], err
+    db = run.out / "emgpipe-night.sqlite"
+    printed = [parse(ln) for ln in run.events()]
+    rows = query(db, "SELECT kind, channel, start_s FROM events")
+    for status, kind, channel, start, alert in printed:
+        assert any((r["kind"], r["channel"]) == (kind, channel) and abs(r["start_s"] - start) < 1e-3
+                   for r in rows)
+    files = sorted(run.out.glob("*.edf"))
+    assert files
+    ref = sim_data("night", duration=600)
+    total = 0
+    for f in files:
+        x, _ = read_edf(f)
+        np.testing.assert_allclose(x, ref[total:total + len(x)], atol=0.16)
+        total += len(x)
+    assert total >= 60 * 1000        # about 2 minutes fit in 512 KiB
