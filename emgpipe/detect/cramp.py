@@ -60,6 +60,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ..dsp import _kernels
 from ..types import Event
 
 
@@ -79,6 +80,7 @@ class CrampSettings:
     # activity
     on_ratio: float = 4.0
     off_ratio: float = 2.5
+    off_frac: float = 0.1               # ... and above this fraction of its plateau RMS
     min_active_uv: float = 8.0          # AASM leg movement: >= 8 µV above rest
     merge_s: float = 1.5                # pauses shorter than this stay in one run
     # cramp
@@ -116,6 +118,25 @@ class CrampSettings:
         return cls(**{k: v for k, v in table.items() if k in names})
 
 
+def band_fraction(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, frac: float = 0.45) -> float:
+    """Share of full-band (20-450 Hz) sEMG RMS that a stream at ``fs`` keeps.
+
+    The µV floors of the detector refer to the full sEMG band; a Cyton
+    (250 Hz, pass band to 112 Hz) sees only part of it. Model spectrum:
+    P(f) = fh^4 f^2 / ((f^2 + fl^2)(f^2 + fh^2)^2) (Shwedyk, Balasubramanian &
+    Scott, IEEE TBME 24:417, 1977), fl = 60 Hz, fh = 120 Hz, which puts the
+    median frequency at 96 Hz, inside the 82-115 Hz measured on the real
+    recordings in ../shared/data. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
+    0.68 at 200 Hz.
+    """
+    top = min(high_hz, frac * fs)
+    if top >= high_hz:
+        return 1.0
+    f = np.linspace(low_hz, high_hz, 4000)
+    p = 120.0 ** 4 * f ** 2 / ((f ** 2 + 60.0 ** 2) * (f ** 2 + 120.0 ** 2) ** 2)
+    return float(np.sqrt(p[f <= top].sum() / p.sum()))
+
+
 _LEFT = re.compile(r"(^|[_\-\s.])(l|left|lt)($|[_\-\s.])|left", re.I)
 _RIGHT = re.compile(r"(^|[_\-\s.])(r|right|rt)($|[_\-\s.])|right", re.I)
 
@@ -136,7 +157,7 @@ class _Run:
     n_on: int = 0
     levels: list = field(default_factory=list)        # RMS of active windows
     all_levels: list = field(default_factory=list)    # RMS of every window of the run
-    coactive: dict = field(default_factory=dict)      # other channel -> its ratios during the run
+    coactive: list = field(default_factory=list)      # per window: the other channels' ratios
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
@@ -160,7 +181,9 @@ class _Channel:
         self.run: _Run | None = None
         self.fasc: _Episode | None = None
         self.fasc_times: deque = deque()     # (time, n) of recent potentials
-        self.recent_ratio: deque = deque()   # (time, rms/baseline) for the precursor test
+        self.hist = np.empty(0)              # ratios of the windows before this batch (precursor test)
+        self.hist_end = 0.0
+        self.cur_i, self.cur_t = 0, 0.0
         self.last_rms = 0.0
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended
@@ -192,6 +215,7 @@ class CrampDetector:
         self._ch: list[_Channel] = []
         self._names: tuple = ()
         self._hop = None
+        self._uv_scale = 1.0
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -200,6 +224,11 @@ class CrampDetector:
         prof = self.profile
         self._ch = [_Channel(n, self.settings, (prof.get(n) or {}).get("rest_uv"),
                              (prof.get(n) or {}).get("mvc_uv")) for n in self._names]
+        # µV floors refer to the full sEMG band: scale them to what this rate keeps
+        self._uv_scale = band_fraction(features.fs)
+        legs = [c.leg for c in self._ch]
+        self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
+        self._index = {c.name: k for k, c in enumerate(self._ch)}
         self._source = features.source_id
 
     @property
@@ -221,6 +250,9 @@ class CrampDetector:
             self._setup(features)
         s = self.settings
         rms = features.values["rms"]
+        n_win = len(rms)
+        if n_win == 0:
+            return []
         spikes = features.values.get("spikes")
         kurt = features.values.get("kurtosis")
         starts = features.starts / features.fs
@@ -230,55 +262,70 @@ class CrampDetector:
         a_down = 1.0 - math.exp(-hop / s.baseline_down_s)
         a_up = 1.0 - math.exp(-hop / s.baseline_up_s)
         n_warm = max(1, int(round(s.warmup_s / hop)))
+        # 1. baselines and ratios, vectorised per channel (compiled recursion)
+        ratios = np.ones_like(rms)
+        bases = np.full(rms.shape, np.nan)
+        for k, ch in enumerate(self._ch):
+            col = rms[:, k]
+            i0 = 0
+            if ch.base is None:
+                need = n_warm - len(ch.warm)
+                ch.warm.extend(col[:need].tolist())
+                i0 = min(need, n_win)
+                if len(ch.warm) >= n_warm:
+                    ch.base = max(float(np.percentile(ch.warm, 25)), s.baseline_floor_uv)
+                    ch.warm = []
+            if ch.base is not None and i0 < n_win:
+                before = ch.base
+                r, ch.base = _kernels.track_baseline(col[i0:], ch.base, a_down, a_up,
+                                                     s.baseline_learn_ratio, s.baseline_floor_uv)
+                ratios[i0:, k] = r
+                bases[i0:, k] = col[i0:] / np.where(r > 0, r, np.inf)
+                bases[i0:, k] = np.where(r > 0, bases[i0:, k], before)
+            ch.last_rms, ch.last_ratio = float(col[-1]), float(ratios[-1, k])
+        ready = ~np.isnan(bases)
+        kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.fasc_kurtosis
+        active = (ready & (ratios >= s.on_ratio) & (rms - np.nan_to_num(bases) >= s.min_active_uv * self._uv_scale)
+                  & kurt_ok)
+        if spikes is not None and kurt is not None:
+            fcand = ready & (spikes > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
+        else:
+            fcand = np.zeros(rms.shape, bool)
+        interesting = np.flatnonzero((active | fcand).any(axis=1))
+        self._batch_ratios = ratios
         out: list = []
-        # per-window ratio of every channel (needed for co-activation)
-        ratios = np.empty_like(rms)
-        for i in range(len(ends)):
+        # 2. the state machine, only where something happens
+        i = 0
+        nxt = 0
+        while i < n_win:
+            busy = any(c.run is not None or c.fasc is not None for c in self._ch)
+            if not busy:
+                while nxt < len(interesting) and interesting[nxt] < i:
+                    nxt += 1
+                if nxt >= len(interesting):
+                    break
+                i = int(interesting[nxt])
             for k, ch in enumerate(self._ch):
-                r = float(rms[i, k])
-                ch.n_seen += 1
-                if ch.base is None:
-                    ch.warm.append(r)
-                    if len(ch.warm) >= n_warm:
-                        ch.base = max(float(np.percentile(ch.warm, 25)), s.baseline_floor_uv)
-                        ch.warm = []
-                    ratios[i, k] = 1.0
-                    ch.last_rms, ch.last_ratio = r, 1.0
+                if not ready[i, k]:
                     continue
-                ratio = r / ch.base
-                ratios[i, k] = ratio
-                ch.last_rms, ch.last_ratio = r, ratio
-                # baseline tracker (log domain; loud windows never teach it)
-                if r > 0 and ratio < s.baseline_learn_ratio and (ch.run is None or ch.run.cramp is None):
-                    alpha = a_down if ratio < 1.0 else a_up
-                    ch.base = max(s.baseline_floor_uv, ch.base * math.exp(alpha * math.log(ratio)))
-            for k, ch in enumerate(self._ch):
-                if ch.base is None:
-                    continue
-                self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), ratios[i], rms[i],
-                           starts[i], ends[i], win_s,
-                           None if spikes is None else float(spikes[i, k]),
-                           None if kurt is None else float(kurt[i, k]), out)
+                self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), float(bases[i, k]),
+                           ratios[i], rms[i], bases[i], starts[i], ends[i], win_s,
+                           bool(active[i, k]), bool(fcand[i, k]), bool(kurt_ok[i, k]),
+                           None if spikes is None else float(spikes[i, k]), out)
+            i += 1
+        # 3. keep the recent ratios for the precursor test
+        n_keep = int(round(s.precursor_s / hop)) + 1
+        for k, ch in enumerate(self._ch):
+            ch.hist = np.concatenate([ch.hist, ratios[:, k]])[-n_keep:]
+            ch.hist_end = ends[-1]
         return out
 
-    def _is_active(self, ch: _Channel, r: float, ratio: float, kurt: float | None) -> bool:
-        """Sustained-looking activity: loud, and not a few isolated transients
-        (an interference pattern is near-Gaussian, excess kurtosis ~0-3)."""
+    def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
+              active, fcand, smooth, spikes, out):
         s = self.settings
-        return (ratio >= s.on_ratio and r - ch.base >= s.min_active_uv
-                and (kurt is None or kurt < s.fasc_kurtosis))
-
-    def _step(self, k, ch, i, r, ratio, ratios_row, rms_row, t0, t1, win_s, spikes, kurt, out):
-        s = self.settings
-        active = self._is_active(ch, r, ratio, kurt)
-        # evidence bookkeeping
-        ch.recent_ratio.append((t1, ratio))
-        while ch.recent_ratio and ch.recent_ratio[0][0] < t1 - s.evidence_window_s:
-            ch.recent_ratio.popleft()
+        ch.cur_i, ch.cur_t = i, t1
         # ---- fasciculations: isolated transients on an otherwise quiet channel
-        if (spikes is not None and kurt is not None and ch.run is None and spikes > 0
-                and kurt >= s.fasc_kurtosis and ratio < s.fasc_max_ratio
-                and t0 - ch.last_run_end > s.fasc_merge_s):
+        if fcand and ch.run is None and t0 - ch.last_run_end > s.fasc_merge_s:
             n = spikes * win_s / 2.0      # each potential is seen by two overlapping windows
             if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
                 ch.fasc.end_s = t1
@@ -301,25 +348,26 @@ class CrampDetector:
                 ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < ch.fasc.start_s)
                 ch.fasc = None
             self._finish_fasc(ch, out, t1)
-            run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0))
+            run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
         run.n_windows += 1
         run.all_levels.append(r)
         in_cramp = run.cramp is not None
-        on = active or (in_cramp and ratio >= s.off_ratio)
+        # a cramp goes on while its interference pattern stays above off_ratio x
+        # baseline and off_frac of its plateau (isolated spikes don't count)
+        on = active or (in_cramp and smooth and ratio >= s.off_ratio
+                        and r >= s.off_frac * run.cramp.features["rms_uv"])
         if on:
             run.n_on += 1
             run.last_on_s = t1
             run.levels.append(r)
             run.peak = max(run.peak, r)
         # activity of the other channels during this run (for co-activation)
-        if run.cramp is None:
-            for j, other in enumerate(self._ch):
-                if j == k or other.base is None:
-                    continue
-                rj = float(ratios_row[j])
-                if other.leg is not None and other.leg == ch.leg and rms_row[j] <= s.crosstalk_frac * r:
-                    rj = 1.0   # same leg, at cross-talk level
-                run.coactive.setdefault(j, []).append(rj)
+        if not in_cramp and len(self._ch) > 1:
+            row = np.array(ratios_row, dtype=float)
+            row[k] = 0.0
+            xt = self._same_leg[k] & (rms_row <= s.crosstalk_frac * r)
+            row[xt] = np.minimum(row[xt], 1.0)   # same leg, at cross-talk level
+            run.coactive.append(row)
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:
@@ -343,10 +391,10 @@ class CrampDetector:
         if steady < s.min_steady:
             return
         strong = level >= s.cramp_ratio * ch.base
-        strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv)
+        strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * self._uv_scale)
         if not strong:
             return
-        co = max((float(np.median(v)) for v in run.coactive.values()), default=0.0)
+        co = float(np.max(np.median(np.asarray(run.coactive), axis=0))) if run.coactive else 0.0
         if co >= s.coactive_ratio:
             return
         conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
@@ -367,7 +415,9 @@ class CrampDetector:
              - math.log(max(co, 1.0)) + (1.0 if evidence else 0.0) + 0.05 * dur)
         return round(1.0 / (1.0 + math.exp(-z)), 3)
 
-    def _evidence(self, ch: _Channel, t: float) -> str:
+    def _evidence(self, ch: _Channel, t: float, i: int) -> str:
+        """Why a cramp may be announced early: fasciculations or a precursor
+        before ``t`` (the run's start, window ``i`` of the current batch)."""
         s = self.settings
         if t < ch.no_evidence_until:
             return ""
@@ -375,8 +425,9 @@ class CrampDetector:
         why = []
         if n >= s.evidence_fasc:
             why.append(f"{n:.0f} fasciculations in the minute before")
-        vals = [v for tt, v in ch.recent_ratio if t - s.precursor_s <= tt <= t]
-        if len(vals) >= 0.5 * s.precursor_s / self._hop:
+        n_pre = int(round(s.precursor_s / self._hop))
+        vals = np.concatenate([ch.hist, self._batch_ratios[:i, self._index[ch.name]]])[-n_pre:]
+        if len(vals) >= 0.5 * n_pre:
             med = float(np.median(vals))
             if med >= s.precursor_ratio:
                 why.append(f"precursor at {med:.1f}x baseline")

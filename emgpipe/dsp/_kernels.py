@@ -270,3 +270,32 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
     zi = np.array(zi, dtype=np.float64, order="C")
     y = _sosfilt_jit(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(x, dtype=np.float64), zi)
     return y, zi
+
+
+def _baseline_py(rms, base, a_down, a_up, learn, floor):
+    ratios = np.empty(len(rms))
+    for i in range(len(rms)):
+        r = rms[i]
+        ratio = r / base
+        ratios[i] = ratio
+        if r > 0 and ratio < learn:
+            alpha = a_down if ratio < 1.0 else a_up
+            base = max(floor, base * np.exp(alpha * np.log(ratio)))
+    return ratios, base
+
+
+if numba is not None:
+    _baseline_jit = numba.njit(cache=True, nogil=True)(_baseline_py)
+
+
+def track_baseline(rms: np.ndarray, base: float, a_down: float, a_up: float, learn: float,
+                   floor: float):
+    """Online log-domain baseline of one channel's window RMS.
+
+    For each window, its ratio to the baseline *before* it is returned; then
+    a window below ``learn`` x baseline pulls the baseline toward itself
+    (``a_down`` toward quieter, ``a_up`` toward louder). Returns (ratios,
+    final baseline)."""
+    fn = _baseline_py if numba is None else _baseline_jit
+    return fn(np.ascontiguousarray(rms, dtype=np.float64), float(base), float(a_down), float(a_up),
+              float(learn), float(floor))

@@ -1,0 +1,122 @@
+"""The cramp detector: chunk invariance against a one-shot run, causality, and
+the behaviours its design promises (localisation, steadiness, sleep rules)."""
+import numpy as np
+import pytest
+
+from emgpipe import sim
+from emgpipe.detect.cramp import CrampDetector, CrampSettings, band_fraction, leg_of
+from emgpipe.graph import Pipeline
+from emgpipe.pipeline import make_pipeline
+from emgpipe.types import Chunk
+from tests.helpers import random_chunks
+
+
+def run(chunks, mode="awake", model="default"):
+    p = make_pipeline(model, mode)
+    ev = []
+    p.events.sink(ev.append)
+    for c in chunks:
+        p.push(c)
+    p.close()
+    return ev
+
+
+def key(events):
+    return [(e.kind, e.channel, e.status, round(e.start_s, 9), round(e.end_s, 9), round(e.alert_s, 9),
+             e.n_potentials) for e in events]
+
+
+@pytest.fixture(scope="module")
+def walk():
+    s = sim.make("walk_then_cramp", fs=1000, seed=2)
+    x = np.concatenate([d for _, d in s.segments(10.0)])
+    return s, x
+
+
+def test_chunk_invariance_against_one_shot(walk):
+    s, x = walk
+    ref = run([Chunk(x, fs=s.fs, ch_names=s.ch_names)])
+    assert any(e.kind == "cramp" for e in ref)
+    for seed in range(2):
+        got = run(random_chunks(x, s.fs, np.random.default_rng(seed), ch_names=s.ch_names, max_len=7000))
+        assert key(got) == key(ref)
+
+
+def test_causality_prefix_gives_same_events(walk):
+    """Replaying only the first part gives the same events announced in that part."""
+    s, x = walk
+    full = run([Chunk(x, fs=s.fs, ch_names=s.ch_names)])
+    cramp = next(e for e in full if e.kind == "cramp" and e.status == "onset")
+    cut = cramp.alert_s + 0.5
+    part = run([Chunk(x[:int(cut * s.fs)], fs=s.fs, ch_names=s.ch_names)])
+    announced_before = [e for e in full if e.alert_s <= cut - 1e-9 and e.status == "onset"]
+    assert announced_before and key(announced_before) == key([e for e in part if e.status == "onset"
+                                                              and e.alert_s <= cut - 1e-9])
+    assert all(e.alert_s <= cut + 1e-9 for e in part)
+
+
+def test_walk_then_cramp_is_found_with_right_timing(walk):
+    s, x = walk
+    ev = run([Chunk(x, fs=s.fs, ch_names=s.ch_names)])
+    label = next(lab for lab in s.labels if lab.kind == "cramp")
+    cr = [e for e in ev if e.kind == "cramp" and e.status == "final"]
+    assert [e.channel for e in cr] == [label.channel]
+    assert abs(cr[0].start_s - label.start_s) < 2.0
+    assert 0 < cr[0].alert_s - label.start_s <= 6.0
+    assert abs(cr[0].end_s - label.end_s) < 4.0
+
+
+def _burst(fs, n, spans, level, rng):
+    x = rng.normal(0, 2.5, (n, len(level)))
+    for (a, b) in spans:
+        for c, lv in enumerate(level):
+            if lv:
+                x[int(a * fs):int(b * fs), c] = rng.normal(0, lv, (int(b * fs) - int(a * fs)))
+    return x
+
+
+def test_bilateral_hold_is_voluntary_not_cramp():
+    rng = np.random.default_rng(4)
+    fs = 1000.0
+    x = _burst(fs, int(60 * fs), [(10, 40)], (150, 130), rng)   # tiptoe: both calves
+    ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
+    assert not [e for e in ev if e.kind == "cramp"]
+    assert {e.channel for e in ev if e.kind == "voluntary"} == {"calf_left", "calf_right"}
+
+
+def test_unilateral_sustained_contraction_is_cramp_and_one_event_despite_pause():
+    rng = np.random.default_rng(5)
+    fs = 1000.0
+    x = _burst(fs, int(90 * fs), [(10, 30), (32, 60)], (120, 0), rng)   # a 2 s pause inside
+    ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
+    cr = [e for e in ev if e.kind == "cramp" and e.status == "final"]
+    assert len(cr) == 1 and cr[0].channel == "calf_left"
+    assert abs(cr[0].start_s - 10) < 0.5 and abs(cr[0].end_s - 60) < 0.5
+
+
+def test_sleep_needs_more_than_a_leg_movement():
+    rng = np.random.default_rng(6)
+    fs = 1000.0
+    x = _burst(fs, int(120 * fs), [(30, 38)], (100, 0), rng)            # an 8 s leg movement
+    assert not [e for e in run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))], mode="sleep")
+                if e.kind == "cramp"]
+    y = _burst(fs, int(120 * fs), [(30, 70)], (100, 0), rng)            # 40 s: a cramp
+    cr = [e for e in run([Chunk(y, fs=fs, ch_names=("calf_left", "calf_right"))], mode="sleep")
+          if e.kind == "cramp" and e.status == "onset"]
+    assert len(cr) == 1 and 10.5 <= cr[0].alert_s - 30 <= 12.0
+
+
+def test_walking_bursts_are_not_a_cramp():
+    rng = np.random.default_rng(7)
+    fs = 1000.0
+    steps = [(10 + 1.1 * k, 10 + 1.1 * k + 0.45) for k in range(40)]
+    x = _burst(fs, int(70 * fs), steps, (160, 0), rng)                   # one calf's stance bursts
+    ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
+    assert not [e for e in ev if e.kind == "cramp"]
+
+
+def test_helpers():
+    assert leg_of("calf_left") == "left" and leg_of("GM_R") == "right" and leg_of("calf") is None
+    assert band_fraction(1000) == 1.0 and 0.7 < band_fraction(250) < 0.85 and band_fraction(200) < band_fraction(250)
+    d = CrampDetector(CrampSettings())
+    assert d.state == {}
