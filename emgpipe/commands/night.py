@@ -72,9 +72,8 @@ def run(args) -> int:
         args.source, args.out, duration_s=args.duration, speed=speed, model=args.model, mode=args.mode,
         alerts=args, raw_format=args.raw_format, range_uv=args.range_uv, rotate_s=args.rotate_s,
         flush_s=args.flush_s, profile=load_profile(args.profile) if args.profile else None,
-        reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None)
-    print(f"emgpipe night: recording {args.source} into {args.out} (Ctrl-C to stop). "
-          f"Not a medical device.", flush=True)
+        reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None,
+        on_start=lambda line: print(f"{line}. Ctrl-C stops. Not a medical device.", flush=True))
     def stop():
         print("emgpipe: stopping (finishing the files)...", file=sys.stderr, flush=True)
         rec.stop()

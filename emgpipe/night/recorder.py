@@ -204,13 +204,15 @@ class NightRecorder:
         Called with a line per announced event (after it is committed).
     source_factory : callable
         ``factory(uri, **options) -> Source`` (default :func:`emgpipe.sources.open_source`).
+    on_start : callable, optional
+        Called with a one-line description once the source is open and the night begun.
     """
 
     def __init__(self, uri: str, out_dir, *, duration_s: float | None = None, speed=None, model=None,
                  mode: str = "auto", alerts=None, raw_format: str = "auto", range_uv: float | None = None,
                  rotate_s: float = 3600.0, flush_s: float = 2.0, profile: dict | None = None,
                  detectors=None, reconnect: bool = True, echo: Callable | None = None,
-                 source_factory: Callable | None = None, reminder_s=None):
+                 source_factory: Callable | None = None, reminder_s=None, on_start: Callable | None = None):
         if duration_s is not None and not duration_s > 0:
             raise UsageError(f"--duration {duration_s:g}: must be positive")
         if not rotate_s > 0:
@@ -231,6 +233,7 @@ class NightRecorder:
         self.reconnect = reconnect
         self.echo = echo
         self.reminder_s = reminder_s
+        self.on_start = on_start
         if source_factory is None:
             from ..sources import open_source
             source_factory = open_source
@@ -252,6 +255,11 @@ class NightRecorder:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def progress_s(self) -> float:
+        """Stream seconds recorded so far (thread-safe read, for progress displays)."""
+        return self._end_s
 
     # ------------------------------------------------------------------ setup
     def _open_source(self):
@@ -386,15 +394,17 @@ class NightRecorder:
     # ------------------------------------------------------------------ run
     def run(self) -> NightResult:
         t_wall = time.perf_counter()
-        self.store = NightStore(self.out_dir)
+        self.store = None
         self.writer = None
         self.alerts = None
         self._offset = 0
         self._next_seq = 0
         status, reason, error = "failed", "", None
         try:
-            self.src = self._open_source()
+            self.src = self._open_source()         # a wrong port fails before anything is written
             wall0 = time.time()
+            self.alerts = self._alert_manager()    # so do bad alert options
+            self.store = NightStore(self.out_dir)
             self.fs = float(self.src.fs)
             self.ch_names = tuple(self.src.ch_names)
             meta = dict(getattr(self.src, "meta", {}) or {})
@@ -402,6 +412,7 @@ class NightRecorder:
             if mode in (None, "auto"):
                 mode = meta.get("mode") if meta.get("mode") in ("sleep", "awake") else "sleep"
             self.pipe = self._pipeline(mode)
+            self.quality = QualityMeter(self.fs, self.ch_names)
             bdf, range_uv = choose_raw_format(meta, self.raw_format, self.range_uv)
             self.night_id = self.store.begin_night(
                 source=self.uri, device=str(meta.get("device", "")), fs=self.fs, channels=self.ch_names,
@@ -415,12 +426,13 @@ class NightRecorder:
                 # paced sources flush by signal time; only max-speed replay is limited by wall time
                 flush_wall_s=0.25 if getattr(self.src, "speed", 1.0) is None else 0.0,
                 equipment=f"emgpipe {meta.get('device', '')}".strip())
-            self.alerts = self._alert_manager()
-            self.quality = QualityMeter(self.fs, self.ch_names)
             self.pipe.events.sink(self._on_event)
             self.pipe.filtered.sink(self.quality.add)
-            log.info("night %d: recording %s (%d ch @ %g Hz) into %s", self.night_id, self.uri,
-                     len(self.ch_names), self.fs, self.out_dir)
+            started = (f"night {self.night_id}: recording {self.uri} ({len(self.ch_names)} ch @ {self.fs:g} Hz, "
+                       f"{mode}) into {self.out_dir} as {'BDF+' if bdf else 'EDF+'} and {self.store.path.name}")
+            log.info("%s", started)
+            if self.on_start is not None:
+                self.on_start(started)
             status = self._loop()
             reason = {"complete": "end of signal" if self.duration_s is None or self._end_s < self.duration_s
                       else f"duration {self.duration_s:g} s reached", "stopped": "stopped by the user"}[status]
@@ -498,13 +510,14 @@ class NightRecorder:
                     f"{self.out_dir}: could not {what}: {type(err).__name__}: {err}"))
                 if status != "failed":
                     status, reason = "failed", str(err)
-        try:
-            if getattr(self.store, "night_id", None) is not None:
-                self.store.end_night(status, reason)
-        except StorageError as err:
-            log.debug("night: %s", err)
-            first = first or err
-        self.store.close()
+        if self.store is not None:
+            try:
+                if self.store.night_id is not None:
+                    self.store.end_night(status, reason)
+            except StorageError as err:
+                log.debug("night: %s", err)
+                first = first or err
+            self.store.close()
         return status, reason, first
 
 

@@ -1,0 +1,89 @@
+"""Soak: an 8-hour simulated night through the code of ``emgpipe night``, at max speed.
+
+Runs :class:`emgpipe.night.NightRecorder` (the same object ``emgpipe night``
+runs: the pipeline with the cramp detector, the SQLite night log, rotating
+EDF+ files, the alert manager with one sink) on ``sim:night`` for 8 h of
+2-channel 1 kHz signal as fast as it goes, samples the process RSS every
+0.25 s of wall time against the stream time reached, and prints the wall time,
+the multiple of real time, the peak RSS and the RSS after 1 h, 4 h and 8 h of
+signal: memory must stay flat (no growth with the length of the night).
+
+    python benchmarks/soak_night.py                  # 8 h (a few minutes)
+    python benchmarks/soak_night.py --hours 1 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import peak_rss_mb  # noqa: E402  (same measure as the throughput benchmark)
+
+
+def rss_mb() -> float:
+    import psutil
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def soak(hours: float, out: Path, seed: int = 0) -> dict:
+    from emgpipe.alerts import CallbackSink
+    from emgpipe.night import NightRecorder
+
+    alerts = []
+    rec = NightRecorder(f"sim:night?duration={hours * 3600:g}&seed={seed}", out, speed="max",
+                        alerts=[CallbackSink(alerts.append, "count")])
+    samples, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            samples.append((rec.progress_s, rss_mb()))
+            done.wait(0.25)
+    rss0 = rss_mb()
+    t = threading.Thread(target=watch, daemon=True)
+    t0 = time.perf_counter()
+    t.start()
+    res = rec.run()
+    wall = time.perf_counter() - t0
+    done.set()
+    t.join()
+    samples.append((res.duration_s, rss_mb()))
+    marks = {}
+    for h in (1, 4, 8):
+        if h <= hours + 1e-9:
+            marks[f"rss_at_{h}h_mb"] = round(next(r for s, r in samples if s >= h * 3600 - 1e-6), 1)
+    return {"hours": hours, "status": res.status, "wall_s": round(wall, 1),
+            "x_realtime": round(res.duration_s / wall, 1), "rss_start_mb": round(rss0, 1),
+            **marks, "rss_max_sampled_mb": round(max(r for _, r in samples), 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1), "events": dict(res.counts), "alerts": len(alerts),
+            "raw_files": len(res.files), "raw_mb": round(sum(Path(f).stat().st_size for f in res.files) / 2**20, 1),
+            "db_kb": round(res.db.stat().st_size / 1024, 1), "lost_s": res.n_lost / 1000.0}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=8.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="keep the night here (default: a temporary folder)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = soak(a.hours, Path(a.out or tmp), a.seed)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"soak: {r['hours']:g} h simulated night ({r['status']}) in {r['wall_s']:.0f} s wall "
+          f"= {r['x_realtime']:.0f}x real time")
+    marks = ", ".join(f"{k[7:-3]} {v:.0f} MB" for k, v in r.items() if k.startswith("rss_at_"))
+    print(f"RSS: start {r['rss_start_mb']:.0f} MB, {marks}; peak {r['peak_rss_mb']:.0f} MB")
+    print(f"{r['events']}, {r['alerts']} alert(s); {r['raw_files']} raw file(s), {r['raw_mb']:.0f} MB; "
+          f"database {r['db_kb']:.0f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
