@@ -208,3 +208,18 @@ def test_full_disk_stops_with_one_line_and_keeps_what_was_written(tmp_path, monk
     x, _ = read_edf(out / f["path"])
     assert len(x) == f["n_records"] * 1000 > 0
     np.testing.assert_allclose(x, sim_data()[:len(x)], atol=0.16)
+
+
+def test_bad_options_are_one_line_errors(tmp_path, capsys):
+    out = str(tmp_path / "n")
+    assert main(["night", "--source", "sim:walk_then_cramp", "--out", out, "--duration", "-1"]) == 2
+    assert main(["night", "--source", "sim:nosuch", "--out", out]) == 2
+    assert main(["night", "--source", "sim:walk_then_cramp", "--out", out, "--alert", "webhook"]) == 2
+    assert main(["night", "--source", "sim:walk_then_cramp", "--out", out, "--profile",
+                 str(tmp_path / "none.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "emgpipe: --duration -1: must be positive"
+    assert err[1].startswith("emgpipe: --source sim:nosuch: unknown scenario")
+    assert err[2].startswith("emgpipe: --alert webhook needs --webhook-url")
+    assert err[3].startswith(f"emgpipe: {tmp_path / 'none.json'}: cannot read the calibration profile")
+    assert len(err) == 4 and not (tmp_path / "n").exists()     # nothing written for a bad start
