@@ -10,6 +10,13 @@ signal: memory must stay flat (no growth with the length of the night).
 
     python benchmarks/soak_night.py                  # 8 h (a few minutes)
     python benchmarks/soak_night.py --hours 1 --json
+
+Measured (2-core VM shared with other jobs, load average ~7, Python 3.11,
+numba kernels): 8 h of ``sim:night`` (2 channels, 1 kHz, seed 0) in 111 s of
+wall time = 260x real time; RSS 227 MB after 1 h of signal, 228 MB after 4 h,
+229 MB after 8 h (flat: nothing grows with the night), peak 232 MB; 8 hourly
+EDF+ files (117 MB), a 180 kB database; 400 fasciculation episodes, 82 leg
+movements, 2 cramps, 4 alerts (onset and reminder each).
 """
 from __future__ import annotations
 
