@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -171,20 +172,17 @@ def _port_shown(path: str, link: str | None) -> str:
     return path if link else os.path.realpath(path)
 
 
-def _wait(duration: float | None, poll=None, stop=None) -> None:
-    """Sleep until ``duration`` (wall s), Ctrl-C or ``stop`` is set; ``poll()`` every 0.1 s."""
+def _wait(duration: float | None, poll, stop) -> None:
+    """Wait until ``duration`` (wall s) passes or ``stop`` is set; ``poll()`` every 0.1 s."""
     t_end = None if duration is None else time.monotonic() + duration
     try:
         while t_end is None or time.monotonic() < t_end:
             wait = 0.1 if t_end is None else max(0.0, min(0.1, t_end - time.monotonic()))
-            if stop is not None:
-                if stop.wait(wait):
-                    return
-            else:
-                time.sleep(wait)
+            if stop.wait(wait):
+                return
             if poll is not None:
                 poll()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C
         pass
 
 
@@ -242,15 +240,19 @@ def start_bridge(args):
 
 
 def run(args, stop=None) -> int:
-    """Run the emulator until Ctrl-C, ``--duration`` or ``stop`` (a threading.Event) is set."""
+    """Run the emulator until Ctrl-C/SIGTERM/SIGHUP, ``--duration`` or ``stop`` (a
+    threading.Event) is set; the port and its symlink are removed on the way out."""
+    from .live import stop_on_signals
     _check_posix()
+    stop = stop or threading.Event()
     start = start_cyton if args.device == "cyton" else start_bridge
     emu, port, desc, sig, poll = start(args)
     try:
         print(f"emulating {desc} on {port} - scenario {sig.scenario} "
               f"({', '.join(sig.ch_names)}) - connect with: emgpipe live --source "
               f"{args.device}:{port}", flush=True)
-        _wait(args.duration, poll, stop)
+        with stop_on_signals(stop.set):
+            _wait(args.duration, poll, stop)
     finally:
         emu.stop()
     print("emulator stopped", file=sys.stderr)

@@ -193,7 +193,9 @@ def device_note(src) -> str:
 
 @contextmanager
 def stop_on_signals(stop):
-    """Call ``stop()`` on the first Ctrl-C/SIGTERM; a second Ctrl-C aborts."""
+    """Call ``stop()`` on the first Ctrl-C, SIGTERM or SIGHUP (terminal closed); a
+    second Ctrl-C aborts. A signal the process was told to ignore (``nohup``, a
+    background job's SIGINT) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -205,8 +207,8 @@ def stop_on_signals(stop):
             raise KeyboardInterrupt
         stop()
 
-    sigs = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    old = {s: signal.signal(s, handler) for s in sigs}
+    sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    old = {s: signal.signal(s, handler) for s in sigs if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:
