@@ -229,3 +229,27 @@ def test_live_view_mode_draws_states_and_alert(cyton, capsys, monkeypatch):
     assert "\a" in out                                       # the bell rang once drawn
     assert "250 Hz" in frames[-1] and "dongle" in frames[-1]          # the device limit stays in view
     assert "live: duration reached after 5.0 s of signal" in cap.err
+
+
+def test_permission_denied_is_one_line_with_the_fix(capsys, monkeypatch):
+    import errno
+
+    import serial
+
+    def refuse(port, **kw):
+        raise serial.SerialException(errno.EACCES, f"could not open port {port}: [Errno 13] "
+                                                   f"Permission denied: '{port}'")
+    monkeypatch.setattr(serial, "Serial", refuse)
+    monkeypatch.setattr(sys, "platform", "linux")
+    rc = main(["live", "--source", "cyton:/dev/ttyUSB0", "--no-ui"])
+    err = capsys.readouterr().err
+    assert rc == 4 and err.count("\n") == 1
+    assert err.startswith("emgpipe: cyton:/dev/ttyUSB0: permission denied") and "dialout" in err
+
+
+def test_no_lsl_stream_is_one_line_device_not_found(capsys):
+    pytest.importorskip("pylsl", reason="pylsl (extra 'lsl') is not installed")
+    rc = main(["live", "--source", "lsl:emgpipe-no-such-stream?timeout=0.2", "--no-ui"])
+    err = capsys.readouterr().err
+    assert rc == 4 and err.count("\n") == 1
+    assert err.startswith("emgpipe: lsl:emgpipe-no-such-stream: no LSL stream named")
