@@ -62,15 +62,13 @@ def tiny_filesystem(path) -> bool:
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
-    """All runs at once (the slow part is starting Python): kill -9, Ctrl-C and a full disk."""
+    """Both runs at once (the slow part is starting Python): kill -9 and a full disk."""
     root = tmp_path_factory.mktemp("nights")
     tiny = root / "tiny"
     mounted = tiny_filesystem(tiny)
     runs = {}
     try:
-        # the Ctrl-C run is slower so that it is still running when its test comes
         runs["kill"] = Night(root / "kill", SPEED)
-        runs["int"] = Night(root / "int", 3)
         if mounted:   # 10 min of 1 kHz EDF (2.5 MB) cannot fit
             runs["full"] = Night(tiny / "night", "max", source="sim:night?duration=600")
         yield runs
@@ -117,21 +115,33 @@ def test_kill_9_keeps_every_announced_event_and_readable_raw_files(nights):
     assert total / 1000 >= last_alert - MAX_LAG_S
 
 
-def test_ctrl_c_stops_cleanly(nights):
-    run = nights["int"]
-    run.wait_for_events(1)
-    run.proc.send_signal(signal.SIGINT)
-    assert run.proc.wait(30) == 0
-    time.sleep(0.1)
-    assert any(ln.startswith("night 1 stopped") for ln in run.lines), run.lines
-    db = run.out / "emgpipe-night.sqlite"
+def test_ctrl_c_stops_cleanly(tmp_path, monkeypatch, capsys):
+    """A real SIGINT to this process while `emgpipe night` runs in it (after its first event)."""
+    from emgpipe.cli import main
+    from emgpipe.night import recorder
+    sent = []
+
+    def echo(line):
+        print(line, flush=True)
+        if not sent:
+            sent.append(line)
+            os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C, handled by emgpipe night's handler
+    monkeypatch.setattr(recorder, "echo_stdout", echo)
+    out = tmp_path / "int"
+    assert main(["night", "--source", "sim:walk_then_cramp?speed=max&chunk_s=0.5", "--out", str(out),
+                 "--print-events", "--alert", "none"]) == 0
+    lines = capsys.readouterr()
+    assert sent and "stopping (finishing the files)" in lines.err
+    assert any(ln.startswith("night 1 stopped") for ln in lines.out.splitlines()), lines.out
+    db = out / "emgpipe-night.sqlite"
     night = query(db, "SELECT status, stop_reason, last_s FROM nights")[0]
     assert night["status"] == "stopped" and night["stop_reason"] == "stopped by the user"
+    assert night["last_s"] < 75.0                              # it did stop early
     assert query(db, "SELECT COUNT(*) AS n FROM events WHERE status != 'final'")[0]["n"] == 0
     files = query(db, "SELECT path, n_records, closed, end_s FROM files")
     assert files and all(f["closed"] for f in files)
     for f in files:
-        path = run.out / f["path"]
+        path = out / f["path"]
         head = path.read_bytes()[:256]
         n_sig = int(head[252:256])
         rec_bytes = (path.stat().st_size - 256 * (n_sig + 1)) // f["n_records"]
@@ -139,6 +149,7 @@ def test_ctrl_c_stops_cleanly(nights):
         assert path.stat().st_size == 256 * (n_sig + 1) + f["n_records"] * rec_bytes   # no torn record
         x, _ = read_edf(path)
         assert len(x) == f["n_records"] * 1000
+        np.testing.assert_allclose(x[:int(f["end_s"] * 1000)], sim_data()[:int(f["end_s"] * 1000)], atol=0.16)
     assert night["last_s"] == pytest.approx(files[-1]["end_s"])
 
 
