@@ -60,8 +60,13 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+import logging
+
 from ..dsp import _kernels
 from ..types import Event
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class CrampSettings:
     baseline_floor_uv: float = 0.5      # below any real amplifier's noise
     warmup_s: float = 2.0
     # activity
-    on_ratio: float = 4.0
+    on_ratio: float = 3.0
     off_ratio: float = 2.5
     off_frac: float = 0.1               # ... and above this fraction of its plateau RMS
     min_active_uv: float = 8.0          # AASM leg movement: >= 8 µV above rest
@@ -87,7 +92,7 @@ class CrampSettings:
     min_duty: float = 0.85
     steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
     min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
-    cramp_ratio: float = 8.0
+    cramp_ratio: float = 5.0
     cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.0                  # awake
@@ -97,8 +102,9 @@ class CrampSettings:
     evidence_fasc: int = 4              # potentials in the evidence window
     precursor_ratio: float = 1.6        # median RMS/baseline over the precursor window
     precursor_s: float = 20.0           # Chaney & Sherman: raised ~41 +- 11 s before
-    coactive_ratio: float = 2.0         # another channel whose median RMS over the run is this x its baseline
-    crosstalk_frac: float = 0.3         # same-leg channels up to this x the main RMS are cross-talk
+    coactive_ratio: float = 1.5         # another channel whose median RMS over the run is this x its baseline
+    crosstalk_frac: float = 0.4         # same-leg, same-group channels up to this x the main amplitude are cross-talk
+    crosstalk_frac_other: float = 0.15  # ... other muscle groups of the leg (calf vs shin: antagonists)
     end_pause_s: float = 4.0
     # fasciculations
     fasc_kurtosis: float = 4.0
@@ -137,6 +143,23 @@ def band_fraction(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, frac:
     return float(np.sqrt(p[f <= top].sum() / p.sum()))
 
 
+_GROUPS = (("calf", ("calf", "gastroc", "soleus", "triceps", "gm", "gl", "so", "mg", "lg")),
+           ("shin", ("tibialis", "shin", "ta")),
+           ("hamstring", ("hamstring", "biceps_femoris", "semitend", "semimem", "bf", "st")),
+           ("quadriceps", ("quad", "vastus", "rectus", "vl", "vm", "rf")),
+           ("foot", ("foot", "hallucis", "plantar", "toe")))
+
+
+def muscle_group(name: str) -> str | None:
+    """'calf', 'shin', 'hamstring', 'quadriceps', 'foot' or None from a channel name."""
+    words = [w for w in re.split(r"[_\-\s.]+", name.lower()) if w]
+    for group, keys in _GROUPS:
+        for w in words:
+            if any(w == k or (len(k) > 3 and w.startswith(k)) for k in keys):
+                return group
+    return None
+
+
 _LEFT = re.compile(r"(^|[_\-\s.])(l|left|lt)($|[_\-\s.])|left", re.I)
 _RIGHT = re.compile(r"(^|[_\-\s.])(r|right|rt)($|[_\-\s.])|right", re.I)
 
@@ -161,6 +184,7 @@ class _Run:
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
+    why: str = ""                                     # last reason it was not a cramp (debugging)
 
 
 @dataclass
@@ -228,6 +252,10 @@ class CrampDetector:
         self._uv_scale = band_fraction(features.fs)
         legs = [c.leg for c in self._ch]
         self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
+        groups = [muscle_group(c.name) for c in self._ch]
+        s = self.settings
+        self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
+                                   for b in groups] for a in groups])
         self._index = {c.name: k for k, c in enumerate(self._ch)}
         self._source = features.source_id
 
@@ -365,7 +393,9 @@ class CrampDetector:
         if not in_cramp and len(self._ch) > 1:
             row = np.array(ratios_row, dtype=float)
             row[k] = 0.0
-            xt = self._same_leg[k] & (rms_row <= s.crosstalk_frac * r)
+            # noise-corrected amplitudes: cross-talk is a fraction of the signal, not of its noise
+            amp = np.sqrt(np.maximum(rms_row ** 2 - np.nan_to_num(bases_row) ** 2, 0.0))
+            xt = self._same_leg[k] & (amp <= self._xt_frac[k] * math.sqrt(max(r * r - base * base, 0.0)))
             row[xt] = np.minimum(row[xt], 1.0)   # same leg, at cross-talk level
             run.coactive.append(row)
         pause = t1 - run.last_on_s
@@ -385,17 +415,21 @@ class CrampDetector:
             return
         duty = run.n_on / run.n_windows
         if duty < s.min_duty:
+            run.why = f"duty {duty:.2f}"
             return
         level = float(np.median(run.levels)) if run.levels else 0.0
         steady = float(np.mean(np.asarray(run.all_levels) >= s.steady_frac * level))
         if steady < s.min_steady:
+            run.why = f"steady {steady:.2f}"
             return
         strong = level >= s.cramp_ratio * ch.base
         strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * self._uv_scale)
         if not strong:
+            run.why = f"weak {level:.1f} µV"
             return
         co = float(np.max(np.median(np.asarray(run.coactive), axis=0))) if run.coactive else 0.0
         if co >= s.coactive_ratio:
+            run.why = f"co-active {co:.1f}"
             return
         conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
         run.cramp = Event("cramp", ch.name, run.start_s, t1, alert_s=t1, confidence=conf,
@@ -457,6 +491,8 @@ class CrampDetector:
                              confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
                              features=dict(e.features), detector=self.detector, source_id=self._source))
             return
+        if run.why:
+            log.debug("%s: %.1f-%.1f s not a cramp: %s", ch.name, run.start_s, end, run.why)
         if end - run.start_s < self.settings.min_voluntary_s:
             return
         out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
