@@ -90,6 +90,7 @@ class CrampSettings:
     merge_s: float = 1.5                # pauses shorter than this stay in one run
     # cramp
     min_duty: float = 0.85
+    decision_s: float = 15.0            # the decision looks at the run's last 15 s
     steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
     min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
     cramp_ratio: float = 5.0
@@ -178,9 +179,10 @@ class _Run:
     last_on_s: float
     n_windows: int = 0
     n_on: int = 0
-    levels: list = field(default_factory=list)        # RMS of active windows
-    all_levels: list = field(default_factory=list)    # RMS of every window of the run
-    coactive: list = field(default_factory=list)      # per window: the other channels' ratios
+    # the decision looks at the run's most recent decision_s only (bounded cost,
+    # and a cramp that follows walking without a pause is still recognised)
+    recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
+    recent_on: int = 0                                # how many of ``recent`` are on
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
@@ -312,6 +314,7 @@ class CrampDetector:
                 bases[i0:, k] = np.where(r > 0, bases[i0:, k], before)
             ch.last_rms, ch.last_ratio = float(col[-1]), float(ratios[-1, k])
         ready = ~np.isnan(bases)
+        bases0 = np.nan_to_num(bases)
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.fasc_kurtosis
         active = (ready & (ratios >= s.on_ratio) & (rms - np.nan_to_num(bases) >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
@@ -337,7 +340,7 @@ class CrampDetector:
                 if not ready[i, k]:
                     continue
                 self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), float(bases[i, k]),
-                           ratios[i], rms[i], bases[i], starts[i], ends[i], win_s,
+                           ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
                            bool(active[i, k]), bool(fcand[i, k]), bool(kurt_ok[i, k]),
                            None if spikes is None else float(spikes[i, k]), out)
             i += 1
@@ -378,7 +381,6 @@ class CrampDetector:
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
         run.n_windows += 1
-        run.all_levels.append(r)
         in_cramp = run.cramp is not None
         # a cramp goes on while its interference pattern stays above off_ratio x
         # baseline and off_frac of its plateau (isolated spikes don't count)
@@ -387,17 +389,21 @@ class CrampDetector:
         if on:
             run.n_on += 1
             run.last_on_s = t1
-            run.levels.append(r)
             run.peak = max(run.peak, r)
-        # activity of the other channels during this run (for co-activation)
-        if not in_cramp and len(self._ch) > 1:
-            row = np.array(ratios_row, dtype=float)
-            row[k] = 0.0
-            # noise-corrected amplitudes: cross-talk is a fraction of the signal, not of its noise
-            amp = np.sqrt(np.maximum(rms_row ** 2 - np.nan_to_num(bases_row) ** 2, 0.0))
-            xt = self._same_leg[k] & (amp <= self._xt_frac[k] * math.sqrt(max(r * r - base * base, 0.0)))
-            row[xt] = np.minimum(row[xt], 1.0)   # same leg, at cross-talk level
-            run.coactive.append(row)
+        if not in_cramp:
+            row = None
+            if len(self._ch) > 1:
+                # activity of the other channels (co-activation)
+                row = np.array(ratios_row, dtype=float)
+                row[k] = 0.0
+                # noise-corrected amplitudes: cross-talk is a fraction of the signal, not of its noise
+                amp = np.sqrt(np.maximum(rms_row ** 2 - bases_row ** 2, 0.0))
+                xt = self._same_leg[k] & (amp <= self._xt_frac[k] * math.sqrt(max(r * r - base * base, 0.0)))
+                row[xt] = np.minimum(row[xt], 1.0)   # same leg, at cross-talk level
+            run.recent.append((t0, r, on, row))
+            run.recent_on += on
+            while run.recent and run.recent[0][0] < t1 - s.decision_s:
+                run.recent_on -= run.recent.popleft()[2]
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:
@@ -413,12 +419,16 @@ class CrampDetector:
             need = s.min_s_evidence if run.evidence else s.min_s_sleep
         if dur < need:
             return
-        duty = run.n_on / run.n_windows
+        recent = run.recent
+        duty = run.recent_on / len(recent)
         if duty < s.min_duty:
             run.why = f"duty {duty:.2f}"
             return
-        level = float(np.median(run.levels)) if run.levels else 0.0
-        steady = float(np.mean(np.asarray(run.all_levels) >= s.steady_frac * level))
+        if run.n_windows % 2 and dur >= need + self._hop:
+            return   # the costlier tests every other window (0.25 s) once due
+        levels = np.array([x[1] for x in recent])
+        level = float(np.median(levels[np.array([x[2] for x in recent])]))
+        steady = float(np.mean(levels >= s.steady_frac * level))
         if steady < s.min_steady:
             run.why = f"steady {steady:.2f}"
             return
@@ -427,12 +437,17 @@ class CrampDetector:
         if not strong:
             run.why = f"weak {level:.1f} µV"
             return
-        co = float(np.max(np.median(np.asarray(run.coactive), axis=0))) if run.coactive else 0.0
+        rows = [x[3] for x in recent if x[3] is not None]
+        co = float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
         if co >= s.coactive_ratio:
             run.why = f"co-active {co:.1f}"
             return
         conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
-        run.cramp = Event("cramp", ch.name, run.start_s, t1, alert_s=t1, confidence=conf,
+        # onset: the run's start, or (after a long voluntary stretch) the first
+        # active window of the stretch that made the decision
+        onset = run.start_s if recent[0][0] <= run.start_s + 1e-9 else next(x[0] for x in recent if x[2])
+        run.recent = deque()
+        run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
                           peak_uv=run.peak, detail=self._detail(run), status="onset",
                           features={"rms_uv": level, "baseline_uv": ch.base, "duty": duty,
                                     "coactive": co, "evidence": run.evidence},
