@@ -64,7 +64,7 @@ NIGHT_H = 8.0
 #: Device variants of datasets/make_benchmark.py, in table order.
 VARIANTS = (("raw", "raw sEMG 1 kHz"), ("cyton", "Cyton 250 Hz"), ("ganglion", "Ganglion 200 Hz"),
             ("myoware_env", "MyoWare ENV 250 Hz"))
-#: Real recordings: folder or file stem -> what it is; "0" = must give no cramp (walking/rest).
+#: Real recordings: (part of "folder/file", what it is, walking or rest: must give no cramp event).
 REAL_KINDS = (
     ("REST", "rest", True), ("gait_santuz", "treadmill walking", True), ("gait_uci", "overground walking", True),
     ("opensignals_biosppy/emg.", "mostly rest", True), ("isometric_elderly", "10 s isometric hold", False),
@@ -112,8 +112,9 @@ def replay_real(data_dir: Path, min_s: float) -> list:
                 ev_path = Path(tmp) / f"{name}.events.csv"
                 rel = f"{folder.name}/{f.name}"
                 row = {"file": rel, "kind": real_kind(rel)}
-                if not ev_path.exists():
-                    row["error"] = (err.getvalue().strip().splitlines() or [f"exit {code}"])[-1]
+                failed = [line for line in err.getvalue().splitlines() if f.name in line]
+                if failed or not ev_path.exists():
+                    row["error"] = (failed or err.getvalue().strip().splitlines() or [f"exit {code}"])[-1]
                     out.append(row)
                     continue
                 rec = read_recording(f)
@@ -151,6 +152,9 @@ class Detector:
         self.name, self.records, self.events, self.labels = name, records, events, labels
         self.kinds = kinds
         self._scores: dict = {}
+        #: what selections see: the record's meta plus its number of cramp labels
+        self.metas = [{**r["meta"], "n_cramps": sum(x.kind == "cramp" for x in labs)}
+                      for r, labs in zip(records, labels)]
 
     def _per_record(self, filt: str) -> list:
         if filt not in self._scores:
@@ -162,13 +166,13 @@ class Detector:
 
     def pooled(self, select=lambda m: True, filt: str = "all") -> dict:
         """kind -> KindScore over the records whose meta passes ``select`` (labels: ``FILTERS[filt]``)."""
-        out = combine(s for r, s in zip(self.records, self._per_record(filt)) if select(r["meta"]))
+        out = combine(s for m, s in zip(self.metas, self._per_record(filt)) if select(m))
         for kind in EVENT_KINDS:  # an empty selection, or kinds not scored: zero counts (NaN ratios)
             out.setdefault(kind, KindScore(kind))
         return out
 
     def hours(self, select) -> float:
-        return sum(r["duration_s"] for r in self.records if select(r["meta"])) / 3600.0
+        return sum(r["duration_s"] for r, m in zip(self.records, self.metas) if select(m)) / 3600.0
 
     def summary(self) -> dict:
         """``emgpipe bench``'s summary of these events."""
@@ -276,7 +280,7 @@ def variant_rows(d: Detector) -> list:
     rows = []
     for dev, name in VARIANTS:
         on = _device(dev)
-        if not any(on(r["meta"]) for r in d.records):
+        if not any(on(m) for m in d.metas):
             continue
         s = d.pooled(on)
         cr, fa = s["cramp"], s["fasciculation"]
@@ -304,14 +308,12 @@ VARIANT_COLUMNS = (
 
 
 def no_cramp_rows(dets: list) -> list:
-    """Cramp alerts per scenario without cramp labels, pooled over seeds and device variants."""
+    """Cramp alerts on the recordings without a cramp label, per scenario (pooled over seeds and variants)."""
     first = dets[0]
-    scen = sorted({r["meta"]["scenario"] for r, labs in zip(first.records, first.labels)
-                   if not any(x.kind == "cramp" for x in labs)})
     rows = []
-    for s in scen:
-        sel = _scen((s,))
-        row = {"scenario": s, "files": sum(sel(r["meta"]) for r in first.records), "hours": first.hours(sel)}
+    for s in sorted({m["scenario"] for m in first.metas if not m["n_cramps"]}):
+        sel = (lambda name: lambda m: m["scenario"] == name and not m["n_cramps"])(s)
+        row = {"scenario": s, "files": sum(map(sel, first.metas)), "hours": first.hours(sel)}
         for i, d in enumerate(dets):
             row[f"d{i}"] = d.pooled(sel)["cramp"].fp
         rows.append(row)
@@ -432,7 +434,7 @@ def real_section(real: list, min_s: float, data_label: str) -> str:
         n_peer = sum(e.kind == "cramp" for e in peer.runs_to_events(r["peer_runs"], min_s))
         if zero and n_cramp:
             bad.append(r["file"])
-        mark = ("yes" + (": **not met**" if n_cramp else "")) if zero else ""
+        mark = ("yes: **not met**" if n_cramp else "yes: met") if zero else "no"
         lines.append(f"| `{r['file']}` | {what} | {r['fs']:g} | {r['duration_s']:.1f} | {r['channels']} | "
                      f"{n_cramp} | {other} | {n_peer} | {mark} |")
     lines.append("")
@@ -494,12 +496,19 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "## Reproduce",
         "",
         "```",
-        "pip install neurokit2                      # benchmark-only dependency (extra: bench)",
+        "pip install neurokit2                      # benchmark-only dependency",
         "python datasets/make_benchmark.py          # -> datasets/benchmark/ (22.8 h, ~1 GB, 3-6 min)",
-        f"emgpipe bench {d} --jobs {jobs_hint}      # emgpipe totals (the tables below)",
-        f"python benchmarks/peer_neurokit.py {d} --jobs {jobs_hint} --min-s {min_s:g}   # the peer",
-        f"python benchmarks/write_benchmarks_md.py {d} --jobs {jobs_hint}   # this file",
+        "mkdir -p build",
+        f"emgpipe bench {d} --jobs {jobs_hint} --json > build/bench.json",
+        f"python benchmarks/peer_neurokit.py {d} --jobs {jobs_hint} --min-s {min_s:g}",
+        f"python benchmarks/write_benchmarks_md.py {d} --jobs {jobs_hint} --min-s {min_s:g} "
+        "--bench-json build/bench.json",
         "```",
+        "",
+        "`emgpipe bench` prints the emgpipe totals per kind and per scenario; `peer_neurokit.py` the same for "
+        "the peer, plus its sweep. The last command replays both itself (keeping each recording's events for "
+        "the breakdowns below), replays the real recordings, checks its emgpipe totals against "
+        "`build/bench.json` and writes this file.",
         "",
         "Matching (CONTRACT.md, `emgpipe/metrics.py`): a detection matches a label of its kind on the same "
         "channel when the intervals overlap with slack (cramp 2 s, fasciculation 0.3 s, others 1 s); each "
@@ -533,7 +542,8 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "",
         "## Cramp alerts on recordings without a cramp",
         "",
-        "Per scenario, pooled over seeds and the four device variants (every alert is false).",
+        "Recordings without a cramp label, per scenario, pooled over seeds and the four device variants "
+        "(every alert is false).",
         "",
         md_table(no_cramp_rows([e, p]), (("scenario", "scenario", "{}"), ("files", "files", "{}"),
                                          ("hours", "h", "{:.2f}"), ("d0", "emgpipe", "{}"),
@@ -565,6 +575,10 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "high-passes the envelope away: NeuroKit2 is meant for raw EMG. What NeuroKit2 refused:",
         "",
         nk_notes,
+        "",
+        "A negative latency means an activity run that began before the labelled onset (on envelopes the "
+        "whole-segment threshold leaves runs lasting minutes) still overlaps the cramp and matches it; its "
+        "alert, run start + min s, then comes before the onset.",
         "",
         "## Per scenario",
         "",
