@@ -96,9 +96,9 @@ class CrampSettings:
     cramp_ratio: float = 5.0
     cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
-    min_s: float = 3.0                  # awake
+    min_s: float = 8.0                  # awake, without evidence (voluntary presses are mostly shorter)
     min_s_sleep: float = 10.5           # asleep: beyond the AASM 10 s leg-movement limit
-    min_s_evidence: float = 3.0         # asleep, with fasciculations or a precursor before
+    min_s_evidence: float = 3.0         # awake or asleep, with fasciculations or a precursor before
     evidence_window_s: float = 60.0
     evidence_fasc: int = 4              # potentials in the evidence window
     precursor_ratio: float = 1.6        # median RMS/baseline over the precursor window
@@ -414,9 +414,10 @@ class CrampDetector:
             return
         # ---- cramp decision
         dur = t1 - run.start_s
-        need = s.min_s
-        if self.mode == "sleep":
-            need = s.min_s_evidence if run.evidence else s.min_s_sleep
+        if run.evidence:
+            need = s.min_s_evidence
+        else:
+            need = s.min_s_sleep if self.mode == "sleep" else s.min_s
         if dur < need:
             return
         recent = run.recent
@@ -478,7 +479,10 @@ class CrampDetector:
         vals = np.concatenate([ch.hist, self._batch_ratios[:i, self._index[ch.name]]])[-n_pre:]
         if len(vals) >= 0.5 * n_pre:
             med = float(np.median(vals))
-            if med >= s.precursor_ratio:
+            # a precursor is a raised but sub-threshold tension (Chaney & Sherman),
+            # not a stretch of voluntary bursts
+            bursty = float(np.mean(vals >= s.on_ratio))
+            if med >= s.precursor_ratio and bursty < 0.1:
                 why.append(f"precursor at {med:.1f}x baseline")
         return ", ".join(why)
 
