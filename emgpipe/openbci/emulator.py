@@ -18,6 +18,13 @@ packets due meanwhile are lost, as with a real unplug).
 ``port_name`` is a symlink to the current pty so it stays stable across
 unplug/replug. Windows has no pty: use a virtual COM-port pair there.
 
+Pty hygiene: pty numbers (``/dev/pts/N``) are a machine-wide namespace that
+the kernel recycles at once, so anything still pointing at a closed pty may
+open somebody else's. The symlink is therefore removed *before* the pty is
+closed, and the pty file descriptors are only ever used and closed by the
+emulator thread (a descriptor number closed under a running thread could be
+reused by the next ``openpty``).
+
 Examples
 --------
 Run it from a shell (the CLI wires ``emgpipe emulate cyton`` to :func:`main`)::
@@ -34,6 +41,7 @@ or in Python::
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import select
@@ -57,6 +65,10 @@ BANNER_DAISY = "On Daisy ADS1299 Device ID: 0x3E\n"
 BANNER_TAIL = "LIS3DH Device ID: 0x33\nFirmware: {fw}\n$$$"
 #: Bytes the emulator may hold for a reader that is not reading (then drops packets).
 MAX_PENDING = 256 * 1024
+#: A multi-byte command must be complete within 1 s (protocols.md §1.3, DOCS SDK).
+MULTI_BYTE_TIMEOUT_S = 1.0
+MULTI_BYTE_TIMEOUT_REPLY = ("Timeout processing multi byte message - please send all commands "
+                            "at once as of v2$$$")
 
 
 def synthetic_emg(n_channels: int, fs: float, seed: int = 0) -> Callable:
@@ -154,9 +166,11 @@ class CytonEmulator:
         self._start_index = 0
         self._t_stream0 = 0.0
         self._xbuf = None
+        self._xbuf_t = 0.0
         self._out = bytearray()
-        self._junk = bytearray()
-        self._drop = 0
+        self._junk = collections.deque()   # pieces, one before each of the next sent packets
+        self._drops = collections.deque()  # bursts of packets to skip, oldest first
+        self._drop_sep = False             # a burst just ended: deliver one before the next
         self._master = self._slave = None
         self._calls = []
         self._lock = threading.Lock()
@@ -190,16 +204,19 @@ class CytonEmulator:
         self._master, self._slave = master, slave
 
     def _drop_pty(self) -> None:
-        for fd in (self._master, self._slave):
+        # Name first: once the pty is closed its number is free for any process, and a
+        # client retrying port_name must find nothing rather than a stranger's pty.
+        if os.path.lexists(self.port_name):
+            os.unlink(self.port_name)
+        fds, (self._master, self._slave) = (self._master, self._slave), (None, None)
+        for fd in fds:
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._master = self._slave = None
         self._out.clear()
-        if os.path.lexists(self.port_name):
-            os.unlink(self.port_name)
+        self._xbuf = None
 
     def start(self) -> "CytonEmulator":
         """Create the pty and start answering."""
@@ -213,10 +230,14 @@ class CytonEmulator:
     def stop(self) -> None:
         """Stop the emulator and remove the port."""
         self._quit.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-        self._drop_pty()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5.0)
+        if thread is None or not thread.is_alive():
+            self._drop_pty()
+        else:  # never close descriptors under a running thread; it drops the pty as it ends
+            log.warning("Cyton emulator thread slow to stop; it will close %s itself",
+                        self.port_name)
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -256,17 +277,30 @@ class CytonEmulator:
         self._call(switch)
 
     def inject_junk(self, data=16) -> None:
-        """Send junk bytes (``bytes`` or a count of pseudo-random ones) before the next packet."""
+        """Send junk bytes (``bytes`` or a count of pseudo-random ones) before a packet.
+
+        Each call's bytes go before their own packet: calls made before the
+        emulator thread gets to run are spread over successive packets, never
+        merged into one longer run of junk (so what the link carries does not
+        depend on thread scheduling).
+        """
         if isinstance(data, int):
             rng = np.random.default_rng(len(self.commands) + self.packets_sent)
             data = rng.integers(0, 256, data, dtype=np.uint8).tobytes()
-        with self._lock:
-            self._junk += bytes(data)
+        if data:
+            with self._lock:
+                self._junk.append(bytes(data))
 
     def drop_packets(self, n: int) -> None:
-        """Silently skip the next ``n`` packets (their sample numbers are used up)."""
-        with self._lock:
-            self._drop += int(n)
+        """Silently skip ``n`` packets from the next one on (their sample numbers are used up).
+
+        Each call is one burst of loss: a burst requested while an earlier one
+        is still pending starts after it with one delivered packet between
+        them, so two calls always give two gaps whatever the thread timing.
+        """
+        if int(n) > 0:
+            with self._lock:
+                self._drops.append(int(n))
 
     def unplug(self) -> None:
         """The dongle disappears: the port closes and its name vanishes."""
@@ -333,6 +367,7 @@ class CytonEmulator:
             self.commands.append(data.decode("ascii", "replace"))
             self._out += cp.BOARD_OFF_REPLY
             return
+        self._expire_multi_byte()
         for byte in data:
             if self._xbuf is not None:
                 self._xbuf.append(byte)
@@ -341,8 +376,16 @@ class CytonEmulator:
                     self._xbuf = None
             elif byte == ord("x"):
                 self._xbuf = bytearray(b"x")
+                self._xbuf_t = time.monotonic()
             else:
                 self._on_command(chr(byte))
+
+    def _expire_multi_byte(self) -> None:
+        """Drop an ``x...`` command not completed in time, as the firmware does (§1.3)."""
+        if self._xbuf is not None and time.monotonic() - self._xbuf_t > MULTI_BYTE_TIMEOUT_S:
+            log.debug("Cyton emulator: incomplete command %r timed out", bytes(self._xbuf))
+            self._xbuf = None
+            self._reply(MULTI_BYTE_TIMEOUT_REPLY)
 
     def _emit_due(self) -> None:
         if self.speed is None:
@@ -365,18 +408,43 @@ class CytonEmulator:
             counts = np.where((k % 2 == 0)[:, None], counts[:, 8:16], counts[:, :8])
         self._pkt += n
         self._index = self._start_index + int(rows[-1]) + 1
+        keep = np.ones(n, dtype=bool)
         with self._lock:
-            drop, self._drop = min(self._drop, n), self._drop - min(self._drop, n)
-            junk, self._junk = bytes(self._junk), bytearray()
-        self.packets_dropped += drop
+            junk = self._take_faults(keep)
+        n_sent = int(keep.sum())
+        self.packets_dropped += n - n_sent
         if self.silent or not self._board_on or self._master is None:
             return  # packets lost: radio silent, board off, or dongle unplugged
-        data = cp.encode_packets(k[drop:], counts[drop:])
+        data = cp.encode_packets(k[keep], counts[keep])
+        if junk:
+            size = len(data) // max(n_sent, 1)
+            data = b"".join(j + data[i * size:(i + 1) * size] for i, j in enumerate(junk)) \
+                + data[len(junk) * size:]
         if len(self._out) + len(data) > MAX_PENDING:
-            self.packets_overflowed += n - drop
+            self.packets_overflowed += n_sent
             return
-        self._out += junk + data
-        self.packets_sent += n - drop
+        self._out += data
+        self.packets_sent += n_sent
+
+    def _take_faults(self, keep: np.ndarray) -> list:
+        """Apply pending drop bursts to this batch (clears ``keep``); junk for its sent packets."""
+        i, n = 0, len(keep)
+        while i < n and self._drops:
+            if self._drop_sep:  # one delivered packet between separate bursts
+                self._drop_sep = False
+                i += 1
+                continue
+            r = min(self._drops[0], n - i)
+            keep[i:i + r] = False
+            i += r
+            self._drops[0] -= r
+            if not self._drops[0]:
+                self._drops.popleft()
+                self._drop_sep = True
+        if i < n:
+            self._drop_sep = False
+        n_junk = min(len(self._junk), int(keep.sum()))
+        return [self._junk.popleft() for _ in range(n_junk)]
 
     def _flush(self) -> None:
         while self._out and self._master is not None:
@@ -390,6 +458,13 @@ class CytonEmulator:
             del self._out[:w]
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._quit.is_set():  # stop() left the pty to this thread
+                self._drop_pty()
+
+    def _loop(self) -> None:
         while not self._quit.is_set():
             with self._lock:
                 calls, self._calls = self._calls, []
@@ -409,6 +484,7 @@ class CytonEmulator:
                 r, _, _ = select.select([self._master], wlist, [], timeout)
             except (OSError, ValueError):
                 continue
+            self._expire_multi_byte()
             if r:
                 try:
                     data = os.read(self._master, 4096)

@@ -1,10 +1,18 @@
 """Opening a serial port with one-line, actionable errors (any OS).
 
 Not OpenBCI-specific; any serial backend may use :func:`open_serial`.
+
+Ports are opened for exclusive use. Windows does that by itself; on POSIX a
+tty can be opened by any number of processes, and two readers of one port
+each get a random share of its bytes (a reply or a packet read by the other
+program is simply gone), so pyserial's ``exclusive=True`` (an advisory
+``flock`` taken before the port is touched) makes a second cooperating
+program fail with "port busy" instead of silently corrupting both streams.
 """
 from __future__ import annotations
 
 import errno
+import os
 import sys
 
 from ..errors import DeviceError, DeviceNotFound, DevicePermission
@@ -59,17 +67,20 @@ def port_error(label: str, exc: Exception, platform: str | None = None) -> Devic
     if code in (errno.EACCES, errno.EPERM) or any(s in msg for s in (
             "PermissionError", "Access is denied", "Permission denied")):
         return DevicePermission(f"{label}: {_permission_hint(platform)}")
-    if code == errno.EBUSY or "busy" in msg.lower():
+    if code in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or any(s in msg.lower() for s in (
+            "busy", "exclusively lock")):  # pyserial's exclusive=True lock failure
         return DevicePermission(f"{label}: port busy: another program has it open "
                                 f"(e.g. the OpenBCI GUI); close it and retry")
     return DeviceError(f"{label}: cannot open serial port: {msg}")
 
 
 def open_serial(port: str, label: str, baudrate: int, timeout: float):
-    """``serial.Serial(port, baudrate)`` or a clear :class:`DeviceError`."""
+    """``serial.Serial(port, baudrate)`` for exclusive use, or a clear :class:`DeviceError`."""
     import serial
+    # pyserial's exclusive flag is POSIX-only (Windows ports are exclusive anyway).
+    excl = {"exclusive": True} if os.name == "posix" else {}
     try:
-        return serial.Serial(port, baudrate=baudrate, timeout=timeout, write_timeout=2.0)
+        return serial.Serial(port, baudrate=baudrate, timeout=timeout, write_timeout=2.0, **excl)
     except serial.SerialException as exc:
         raise port_error(label, exc) from None
     except OSError as exc:

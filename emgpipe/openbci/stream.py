@@ -47,9 +47,10 @@ class PacketCounter:
     A counter only tells losses modulo one cycle. Losing a whole cycle or more
     (about 1 s on both boards) would look like a small gap. The *wrap guard*
     compares, per batch of packets read together, the samples the counter
-    accounts for with the wall-clock time since the previous batch: if the
-    counter falls short by more than 3/4 of a cycle, the missing whole cycles
-    are added at the largest jump in the batch. This assumes the transport
+    accounts for with the time the link was silent before it (``quiet_s``,
+    else the wall-clock time since the previous batch): if the counter falls
+    short by more than 3/4 of a cycle, the missing whole cycles are added at
+    the largest jump in the batch. This assumes the transport
     does not hold data back for longer than that (true for the dongle's serial
     port and the OS buffers in front of it); a device running *faster* than
     real time (the emulator) never triggers it.
@@ -80,7 +81,8 @@ class PacketCounter:
         self._t_prev = None
         self.expected_next = None
 
-    def unwrap(self, positions, t: float | None = None) -> np.ndarray:
+    def unwrap(self, positions, t: float | None = None,
+               quiet_s: float | None = None) -> np.ndarray:
         """Absolute index of the first sample of each packet.
 
         Parameters
@@ -89,6 +91,12 @@ class PacketCounter:
             Counter positions (0 .. n_positions-1) in arrival order.
         t : float, optional
             Host monotonic arrival time of this batch (for the wrap guard).
+        quiet_s : float, optional
+            Seconds the reader actually listened and heard nothing right
+            before this batch. When given, the wrap guard uses it instead of
+            the time since the previous batch: time in which the host was not
+            reading (overloaded, swapping) is no evidence of loss, since the
+            bytes wait in OS buffers and one read returns only part of them.
         """
         pos = np.asarray(positions, dtype=np.int64).reshape(-1)
         if pos.size and (pos.min() < 0 or pos.max() >= self.n_positions):
@@ -104,9 +112,10 @@ class PacketCounter:
         if pos.size:
             self._cycle, self._last_pos = cycle, last
             end = int(out[-1] + self.sizes[pos[-1]])
-            if t is not None and self.rate_hz and self._t_prev is not None and start_next is not None:
-                extra = self._guard(out, pos, start_next, end, t - self._t_prev)
-                end += extra
+            if quiet_s is None and t is not None and self._t_prev is not None:
+                quiet_s = t - self._t_prev
+            if self.rate_hz and quiet_s is not None and start_next is not None:
+                end += self._guard(out, pos, start_next, end, quiet_s)
             self.expected_next = end
         if t is not None:
             self._t_prev = t

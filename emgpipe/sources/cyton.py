@@ -152,7 +152,7 @@ class CytonSource(Source):
         """Read up to and including ``$$$``; '' on timeout."""
         buf = bytearray()
         deadline = time.monotonic() + self.reply_timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._halt.is_set():
             buf += ser.read(256)
             if cp.EOT in buf:
                 return bytes(buf).decode("ascii", "replace")
@@ -217,6 +217,7 @@ class CytonSource(Source):
     def open(self) -> None:
         if self._ser is not None:
             return
+        self._halt.clear()
         ser = self._open_port()
         try:
             info = self._handshake(ser)
@@ -243,7 +244,6 @@ class CytonSource(Source):
         self._link = LinkLog(self.uri, self.meta["disconnects"], self.link_listeners)
         self._pending_half = None
         self._q = queue.Queue(maxsize=QUEUE_ITEMS)
-        self._halt.clear()
         self._thread = threading.Thread(target=self._reader, name=f"cyton-reader {self.port}",
                                         daemon=True)
         self._thread.start()
@@ -278,9 +278,22 @@ class CytonSource(Source):
                 log.warning("%s: consumer is not keeping up; reader waiting", self.uri)
 
     def _reader(self) -> None:
+        """Read the port; bytes go to the consumer with their arrival time.
+
+        Silence is measured as *listening* time: the summed duration of the
+        reads that returned nothing since the last byte, each counted for at
+        most ``2 * read_s``. A read that took longer, or time spent between
+        reads, means this thread was not running (overloaded host, swapping,
+        a long GIL hold), and meanwhile the device's bytes wait in the OS
+        buffers: that is no evidence of a silent link. Both the stall test and
+        the packet counter's wrap guard use it, so neither invents a lost link
+        or lost counter cycles when the host, not the device, paused.
+        """
         import serial
         last = time.monotonic()
+        listened = 0.0  # seconds of empty reads since the last data
         while not self._halt.is_set():
+            t_read = time.monotonic()
             try:
                 data = self._ser.read(READ_SIZE)
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
@@ -289,17 +302,19 @@ class CytonSource(Source):
                     break
                 if not self._recover(f"read failed: {exc}", last):
                     break
-                last = time.monotonic()
+                last, listened = time.monotonic(), 0.0
                 continue
             now = time.monotonic()
             if data:
-                self._put(("data", now, data))
-                last = now
+                self._put(("data", now, (data, listened)))
+                last, listened = now, 0.0
                 self._down_since = None
-            elif now - last > self.stall_s:
+                continue
+            listened += min(now - t_read, 2 * self.read_s)
+            if listened >= self.stall_s:
                 if not self._recover(f"no data for {self.stall_s:g} s", last):
                     break
-                last = time.monotonic()
+                last, listened = time.monotonic(), 0.0
 
     def _recover(self, reason: str, t_last: float) -> bool:
         """Reopen the port and restart streaming; False if given up or halted.
@@ -325,6 +340,10 @@ class CytonSource(Source):
             try:
                 ser = self._open_port()
                 self._handshake(ser)
+                if self._halt.is_set():  # close() came meanwhile: leave the port closed
+                    ser.write(cp.COMMAND_STOP)
+                    ser.close()
+                    return False
                 self._ser = ser
                 now = time.monotonic()
                 self._put(("restored", now, {"elapsed": now - t_last, "attempts": attempts}))
@@ -349,13 +368,13 @@ class CytonSource(Source):
 
     # ------------------------------------------------------------------ consumer
 
-    def _on_data(self, t: float, data: bytes) -> None:
+    def _on_data(self, t: float, data: bytes, quiet_s: float) -> None:
         packets = self._parser.feed(data)
         self.meta["junk_bytes"] = self._parser.n_junk
         if not len(packets):
             return
         numbers, counts, _stop = cp.decode_packets(packets)
-        idx = self._counter.unwrap(numbers, t)
+        idx = self._counter.unwrap(numbers, t, quiet_s=quiet_s)
         if self._n_channels == 8:
             self._asm.push(idx, counts * self._scale, t)
             return
@@ -382,7 +401,7 @@ class CytonSource(Source):
             fatal = None
             for kind, t, payload in drain(self._q, max(self.read_s, 0.01) * 2):
                 if kind == "data":
-                    self._on_data(t, payload)
+                    self._on_data(t, *payload)
                     continue
                 fatal = self._link.apply(kind, t, payload, self._asm) or fatal
                 if kind == "restored":  # the board was reset: new counter, no partial packet

@@ -24,11 +24,14 @@ def random_uv(n: int, n_ch: int, seed: int = 0, scale: float = 200.0) -> np.ndar
     return np.random.default_rng(seed).normal(0.0, scale, (n, n_ch))
 
 
-def collect(src, n_samples: int, timeout: float = 10.0, on_chunk=None) -> list:
+def collect(src, n_samples: int, timeout: float = 10.0, on_chunk=None, until=None) -> list:
     """Chunks from ``src`` until ``n_samples`` samples (not counting gaps) arrived.
 
-    ``on_chunk(chunk, total)`` runs after each chunk (to inject faults). A
-    stuck source is stopped after ``timeout`` s so the test fails, not hangs.
+    ``on_chunk(chunk, total)`` runs after each chunk (to inject faults);
+    ``until(chunks)``, if given, must also be true before collection stops
+    (wait for an effect, not for a sample count that a lagging consumer may
+    reach before the effect). A stuck source is stopped after ``timeout`` s
+    so the test fails, not hangs.
     """
     out, got = [], 0
     timer = threading.Timer(timeout, src.stop)
@@ -39,12 +42,21 @@ def collect(src, n_samples: int, timeout: float = 10.0, on_chunk=None) -> list:
             got += chunk.n_samples
             if on_chunk is not None:
                 on_chunk(chunk, got)
-            if got >= n_samples:
+            if got >= n_samples and (until is None or until(out)):
                 break
     finally:
         timer.cancel()
     assert got >= n_samples, f"only {got} of {n_samples} samples within {timeout} s"
+    assert until is None or until(out), f"condition not met within {timeout} s"
     return out
+
+
+def samples_after_gap(chunks) -> int:
+    """Samples received after the first gap (-1 while there is none)."""
+    for i, c in enumerate(chunks):
+        if c.gaps:
+            return sum(x.n_samples for x in chunks[i:])
+    return -1
 
 
 def assemble(chunks) -> tuple:

@@ -11,10 +11,10 @@ import pytest
 
 from emgpipe.errors import DeviceNotFound, DevicePermission, StreamLost, UsageError
 from emgpipe.openbci import cyton_protocol as cp
-from emgpipe.openbci.serialport import port_error
+from emgpipe.openbci.serialport import open_serial, port_error
 from emgpipe.sources import open_source
 from emgpipe.sources.cyton import CytonSource
-from tests.openbci.openbci_fakes import assemble, collect, random_uv
+from tests.openbci.openbci_fakes import assemble, collect, random_uv, samples_after_gap
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the Cyton emulator needs a POSIX pty")
 
@@ -89,14 +89,20 @@ def test_junk_bytes_are_skipped_without_losing_samples(emulator):
     x = random_uv(4000, 8, seed=3)
     emu = emulator(x)
     junk = [b"\x00\x01", b"\xa0\x01\x02\xc0\xa0", b"\xc0" * 5, b"\xa0" * 3]
+    injected = []
 
     def inject(chunk, total):
         if total < 1500:
-            emu.inject_junk(junk[total % 4])
+            injected.append(junk[total % 4])
+            emu.inject_junk(injected[-1])
+
+    def all_junk_parsed(chunks):  # the emulator is ahead of the consumer by a varying lag
+        return sum(c.n_samples for c in chunks) >= 1500 and \
+            src.meta["junk_bytes"] == sum(map(len, injected))
 
     with CytonSource(emu.port_name) as src:
-        seqs, data, gaps = assemble(collect(src, 2000, on_chunk=inject))
-        assert src.meta["junk_bytes"] >= 10
+        seqs, data, gaps = assemble(collect(src, 2000, on_chunk=inject, until=all_junk_parsed))
+        assert len(injected) >= 3  # every junk byte skipped, no packet byte taken for junk
     assert gaps == []
     assert np.array_equal(seqs, np.arange(len(seqs)))
     _assert_matches_input(seqs, data, x, [24] * 8)
@@ -113,12 +119,62 @@ def test_dropped_packets_become_gaps_with_exact_counts(emulator):
                 emu.drop_packets(plan.pop(at))
 
     with CytonSource(emu.port_name) as src:
-        seqs, data, gaps = assemble(collect(src, 2500, on_chunk=drop))
+        seqs, data, gaps = assemble(collect(src, 2500, on_chunk=drop, until=lambda cs: not plan
+                                            and sum(len(c.gaps) for c in cs) >= 2))
         assert src.meta["lost_samples"] == 103
     assert [g.n_missing for g in gaps] == [3, 100]
     assert all(g.fs == 250.0 and "dropped" in g.reason for g in gaps)
     assert emu.packets_dropped == 103
     _assert_matches_input(seqs, data, x, [24] * 8)  # seq stays aligned with the signal
+
+
+def test_fault_requests_stay_separate_whatever_the_thread_timing(emulator):
+    """Requests made in one go (before the emulator thread runs) are not merged: two
+    drop calls are two gaps, and junk pieces land before separate packets."""
+    x = random_uv(5000, 8, seed=10)
+    emu = emulator(x)
+    junk = [b"\xa0\x01\x02\xc0\xa0", b"\xc0" * 5, b"\xa0" * 3] * 4
+
+    def faults(chunk, total):
+        if total >= 100 and not emu.packets_dropped and not faults.done:
+            faults.done = True
+            emu.drop_packets(3)
+            emu.drop_packets(5)
+            for j in junk:
+                emu.inject_junk(j)
+    faults.done = False
+
+    with CytonSource(emu.port_name) as src:
+        seqs, data, gaps = assemble(collect(
+            src, 300, on_chunk=faults, until=lambda cs: sum(len(c.gaps) for c in cs) >= 2
+            and src.meta["junk_bytes"] >= sum(map(len, junk))))
+        assert src.meta["junk_bytes"] == sum(map(len, junk))  # every byte skipped, none taken
+    assert [g.n_missing for g in gaps] == [3, 5] and emu.packets_dropped == 8
+    _assert_matches_input(seqs, data, x, [24] * 8)
+
+
+def test_a_paused_reader_is_not_a_lost_link(emulator):
+    """Regression: when the host stops running the reader for a while (load, swapping)
+    the device's bytes wait in the OS buffers. The first read after the pause returns
+    part of them late; that used to look like a silent link whose counter had wrapped
+    (a phantom 256-sample gap) or, with a short stall_s, like a lost link."""
+    x = random_uv(3000, 8, seed=11)
+    emu = emulator(x, speed=4)
+    src = CytonSource(emu.port_name, stall_s=0.5)
+    put, paused = src._put, []
+
+    def pausing_put(item):  # the reader thread is not scheduled for 1.5 s, once
+        if item[0] == "data" and not paused:
+            paused.append(time.monotonic())
+            time.sleep(1.5)
+        put(item)
+    src._put = pausing_put
+
+    with src:
+        seqs, data, gaps = assemble(collect(src, 1000))
+        assert src.meta["disconnects"] == []
+    assert paused and gaps == [] and emu.packets_overflowed == 0
+    _assert_matches_input(seqs, data, x, [24] * 8)
 
 
 def test_daisy_16_channels_at_125_hz(emulator):
@@ -133,7 +189,8 @@ def test_daisy_16_channels_at_125_hz(emulator):
 
     with CytonSource(emu.port_name) as src:
         assert src.fs == 125.0 and len(src.ch_names) == 16 and src.meta["daisy"]
-        seqs, data, gaps = assemble(collect(src, 1200, on_chunk=drop))
+        seqs, data, gaps = assemble(collect(src, 1200, on_chunk=drop,
+                                            until=lambda cs: samples_after_gap(cs) >= 100))
     assert emu.commands[3:19] == [cp.channel_command(ch).decode() for ch in range(1, 17)]
     assert [g.n_missing for g in gaps] == [1]      # one lost packet = one lost 16-ch row
     _assert_matches_input(seqs, data, x, [24] * 16)
@@ -147,6 +204,38 @@ def test_daisy_off_uses_8_channels_at_250_hz(emulator):
         seqs, data, gaps = assemble(collect(src, 500))
     assert "c" in emu.commands[:4] and gaps == []
     _assert_matches_input(seqs, data, x, [24] * 8)
+
+
+def test_a_second_program_cannot_share_the_open_port(emulator):
+    """Regression: another process opening the same tty (a GUI, a second emgpipe, a test
+    harness reopening a recycled /dev/pts/N) used to get a random share of the bytes:
+    replies vanished mid-handshake and the emulator saw foreign bytes as commands."""
+    import serial
+    x = random_uv(2000, 8, seed=9)
+    emu = emulator(x)
+    with CytonSource(emu.port_name) as src:
+        with pytest.raises(DevicePermission, match="port busy: another program has it open"):
+            open_serial(emu.port_name, "cyton:second", cp.BAUD, 0.1)
+        with pytest.raises(serial.SerialException, match="exclusively lock"):
+            serial.Serial(emu.port_name, cp.BAUD, exclusive=True)
+        seqs, data, gaps = assemble(collect(src, 400))
+    assert gaps == [] and emu.commands[:12] == ["s", "v", "d", *EMG_COMMANDS, "b"]
+    _assert_matches_input(seqs, data, x, [24] * 8)
+    with open_serial(emu.port_name, "cyton:again", cp.BAUD, 0.1):  # free again once closed
+        pass
+
+
+def test_emulator_drops_an_incomplete_channel_command_after_1_s(emulator, monkeypatch):
+    from emgpipe.openbci import emulator as em
+    monkeypatch.setattr(em, "MULTI_BYTE_TIMEOUT_S", 0.1)  # firmware: 1 s (protocols.md §1.3)
+    emu = emulator()
+    with open_serial(emu.port_name, "cyton:test", cp.BAUD, 0.05) as ser:
+        src = CytonSource(emu.port_name)
+        t0 = time.monotonic()
+        assert src._ask(ser, b"x1") == em.MULTI_BYTE_TIMEOUT_REPLY  # a truncated command
+        assert time.monotonic() - t0 >= 0.1
+        assert "Firmware: v3.1.2" in src._ask(ser, b"v")  # not swallowed as parameters
+    assert emu.commands == ["v"]
 
 
 def test_board_off_is_reported_clearly(emulator):
@@ -182,6 +271,8 @@ def test_permission_denied_names_the_fix(emulator):
     (Exception("could not open port 'COM9': FileNotFoundError(2, 'The system cannot find the "
                "file specified.')"), "win32", DeviceNotFound, "not found"),
     (OSError(errno.EBUSY, "Device or resource busy"), "linux", DevicePermission, "busy"),
+    (OSError(errno.EAGAIN, "Could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource "
+             "temporarily unavailable"), "linux", DevicePermission, "busy"),
 ])
 def test_port_errors_on_every_os(exc, platform, cls, words):
     err = port_error("cyton:PORT", exc, platform=platform)
@@ -202,7 +293,8 @@ def test_unplug_replug_reconnects_and_reports_the_lost_time(emulator):
     src = CytonSource(emu.port_name, reconnect_s=5.0)
     src.link_listeners.append(events.append)
     with src:
-        seqs, data, gaps = assemble(collect(src, 1500, on_chunk=unplug))
+        seqs, data, gaps = assemble(collect(src, 1500, on_chunk=unplug,
+                                            until=lambda cs: samples_after_gap(cs) >= 300))
         disc = src.meta["disconnects"]
     assert [e["event"] for e in events] == ["disconnect", "reconnect"]
     assert len(gaps) == 1 and gaps[0].reason.startswith("reconnect")
@@ -231,7 +323,8 @@ def test_board_switched_off_mid_stream_is_a_stall_then_reconnect(emulator):
             threading.Timer(0.5, setattr, (emu, "board_on", True)).start()
 
     with CytonSource(emu.port_name, stall_s=0.2, reply_timeout=0.3, reconnect_s=5) as src:
-        seqs, data, gaps = assemble(collect(src, 800, on_chunk=power_cycle))
+        seqs, data, gaps = assemble(collect(src, 800, on_chunk=power_cycle,
+                                            until=lambda cs: samples_after_gap(cs) >= 200))
         assert src.meta["disconnects"][0]["reason"] == "no data for 0.2 s"
     assert len(gaps) == 1 and 0.5 * 250 <= gaps[0].n_missing <= 2.5 * 250
     assert any("Failure" in c or c == "v" for c in emu.commands[12:])

@@ -35,6 +35,18 @@ def test_wrap_guard_restores_whole_lost_cycles_from_the_clock():
     assert idx.tolist() == [100 + 500 - 1 + 4]
 
 
+def test_wrap_guard_counts_only_time_spent_listening():
+    c = PacketCounter(range(257), rate_hz=250.0)
+    c.unwrap(np.arange(100), t=0.4)
+    # The reader was not running for 2 s (overloaded host); its next read returns the
+    # first 124 buffered packets. Nobody heard a silence, so no cycle was lost.
+    idx = c.unwrap(np.arange(100, 224), t=2.4, quiet_s=0.0)
+    assert idx.tolist() == list(range(100, 224))
+    # 2 s of listening to nothing, then the counter moved 500 - 256: one cycle was lost.
+    nxt = (224 + 500 - 256) % 256
+    assert c.unwrap([nxt], t=4.4, quiet_s=2.0).tolist() == [224 + 500]
+
+
 def test_wrap_guard_ignores_a_device_faster_than_real_time():
     c = PacketCounter(range(257), rate_hz=250.0)
     c.unwrap(np.arange(256), t=0.0)
