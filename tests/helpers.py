@@ -1,5 +1,8 @@
-"""Test helpers importable as tests.helpers (random chunkings)."""
+"""Test helpers importable as tests.helpers (random chunkings, Ctrl-C as in a terminal)."""
 from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -23,3 +26,24 @@ def random_chunks(x: np.ndarray, fs: float, rng, seq0: int = 0, ch_names=None, *
     cuts = split_points(len(x), rng, **kw)
     for a, b in zip(cuts[:-1], cuts[1:]):
         yield Chunk(x[a:b], fs=fs, seq=seq0 + a, ch_names=ch_names or ())
+
+
+@contextmanager
+def ctrl_c_enabled():
+    """Ctrl-C (SIGINT) acts as in a terminal for the block: ``KeyboardInterrupt``.
+
+    A test runner started with SIGINT ignored (a background job of a
+    non-interactive shell: ``cmd &`` in a CI script) or blocked passes that on
+    to this process and to every child it starts, and emgpipe then rightly
+    keeps ignoring Ctrl-C; a Ctrl-C test would then see no stop at all. Inside
+    the block SIGINT is neither ignored nor blocked here, nor in children
+    started here (an ignored signal stays ignored across ``exec``, a handled
+    one is reset to the default). POSIX only; call it from the main thread.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, old)

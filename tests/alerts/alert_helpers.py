@@ -21,13 +21,15 @@ class BlockingSink(Sink):
 
     def __init__(self):
         self.release = threading.Event()
-        self.entered = threading.Event()
+        self.entered = threading.Event()   # a send() has started
+        self.returned = threading.Event()  # a send() has come back (released or after 30 s)
         self.got = []
 
     def send(self, alert):
         self.got.append(alert)
         self.entered.set()
         self.release.wait(30)
+        self.returned.set()
         return True
 
 

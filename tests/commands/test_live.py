@@ -15,6 +15,7 @@ import pytest
 from emgpipe.cli import main
 from emgpipe.io.events_csv import read_events
 from emgpipe.types import Event
+from tests.helpers import ctrl_c_enabled
 
 REPO = Path(__file__).resolve().parents[2]
 posix_only = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "openpty"),
@@ -29,9 +30,9 @@ def cyton():
     from emgpipe.openbci.emulator import CytonEmulator
     made = []
 
-    def make(**kw):
+    def make(samples=None, **kw):
         kw.setdefault("speed", 20.0)
-        emu = CytonEmulator(None, **kw).start()
+        emu = CytonEmulator(samples, **kw).start()
         made.append(emu)
         return emu
 
@@ -82,22 +83,33 @@ class ThresholdCramp:
 
 @posix_only
 def test_cyton_gap_reported_as_signal_loss(cyton, tmp_path, capsys):
-    emu = cyton()
-    # drop 10 packets once streaming is well under way (a leading loss is invisible)
-    when(lambda: emu.packets_sent >= 300, lambda: emu.drop_packets(10))
+    # Drop 10 packets once streaming is well under way (a leading loss is invisible), at the
+    # first batch the emulator thread makes from sample 300 (1.2 s) on: asked for from its own
+    # signal function, so the gap's place in the stream does not depend on thread timing. (A
+    # watcher thread polling packets_sent, late on a loaded machine, found 5 s sent already.)
+    from emgpipe.openbci.emulator import synthetic_emg
+    signal_fn, drop_at = synthetic_emg(8, FS), []
+
+    def samples(start, n):
+        if not drop_at and start >= 300:     # at most 1000 packets a batch: start < 1300
+            drop_at.append(start)
+            emu.drop_packets(10)
+        return signal_fn(start, n)
+    emu = cyton(samples)
     out = tmp_path / "f.csv"
-    rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "5", "--no-ui",
+    rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "10", "--no-ui",
                "--events-out", str(out)])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     events = read_events(out)
     loss = [e for e in events if e.kind == "signal_loss" and "dropped" in e.detail]
     assert sorted(e.channel for e in loss) == [f"ch{i}" for i in range(1, 9)]
-    # the drop comes after >= 300 packets (1.2 s), as soon as the watcher thread runs
+    # one gap of 10 samples, where the emulator dropped them (>= sample 300, 1.2 s)
     assert len({e.start_s for e in loss}) == 1, loss
-    assert all(e.duration_s == pytest.approx(10 / FS) and 1.2 <= e.start_s < 4.9 for e in loss), loss
-    assert max(e.end_s for e in events) <= 5.0 + 1e-9
-    assert "duration reached after 5.0 s of signal" in cap.err
+    assert all(e.duration_s == pytest.approx(10 / FS) and e.start_s == pytest.approx(drop_at[0] / FS)
+               for e in loss), (loss, drop_at)
+    assert max(e.end_s for e in events) <= 10.0 + 1e-9
+    assert "duration reached after 10.0 s of signal" in cap.err
     assert "250 Hz" in cap.err and "dongle" in cap.err          # the device limit is stated
     assert sum("signal_loss" in line for line in cap.out.splitlines()) == 8
     assert "\x1b[" not in cap.out                                # stdout is not a terminal
@@ -179,18 +191,27 @@ def test_duration_is_signal_time_and_events_are_causal(tmp_path, capsys):
 
 @posix_only
 def test_sigint_stops_cleanly_with_events_file_intact(cyton, tmp_path):
+    """Ctrl-C to a streaming `emgpipe live`: exit 0, a complete events file.
+
+    Event-driven: the SIGINT goes out only once the process has announced the
+    drop we caused (so it is streaming with its Ctrl-C handler in place), and the
+    source is a real-time board that never ends by itself.
+    """
     emu = cyton(speed=1.0)
     out = tmp_path / "f.csv"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "emgpipe", "live", "--source",
-                             f"cyton:{emu.port_name}", "--no-ui", "--events-out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=REPO)
+    with ctrl_c_enabled():               # the child must not inherit an ignored SIGINT
+        proc = subprocess.Popen([sys.executable, "-m", "emgpipe", "live", "--source",
+                                 f"cyton:{emu.port_name}", "--no-ui", "--events-out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=REPO)
     guard = threading.Timer(40, proc.kill)                # never hang the test run
     guard.start()
     try:
-        header = proc.stderr.readline()                  # printed once streaming
-        assert header.startswith("live: cyton:"), header
+        err = []
+        while not (err and err[-1].startswith("live: cyton:")):   # the header: streaming
+            err.append(proc.stderr.readline())
+            assert err[-1], f"live ended before streaming: {''.join(err)}"
         sent = emu.packets_sent
         when(lambda: emu.packets_sent > sent + 50, lambda: emu.drop_packets(25))
         line = " "
@@ -198,8 +219,8 @@ def test_sigint_stops_cleanly_with_events_file_intact(cyton, tmp_path):
             line = proc.stdout.readline()
         assert "signal_loss" in line
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=15)
-        rest_err = proc.stderr.read()
+        _, rest_err = proc.communicate(timeout=15)       # drains both pipes while it stops
+        rc = proc.returncode
     finally:
         guard.cancel()
         if proc.poll() is None:
