@@ -116,11 +116,10 @@ class CrampSettings:
 
     @classmethod
     def from_model(cls, model, mode: str | None = None) -> "CrampSettings":
-        table = dict(model.section("detector"))
-        if mode:
-            table.update(model.section(f"detector.{mode}") if f"detector.{mode}" in model.params else {})
-            table.update(model.params.get("detector", {}).get(mode, {}) if isinstance(
-                model.params.get("detector", {}).get(mode), dict) else {})
+        table = model.section("detector")
+        override = table.pop(mode, None) if mode else None   # an optional [detector.<mode>] table
+        if isinstance(override, dict):
+            table.update(override)
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in table.items() if k in names})
 
@@ -178,7 +177,6 @@ class _Run:
     start_s: float
     last_on_s: float
     n_windows: int = 0
-    n_on: int = 0
     # the decision looks at the run's most recent decision_s only (bounded cost,
     # and a cramp that follows walking without a pause is still recognised)
     recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
@@ -208,8 +206,6 @@ class _Channel:
         self.fasc: _Episode | None = None
         self.fasc_times: deque = deque()     # (time, n) of recent potentials
         self.hist = np.empty(0)              # ratios of the windows before this batch (precursor test)
-        self.hist_end = 0.0
-        self.cur_i, self.cur_t = 0, 0.0
         self.last_rms = 0.0
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended
@@ -348,13 +344,11 @@ class CrampDetector:
         n_keep = int(round(s.precursor_s / hop)) + 1
         for k, ch in enumerate(self._ch):
             ch.hist = np.concatenate([ch.hist, ratios[:, k]])[-n_keep:]
-            ch.hist_end = ends[-1]
         return out
 
     def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
               active, fcand, smooth, spikes, out):
         s = self.settings
-        ch.cur_i, ch.cur_t = i, t1
         # ---- fasciculations: isolated transients on an otherwise quiet channel
         if fcand and ch.run is None and t0 - ch.last_run_end > s.fasc_merge_s:
             n = spikes * win_s / 2.0      # each potential is seen by two overlapping windows
@@ -387,7 +381,6 @@ class CrampDetector:
         on = active or (in_cramp and smooth and ratio >= s.off_ratio
                         and r >= s.off_frac * run.cramp.features["rms_uv"])
         if on:
-            run.n_on += 1
             run.last_on_s = t1
             run.peak = max(run.peak, r)
         if not in_cramp:

@@ -133,11 +133,9 @@ class QualityDetector:
                 clip |= cand & (run >= s.clip_min_run)
         ac = x - x.mean(axis=-1, keepdims=True)
         slow = ac.cumsum(axis=-1)  # integrate: emphasises the < 20 Hz content
-        n_len = x.shape[-1]
         slow_rms = np.sqrt((slow ** 2).mean(axis=-1)) * (2 * np.pi * 5.0 / w.fs)  # ~ amplitude at 5 Hz
         fast_rms = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1)) * w.fs / (2 * np.pi * 100.0) + 1e-9
         motion = (slow_rms > s.motion_floor_uv) & (slow_rms > s.motion_ratio * fast_rms) & ~flat & ~clip
-        del n_len
         flags = {"flat": flat, "clip": clip, "motion": motion}
         peak = np.abs(x).max(axis=-1)
         starts, ends = w.starts / w.fs, (w.starts + w.n_len) / w.fs
