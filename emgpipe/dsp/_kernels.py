@@ -58,48 +58,27 @@ if numba is not None:
         for c in range(n_ch):
             for b in range(n_blk):
                 s1 = s2 = s3 = s4 = sa = wl = zc = ssc = tke = 0.0
-                j0 = b * n_hop
-                if j0 == 0:  # first sample of the segment: no pair/triple term
-                    v = x[0, c]
-                    v2 = v * v
-                    s1 += v
-                    s2 += v2
-                    s3 += v2 * v
-                    s4 += v2 * v2
-                    sa += abs(v)
-                    j0 = 1
-                j1 = min((b + 1) * n_hop, n - 1)
-                # branch-free body (random signs would defeat the predictor)
-                for j in range(j0, j1):
+                # the only branches test the index (predictable); the data tests are
+                # arithmetic: random signs would defeat the branch predictor. The
+                # segment's first sample has no pair term, its ends no triple term.
+                for j in range(b * n_hop, (b + 1) * n_hop):
                     v = x[j, c]
-                    p = x[j - 1, c]
-                    q = x[j + 1, c]
                     v2 = v * v
                     s1 += v
                     s2 += v2
                     s3 += v2 * v
                     s4 += v2 * v2
                     sa += abs(v)
-                    dd = v - p
-                    ad = abs(dd)
-                    wl += ad
-                    zc += (p * v < 0) * (ad >= zc_thr)
-                    ssc += dd * (v - q) > ssc_thr
-                    tke += v2 - p * q
-                if j1 < (b + 1) * n_hop:  # last sample of the segment: pair term only
-                    j = j1
-                    v = x[j, c]
-                    p = x[j - 1, c]
-                    v2 = v * v
-                    s1 += v
-                    s2 += v2
-                    s3 += v2 * v
-                    s4 += v2 * v2
-                    sa += abs(v)
-                    dd = v - p
-                    ad = abs(dd)
-                    wl += ad
-                    zc += (p * v < 0) * (ad >= zc_thr)
+                    if j >= 1:
+                        p = x[j - 1, c]
+                        dd = v - p
+                        ad = abs(dd)
+                        wl += ad
+                        zc += (p * v < 0) * (ad >= zc_thr)
+                        if j + 1 < n:
+                            q = x[j + 1, c]
+                            ssc += dd * (v - q) > ssc_thr
+                            tke += v2 - p * q
                 out[0, b, c] = s1
                 out[1, b, c] = s2
                 out[2, b, c] = s3
