@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from .graph import Pipeline, default_detectors
 from .io.base import Recording
 from .models import available_models, load_model
-from .sources.base import max_speed_chunk_s
+from .sources.base import Pacer, max_speed_chunk_s
 from .types import Event
 
 
@@ -57,16 +57,23 @@ def resolve_mode(mode: str | None, recording: Recording | None = None) -> str | 
 
 
 def run_recording(recording: Recording, mode: str | None = None, model=None,
-                  chunk_s: float | None = None, stop_s: float | None = None, progress=None) -> RunResult:
-    """Replay a recording causally at max speed; returns its events.
+                  chunk_s: float | None = None, stop_s: float | None = None, progress=None,
+                  speed: float | None = None, pipeline: Pipeline | None = None,
+                  profile: dict | None = None) -> RunResult:
+    """Replay a recording causally; returns its events.
 
-    ``stop_s`` replays only the first part (used by the causality test).
+    ``speed`` None replays at max speed (large chunks), otherwise paced at
+    ``speed`` x real time in 50 ms chunks. ``stop_s`` replays only the first
+    part (the causality test). ``pipeline`` may be one the caller built and
+    connected sinks to (e.g. an events file).
     """
-    p = make_pipeline(model, resolve_mode(mode, recording), signal_of(recording))
+    p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile)
     announced, final = collect(p)
     if chunk_s is None:
-        chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names))
+        chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names)) if speed is None else 0.05
+    pacer = Pacer(speed)
     for chunk in recording.iter_chunks(chunk_s=chunk_s, stop_s=stop_s):
+        pacer.wait_until(chunk.end_s)
         p.push(chunk)
         if progress is not None:
             progress(chunk.end_s)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import EmgpipeError, UsageError
 from ..io.events_csv import EventsCsvWriter
-from ..sources.base import Pacer, max_speed_chunk_s, parse_speed
+from ..sources.base import parse_speed
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -90,7 +90,7 @@ def summarise(name: str, rec, result, out: Path, wall_s: float) -> str:
 
 def run(args) -> int:
     from ..io import find_recordings, read_recording
-    from ..pipeline import RunResult, collect, make_pipeline, resolve_mode, signal_of
+    from ..pipeline import make_pipeline, resolve_mode, run_recording, signal_of
 
     inputs = [Path(p) for p in args.inputs]
     for p in inputs:
@@ -114,21 +114,12 @@ def run(args) -> int:
         try:
             rec = read_recording(path, fmt=args.fmt)
             pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile)
-            announced, final = collect(pipe)
             progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
             t0 = time.perf_counter()
             with EventsCsvWriter(out, model=pipe.model.tag) as writer:
-                pipe.events.sink(writer.write)
-                pacer = Pacer(speed)
-                chunk_s = max_speed_chunk_s(rec.fs, len(rec.ch_names)) if speed is None else 0.05
-                for chunk in rec.iter_chunks(chunk_s=chunk_s):
-                    pacer.wait_until(chunk.end_s)
-                    pipe.push(chunk)
-                    progress(chunk.end_s)
-                pipe.close()
+                pipe.events.sink(writer.write)          # rows written as events become final
+                result = run_recording(rec, speed=speed, pipeline=pipe, progress=progress)
             progress.done()
-            result = RunResult(sorted(final, key=lambda e: e.start_s), announced, pipe.end_s,
-                               pipe.n_samples, pipe.n_lost, pipe.mains_hz, pipe.model.tag)
             print(summarise(path.name, rec, result, out, time.perf_counter() - t0))
         except EmgpipeError as err:
             failures += 1
