@@ -22,7 +22,7 @@ import numpy as np
 from ..types import Chunk
 from . import _kernels
 from .stateful import Stateful
-from .windows import Windows, WindowSettings, _win_empty, _win_init, _win_step
+from .windows import WindowGrid, Windows, WindowSettings, _win_empty, _win_init, _win_step
 
 #: Every feature name computed by :func:`compute_features`.
 ALL_FEATURES = ("rms", "mav", "wl", "zc", "ssc", "tke", "mnf", "mdf", "kurtosis", "spikes")
@@ -230,7 +230,7 @@ def _spikes(abs_sums, x, n_len, n_hop, n_win, m, dur, settings):
 
 
 @dataclass(frozen=True, eq=False)
-class Features:
+class Features(WindowGrid):
     """Feature values of a batch of windows.
 
     ``values[name]`` is (n_windows, n_channels). ``starts`` are window
@@ -246,18 +246,6 @@ class Features:
     ch_names: tuple
     source_id: str = ""
     attrs: dict = field(default_factory=dict)
-
-    @property
-    def n_windows(self) -> int:
-        return len(self.starts)
-
-    @property
-    def end_s(self) -> np.ndarray:
-        return (self.starts + self.n_len) / self.fs
-
-    @property
-    def start_s(self) -> np.ndarray:
-        return self.starts / self.fs
 
 
 @dataclass(frozen=True)

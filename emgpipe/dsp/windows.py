@@ -27,8 +27,27 @@ class WindowSettings:
         return n_len, n_hop
 
 
+class WindowGrid:
+    """Times of a batch of windows (mixed into :class:`Windows` and
+    :class:`~emgpipe.dsp.features.Features`, which have ``starts``, ``fs``
+    and ``n_len``)."""
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.starts)
+
+    @property
+    def start_s(self) -> np.ndarray:
+        return self.starts / self.fs
+
+    @property
+    def end_s(self) -> np.ndarray:
+        """Stream time at which each window is complete (when a causal step may act)."""
+        return (self.starts + self.n_len) / self.fs
+
+
 @dataclass(frozen=True, eq=False)
-class Windows:
+class Windows(WindowGrid):
     """A batch of windows.
 
     ``segment`` is the contiguous (n, n_channels) stretch of samples from the
@@ -53,13 +72,6 @@ class Windows:
             return np.empty((0, self.segment.shape[1], self.n_len))
         return sliding_window_view(self.segment, self.n_len, axis=0)[::self.n_hop]
 
-    @property
-    def n_windows(self) -> int:
-        return len(self.starts)
-
-    @property
-    def end_s(self) -> np.ndarray:
-        return (self.starts + self.n_len) / self.fs
 
 
 @dataclass
