@@ -93,6 +93,17 @@ def test_notch_detects_mains_and_removes_harmonics(fs, mains):
     assert 0.8 < np.std(y[tail]) / 5.0 < 1.2
 
 
+@pytest.mark.parametrize("mains", [50.0, 60.0])
+def test_notch_detects_a_pure_fundamental(mains):
+    """Hum without harmonics (common on bipolar leads) is still recognised."""
+    fs = 1000.0
+    t = np.arange(3000) / fs
+    x = np.random.default_rng(3).normal(0, 5, (3000, 1)) + (20 * np.sin(2 * np.pi * mains * t))[:, None]
+    n = MainsNotch()
+    n(Chunk(x, fs=fs))
+    assert n.mains_hz == int(mains)
+
+
 def test_notch_forced_ignores_signal():
     fs = 1000.0
     t = np.arange(3000) / fs
