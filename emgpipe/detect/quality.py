@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Chunk, Event, Gap
+from ..dsp import _kernels
 from ..dsp.windows import Windower, WindowSettings
 from .episodes import EpisodeTracker
 
@@ -46,18 +47,6 @@ def gap_events(chunk: Chunk, detector: str = "") -> list[Event]:
                              features={"n_missing": g.n_missing}, detector=detector,
                              source_id=chunk.source_id))
     return out
-
-
-def _max_run(mask: np.ndarray) -> np.ndarray:
-    """Longest run of True along the last axis (vectorised)."""
-    n = mask.shape[-1]
-    flat = mask.reshape(-1, n)
-    out = np.zeros(len(flat), dtype=np.int64)
-    for i, row in enumerate(flat):
-        if row.any():
-            d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
-            out[i] = (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).max()
-    return out.reshape(mask.shape[:-1])
 
 
 class QualityDetector:
@@ -118,31 +107,31 @@ class QualityDetector:
         if w.n_windows == 0:
             return events
         s = self.settings
-        x = w.data                                      # (n_win, n_ch, n_len)
-        hi, lo = x.max(axis=-1), x.min(axis=-1)
+        if w.n_hop == w.n_len:
+            st = _kernels.quality_stats(w.segment, w.n_len, w.n_windows)
+        else:  # pragma: no cover - the windows are made non-overlapping above
+            st = _kernels.quality_stats_numpy(w.data)
+        hi, lo, frac_hi, frac_lo, run_hi, run_lo, slow, fast, peak = st
         flat = (hi - lo) < s.flat_uv
-        med = np.median(x, axis=-1)
         clip = np.zeros_like(flat)
-        for ext in (hi, lo):
-            at = x == ext[..., None]
-            frac = at.mean(axis=-1)
-            cand = (frac >= s.clip_fraction) & (np.abs(ext - med) >= s.clip_floor_uv) & ~flat
-            if cand.any():
-                run = np.zeros(cand.shape, dtype=np.int64)
-                run[cand] = _max_run(at[cand])
-                clip |= cand & (run >= s.clip_min_run)
-        ac = x - x.mean(axis=-1, keepdims=True)
-        slow = ac.cumsum(axis=-1)  # integrate: emphasises the < 20 Hz content
-        slow_rms = np.sqrt((slow ** 2).mean(axis=-1)) * (2 * np.pi * 5.0 / w.fs)  # ~ amplitude at 5 Hz
-        fast_rms = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1)) * w.fs / (2 * np.pi * 100.0) + 1e-9
+        for ext, frac, run in ((hi, frac_hi, run_hi), (lo, frac_lo, run_lo)):
+            cand = (frac >= s.clip_fraction) & (run >= s.clip_min_run) & ~flat
+            if cand.any():   # the median only where it matters (rare)
+                iw, ic = np.nonzero(cand)
+                med = np.median(w.data[iw, ic], axis=-1)
+                clip[iw, ic] |= np.abs(ext[iw, ic] - med) >= s.clip_floor_uv
+        slow_rms = slow * (2 * np.pi * 5.0 / w.fs)  # integrated: ~ amplitude at 5 Hz
+        fast_rms = fast * w.fs / (2 * np.pi * 100.0) + 1e-9
         motion = (slow_rms > s.motion_floor_uv) & (slow_rms > s.motion_ratio * fast_rms) & ~flat & ~clip
         flags = {"flat": flat, "clip": clip, "motion": motion}
-        peak = np.abs(x).max(axis=-1)
         starts, ends = w.starts / w.fs, (w.starts + w.n_len) / w.fs
         for c, ch in enumerate(chunk.ch_names):
             for cond in self.CONDITIONS:
-                tr = self._tracker(ch, cond)
                 f = flags[cond][:, c]
+                tr = self._trackers.get((ch, cond))
+                if (tr is None or tr.current is None) and not f.any():
+                    continue   # nothing open and nothing new: an idle tracker stays idle
+                tr = self._tracker(ch, cond)
                 for i in range(w.n_windows):
                     new, done = tr.update(bool(f[i]), starts[i], ends[i], float(peak[i, c]))
                     if new is not None:

@@ -278,3 +278,98 @@ def track_baseline(rms: np.ndarray, base: float, a_down: float, a_up: float, lea
     fn = _baseline_py if numba is None else _baseline_jit
     return fn(np.ascontiguousarray(rms, dtype=np.float64), float(base), float(a_down), float(a_up),
               float(learn), float(floor))
+
+
+#: Row order of the array returned by :func:`quality_stats`.
+QUALITY_FIELDS = ("hi", "lo", "frac_hi", "frac_lo", "run_hi", "run_lo", "slow_rms", "fast_rms", "peak")
+
+
+def _max_run(mask: np.ndarray) -> np.ndarray:
+    """Longest run of True along the last axis."""
+    n = mask.shape[-1]
+    flat = mask.reshape(-1, n)
+    out = np.zeros(len(flat))
+    for i, row in enumerate(flat):
+        if row.any():
+            d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+            out[i] = (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).max()
+    return out.reshape(mask.shape[:-1])
+
+
+def quality_stats_numpy(x: np.ndarray) -> np.ndarray:
+    """Per-window raw-signal statistics for the quality detector.
+
+    ``x`` is (n_windows, n_channels, n_len); returns (len(QUALITY_FIELDS),
+    n_windows, n_channels): extremes, the fraction of samples at each extreme
+    and its longest run, the integrated (< 20 Hz-weighted) RMS of the
+    mean-removed signal, the differentiated RMS, and the peak |x|. The two RMS
+    values are in "samples" units; the caller scales them by fs."""
+    hi, lo = x.max(axis=-1), x.min(axis=-1)
+    at_hi, at_lo = x == hi[..., None], x == lo[..., None]
+    ac = x - x.mean(axis=-1, keepdims=True)
+    slow = np.sqrt((ac.cumsum(axis=-1) ** 2).mean(axis=-1))
+    fast = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1))
+    return np.stack([hi, lo, at_hi.mean(axis=-1), at_lo.mean(axis=-1), _max_run(at_hi), _max_run(at_lo),
+                     slow, fast, np.maximum(np.abs(hi), np.abs(lo))])
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _quality_jit(seg, n_len, n_win):  # pragma: no cover - compiled
+        n_ch = seg.shape[1]
+        out = np.zeros((9, n_win, n_ch))
+        for c in range(n_ch):
+            for w in range(n_win):
+                o = w * n_len
+                hi = lo = seg[o, c]
+                tot = 0.0
+                for i in range(n_len):
+                    v = seg[o + i, c]
+                    tot += v
+                    if v > hi:
+                        hi = v
+                    if v < lo:
+                        lo = v
+                mean = tot / n_len
+                n_hi = n_lo = r_hi = r_lo = m_hi = m_lo = 0
+                cum = ss = dd = 0.0
+                prev = seg[o, c]
+                for i in range(n_len):
+                    v = seg[o + i, c]
+                    if v == hi:
+                        n_hi += 1
+                        r_hi += 1
+                        m_hi = max(m_hi, r_hi)
+                    else:
+                        r_hi = 0
+                    if v == lo:
+                        n_lo += 1
+                        r_lo += 1
+                        m_lo = max(m_lo, r_lo)
+                    else:
+                        r_lo = 0
+                    cum += v - mean
+                    ss += cum * cum
+                    d = v - prev
+                    dd += d * d
+                    prev = v
+                out[0, w, c] = hi
+                out[1, w, c] = lo
+                out[2, w, c] = n_hi / n_len
+                out[3, w, c] = n_lo / n_len
+                out[4, w, c] = m_hi
+                out[5, w, c] = m_lo
+                out[6, w, c] = np.sqrt(ss / n_len)
+                out[7, w, c] = np.sqrt(dd / (n_len - 1))
+                out[8, w, c] = max(abs(hi), abs(lo))
+        return out
+
+
+def quality_stats(seg: np.ndarray, n_len: int, n_win: int) -> np.ndarray:
+    """:func:`quality_stats_numpy` of the ``n_win`` consecutive, non-overlapping
+    ``n_len``-sample windows at the start of ``seg`` (n, channels), in one
+    compiled pass when numba is available."""
+    if numba is None:
+        x = seg[:n_win * n_len].reshape(n_win, n_len, seg.shape[1]).transpose(0, 2, 1)
+        return quality_stats_numpy(x)
+    return _quality_jit(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win))
