@@ -96,8 +96,13 @@ class CrampSettings:
     cramp_ratio: float = 5.0
     cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
-    min_s: float = 8.0                  # awake, without evidence (voluntary presses are mostly shorter)
-    min_s_sleep: float = 10.5           # asleep: beyond the AASM 10 s leg-movement limit
+    min_s: float = 3.5                  # awake, without evidence, from rest or rhythmic activity
+    min_s_after_hold: float = 8.0       # awake, when this muscle made a steady hold that ended by itself
+    hold_context_s: float = 60.0        # ... within this long before (someone exercising it)
+    hold_min_s: float = 2.0             # a run that stays above off_ratio this long is a hold (walking: < 1 s)
+    min_s_sleep: float = 8.0            # asleep, no leg movement in the series window before
+    min_s_sleep_series: float = 10.5    # asleep during a PLM series: beyond the AASM 10 s LM limit
+    series_context_s: float = 90.0      # AASM: LMs of a series are 5-90 s apart
     min_s_evidence: float = 3.0         # awake or asleep, with fasciculations or a precursor before
     evidence_window_s: float = 60.0
     evidence_fasc: int = 4              # potentials in the evidence window
@@ -177,6 +182,9 @@ class _Run:
     start_s: float
     last_on_s: float
     n_windows: int = 0
+    held_from: float | None = None                    # start of the current stretch above off_ratio
+    held_s: float = 0.0                               # longest such stretch (a steady hold)
+    need_s: float = 0.0                               # how long it must last to be announced
     # the decision looks at the run's most recent decision_s only (bounded cost,
     # and a cramp that follows walking without a pause is still recognised)
     recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
@@ -210,6 +218,8 @@ class _Channel:
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended
         self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
+        self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
+        self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
 
 
 class CrampDetector:
@@ -374,12 +384,18 @@ class CrampDetector:
                 ch.fasc = None
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
+            run.need_s = self._need_s(ch, run)
         run.n_windows += 1
         in_cramp = run.cramp is not None
         # a cramp goes on while its interference pattern stays above off_ratio x
         # baseline and off_frac of its plateau (isolated spikes don't count)
         on = active or (in_cramp and smooth and ratio >= s.off_ratio
                         and r >= s.off_frac * run.cramp.features["rms_uv"])
+        if ratio >= s.off_ratio:
+            run.held_from = t0 if run.held_from is None else run.held_from
+            run.held_s = max(run.held_s, t1 - run.held_from)
+        else:
+            run.held_from = None
         if on:
             run.last_on_s = t1
             run.peak = max(run.peak, r)
@@ -407,12 +423,9 @@ class CrampDetector:
             return
         # ---- cramp decision
         dur = t1 - run.start_s
-        if run.evidence:
-            need = s.min_s_evidence
-        else:
-            need = s.min_s_sleep if self.mode == "sleep" else s.min_s
-        if dur < need:
-            return
+        need = run.need_s
+        if dur < need or not on:
+            return   # announced only while it lasts (not in the pause after it stopped)
         recent = run.recent
         duty = run.recent_on / len(recent)
         if duty < s.min_duty:
@@ -444,7 +457,7 @@ class CrampDetector:
         run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
                           peak_uv=run.peak, detail=self._detail(run), status="onset",
                           features={"rms_uv": level, "baseline_uv": ch.base, "duty": duty,
-                                    "coactive": co, "evidence": run.evidence},
+                                    "coactive": co, "evidence": run.evidence, "min_s": need},
                           detector=self.detector, source_id=self._source)
         out.append(run.cramp)
 
@@ -457,6 +470,21 @@ class CrampDetector:
         z = (2.0 * (duty - s.min_duty) / (1 - s.min_duty + 1e-9) + math.log(ratio / s.cramp_ratio)
              - math.log(max(co, 1.0)) + (1.0 if evidence else 0.0) + 0.05 * dur)
         return round(1.0 / (1.0 + math.exp(-z)), 3)
+
+    def _need_s(self, ch: _Channel, run: _Run) -> float:
+        """How long this run must last before it may be announced, from what
+        came before it (decided once, at the run's start)."""
+        s = self.settings
+        if run.evidence:
+            return s.min_s_evidence
+        t0 = run.start_s
+        if self.mode == "sleep":
+            # inside a periodic-limb-movement series a movement may last up to 10 s
+            series = any(t0 - c.last_move_end <= s.series_context_s for c in self._ch)
+            return s.min_s_sleep_series if series else s.min_s_sleep
+        # someone holding this muscle on purpose (a hold that ended by itself
+        # moments ago) makes presses of a few seconds likely: wait longer
+        return s.min_s_after_hold if t0 - ch.last_hold_end <= s.hold_context_s else s.min_s
 
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
         """Why a cramp may be announced early: fasciculations or a precursor
@@ -505,8 +533,13 @@ class CrampDetector:
             return
         if run.why:
             log.debug("%s: %.1f-%.1f s not a cramp: %s", ch.name, run.start_s, end, run.why)
-        if end - run.start_s < self.settings.min_voluntary_s:
+        s = self.settings
+        dur = end - run.start_s
+        if run.held_s >= s.hold_min_s:
+            ch.last_hold_end = end
+        if dur < s.min_voluntary_s:
             return
+        ch.last_move_end = end
         out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
                          peak_uv=run.peak, detail="activity",
                          detector=self.detector, source_id=self._source))
