@@ -18,12 +18,28 @@ the filtered signal. Design, with the physiology it rests on
   channel on the other leg is co-active, and channels on the same leg are at
   most at cross-talk level: cramps stay in one muscle or one head, Ross &
   Thomas 1995, Khan & Burne 2007; tiptoe, squats and heel raises are
-  bilateral, pressing co-activates the shin) and has lasted
-  ``min_s`` (awake) or ``min_s_sleep`` (asleep). Asleep, the AASM limits a leg
-  movement to 10 s, so without other evidence a sleep cramp must outlast
-  that; *evidence* that a cramp is coming (fasciculations in the preceding
-  minute, Miller & Layzer 2005; a precursor of raised tension, Chaney &
-  Sherman) shortens the wait to ``min_s_evidence``.
+  bilateral, pressing co-activates the shin) and has lasted long enough.
+  How long, and how strong, depends on what came before the run (its
+  *context*, fixed when it starts):
+
+  ========== ============================================== ================ =================
+  context    what came before                               lasted           strong
+  ========== ============================================== ================ =================
+  evidence   fasciculations in the minute before (Miller &  min_s_evidence   cramp_ratio_rest
+             Layzer 2005) or a raised-tension precursor     (asleep:
+             (Chaney & Sherman)                             min_s_sleep_
+                                                            evidence)
+  rest       awake: rest, walking or running                min_s            cramp_ratio_rest
+  hold       awake: a steady hold of this muscle (above     min_s_after_hold cramp_ratio
+             off_ratio >= hold_min_s, ended by itself) in
+             the last hold_context_s: someone exercising it
+             makes deliberate presses of a few seconds
+  sleep      asleep, no movement in the last                min_s_sleep      cramp_ratio
+             series_context_s
+  series     asleep inside a periodic-limb-movement series  min_s_sleep_     cramp_ratio
+             (AASM: LMs of 0.5-10 s, 5-90 s apart)          series (> 10 s)
+  ========== ============================================== ================ =================
+
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has
   stayed below ``off_ratio`` for ``end_pause_s``: a cramp that pauses for a
@@ -94,6 +110,7 @@ class CrampSettings:
     steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
     min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
     cramp_ratio: float = 5.0
+    cramp_ratio_rest: float = 4.0       # ... when it arose from rest (no hold or leg-movement series before)
     cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.5                  # awake, without evidence, from rest or rhythmic activity
@@ -103,7 +120,8 @@ class CrampSettings:
     min_s_sleep: float = 8.0            # asleep, no leg movement in the series window before
     min_s_sleep_series: float = 10.5    # asleep during a PLM series: beyond the AASM 10 s LM limit
     series_context_s: float = 90.0      # AASM: LMs of a series are 5-90 s apart
-    min_s_evidence: float = 3.0         # awake or asleep, with fasciculations or a precursor before
+    min_s_evidence: float = 3.0         # awake, with fasciculations or a precursor before
+    min_s_sleep_evidence: float = 5.0   # asleep, with fasciculations or a precursor before
     evidence_window_s: float = 60.0
     evidence_fasc: int = 4              # potentials in the evidence window
     precursor_ratio: float = 1.6        # median RMS/baseline over the precursor window
@@ -182,6 +200,7 @@ class _Run:
     start_s: float
     last_on_s: float
     n_windows: int = 0
+    context: str = ""                                 # see the module docstring
     held_from: float | None = None                    # start of the current stretch above off_ratio
     held_s: float = 0.0                               # longest such stretch (a steady hold)
     need_s: float = 0.0                               # how long it must last to be announced
@@ -384,7 +403,8 @@ class CrampDetector:
                 ch.fasc = None
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
-            run.need_s = self._need_s(ch, run)
+            run.context = self._context(ch, run)
+            run.need_s = self._need_s(run.context)
         run.n_windows += 1
         in_cramp = run.cramp is not None
         # a cramp goes on while its interference pattern stays above off_ratio x
@@ -439,7 +459,8 @@ class CrampDetector:
         if steady < s.min_steady:
             run.why = f"steady {steady:.2f}"
             return
-        strong = level >= s.cramp_ratio * ch.base
+        ratio_need = s.cramp_ratio_rest if run.context in ("evidence", "sleep_evidence", "rest") else s.cramp_ratio
+        strong = level >= ratio_need * ch.base
         strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * self._uv_scale)
         if not strong:
             run.why = f"weak {level:.1f} µV"
@@ -457,7 +478,8 @@ class CrampDetector:
         run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
                           peak_uv=run.peak, detail=self._detail(run), status="onset",
                           features={"rms_uv": level, "baseline_uv": ch.base, "duty": duty,
-                                    "coactive": co, "evidence": run.evidence, "min_s": need},
+                                    "coactive": co, "evidence": run.evidence, "context": run.context,
+                                    "min_s": need},
                           detector=self.detector, source_id=self._source)
         out.append(run.cramp)
 
@@ -471,20 +493,24 @@ class CrampDetector:
              - math.log(max(co, 1.0)) + (1.0 if evidence else 0.0) + 0.05 * dur)
         return round(1.0 / (1.0 + math.exp(-z)), 3)
 
-    def _need_s(self, ch: _Channel, run: _Run) -> float:
-        """How long this run must last before it may be announced, from what
-        came before it (decided once, at the run's start)."""
+    def _context(self, ch: _Channel, run: _Run) -> str:
+        """What came before this run (see the module docstring)."""
         s = self.settings
-        if run.evidence:
-            return s.min_s_evidence
         t0 = run.start_s
         if self.mode == "sleep":
-            # inside a periodic-limb-movement series a movement may last up to 10 s
+            if run.evidence:
+                return "sleep_evidence"
             series = any(t0 - c.last_move_end <= s.series_context_s for c in self._ch)
-            return s.min_s_sleep_series if series else s.min_s_sleep
-        # someone holding this muscle on purpose (a hold that ended by itself
-        # moments ago) makes presses of a few seconds likely: wait longer
-        return s.min_s_after_hold if t0 - ch.last_hold_end <= s.hold_context_s else s.min_s
+            return "series" if series else "sleep"
+        if run.evidence:
+            return "evidence"
+        return "hold" if t0 - ch.last_hold_end <= s.hold_context_s else "rest"
+
+    def _need_s(self, context: str) -> float:
+        """How long a run must last before it may be announced."""
+        s = self.settings
+        return {"evidence": s.min_s_evidence, "sleep_evidence": s.min_s_sleep_evidence, "rest": s.min_s, "hold": s.min_s_after_hold,
+                "sleep": s.min_s_sleep, "series": s.min_s_sleep_series}[context]
 
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
         """Why a cramp may be announced early: fasciculations or a precursor
