@@ -1,4 +1,4 @@
-"""Shared test helpers: the real-data folder and random chunkings."""
+"""Shared fixtures: the real-data folder and a Cyton emulator on a pty."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,3 +16,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real recordings not available ({SHARED_DATA} is absent)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def cyton_emulator():
+    """``make(samples=None, **kw)`` -> a started CytonEmulator on a pseudo-terminal
+    (without samples: 60 µV bursts at 3-4.5 s of every 6 s on ch1, channel k at
+    1/k), stopped after the test."""
+    from emgpipe.openbci.emulator import CytonEmulator
+    made = []
+
+    def make(samples=None, **kw):
+        kw.setdefault("speed", 20.0)
+        emu = CytonEmulator(samples, **kw).start()
+        made.append(emu)
+        return emu
+
+    yield make
+    for emu in made:
+        emu.stop()

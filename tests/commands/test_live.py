@@ -23,24 +23,6 @@ posix_only = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "openpty")
 FS = 250.0
 
 
-@pytest.fixture
-def cyton():
-    """``make(**kw)`` -> a started CytonEmulator (synthetic signal: 60 µV bursts at 3-4.5 s
-    of every 6 s on ch1, channel k at 1/k), stopped after the test."""
-    from emgpipe.openbci.emulator import CytonEmulator
-    made = []
-
-    def make(samples=None, **kw):
-        kw.setdefault("speed", 20.0)
-        emu = CytonEmulator(samples, **kw).start()
-        made.append(emu)
-        return emu
-
-    yield make
-    for emu in made:
-        emu.stop()
-
-
 def when(cond, action, limit_s=10.0):
     """Run ``action()`` in a thread as soon as ``cond()`` holds."""
     def watch():
@@ -82,7 +64,7 @@ class ThresholdCramp:
 
 
 @posix_only
-def test_cyton_gap_reported_as_signal_loss(cyton, tmp_path, capsys):
+def test_cyton_gap_reported_as_signal_loss(cyton_emulator, tmp_path, capsys):
     # Drop 10 packets once streaming is well under way (a leading loss is invisible), at the
     # first batch the emulator thread makes from sample 300 (1.2 s) on: asked for from its own
     # signal function, so the gap's place in the stream does not depend on thread timing. (A
@@ -95,7 +77,7 @@ def test_cyton_gap_reported_as_signal_loss(cyton, tmp_path, capsys):
             drop_at.append(start)
             emu.drop_packets(10)
         return signal_fn(start, n)
-    emu = cyton(samples)
+    emu = cyton_emulator(samples)
     out = tmp_path / "f.csv"
     rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "10", "--no-ui",
                "--events-out", str(out)])
@@ -117,10 +99,10 @@ def test_cyton_gap_reported_as_signal_loss(cyton, tmp_path, capsys):
 
 @posix_only
 @pytest.mark.parametrize("alert", ["terminal", "none"])
-def test_alert_fires_through_live_with_injected_detector(cyton, tmp_path, capsys, monkeypatch, alert):
+def test_alert_fires_through_live_with_injected_detector(cyton_emulator, tmp_path, capsys, monkeypatch, alert):
     import emgpipe.pipeline as pipeline
     monkeypatch.setattr(pipeline, "default_detectors", lambda model, mode, *a, **k: [ThresholdCramp()])
-    emu = cyton()
+    emu = cyton_emulator()
     out = tmp_path / "f.csv"
     rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "5", "--no-ui",
                "--events-out", str(out), "--alert", alert])
@@ -144,8 +126,8 @@ def test_alert_fires_through_live_with_injected_detector(cyton, tmp_path, capsys
 
 
 @posix_only
-def test_unplug_shows_reconnecting_and_recovers(cyton, tmp_path, capsys):
-    emu = cyton(speed=5.0)
+def test_unplug_shows_reconnecting_and_recovers(cyton_emulator, tmp_path, capsys):
+    emu = cyton_emulator(speed=5.0)
 
     def pull_cable():
         emu.unplug()
@@ -190,14 +172,14 @@ def test_duration_is_signal_time_and_events_are_causal(tmp_path, capsys):
 
 
 @posix_only
-def test_sigint_stops_cleanly_with_events_file_intact(cyton, tmp_path):
+def test_sigint_stops_cleanly_with_events_file_intact(cyton_emulator, tmp_path):
     """Ctrl-C to a streaming `emgpipe live`: exit 0, a complete events file.
 
     Event-driven: the SIGINT goes out only once the process has announced the
     drop we caused (so it is streaming with its Ctrl-C handler in place), and the
     source is a real-time board that never ends by itself.
     """
-    emu = cyton(speed=1.0)
+    emu = cyton_emulator(speed=1.0)
     out = tmp_path / "f.csv"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with ctrl_c_enabled():               # the child must not inherit an ignored SIGINT
@@ -233,12 +215,12 @@ def test_sigint_stops_cleanly_with_events_file_intact(cyton, tmp_path):
 
 
 @posix_only
-def test_live_view_mode_draws_states_and_alert(cyton, capsys, monkeypatch):
+def test_live_view_mode_draws_states_and_alert(cyton_emulator, capsys, monkeypatch):
     import emgpipe.pipeline as pipeline
     import emgpipe.ui as ui
     monkeypatch.setattr(pipeline, "default_detectors", lambda model, mode, *a, **k: [ThresholdCramp()])
     monkeypatch.setattr(ui, "enable_ansi", lambda stream=None: True)   # as if stdout were a tty
-    emu = cyton(speed=2.0)                 # the 1.5 s burst lasts 0.75 s: several frames
+    emu = cyton_emulator(speed=2.0)                 # the 1.5 s burst lasts 0.75 s: several frames
     rc = main(["live", "--source", f"cyton:{emu.port_name}", "--duration", "5"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err

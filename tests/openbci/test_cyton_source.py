@@ -35,9 +35,9 @@ def _wait(cond, timeout=2.0):
         time.sleep(0.01)
 
 
-def test_connect_sequence_and_scaling(emulator):
+def test_connect_sequence_and_scaling(cyton_emulator):
     x = random_uv(3000, 8, seed=1)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     with CytonSource(emu.port_name) as src:
         assert (src.fs, src.ch_names) == (250.0, tuple(f"ch{i}" for i in range(1, 9)))
         assert src.meta["firmware"] == "v3.1.2" and not src.meta["daisy"]
@@ -53,10 +53,10 @@ def test_connect_sequence_and_scaling(emulator):
     _wait(lambda: emu.commands[-1] == "s" and not emu.streaming)  # close() stopped streaming
 
 
-def test_per_channel_gains_are_sent_and_tracked(emulator):
+def test_per_channel_gains_are_sent_and_tracked(cyton_emulator):
     gains = [24, 12, 8, 6, 4, 2, 1, 24]
     x = random_uv(2000, 8, seed=2)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     with CytonSource(emu.port_name, gain=gains) as src:
         seqs, data, _ = assemble(collect(src, 600))
         assert src.meta["gains"] == gains
@@ -65,8 +65,8 @@ def test_per_channel_gains_are_sent_and_tracked(emulator):
     _assert_matches_input(seqs, data, x, gains)
 
 
-def test_uri_options_reach_the_board(emulator):
-    emu = emulator(random_uv(500, 8))
+def test_uri_options_reach_the_board(cyton_emulator):
+    emu = cyton_emulator(random_uv(500, 8))
     with open_source(f"cyton:{emu.port_name}?gain=12&srb2=on&bias=off&reconnect_s=5") as src:
         collect(src, 50)
         assert src.reconnect_s == 5.0
@@ -85,9 +85,9 @@ def test_bad_options_are_usage_errors(uri, match):
         open_source(uri)
 
 
-def test_junk_bytes_are_skipped_without_losing_samples(emulator):
+def test_junk_bytes_are_skipped_without_losing_samples(cyton_emulator):
     x = random_uv(4000, 8, seed=3)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     junk = [b"\x00\x01", b"\xa0\x01\x02\xc0\xa0", b"\xc0" * 5, b"\xa0" * 3]
     injected = []
 
@@ -108,9 +108,9 @@ def test_junk_bytes_are_skipped_without_losing_samples(emulator):
     _assert_matches_input(seqs, data, x, [24] * 8)
 
 
-def test_dropped_packets_become_gaps_with_exact_counts(emulator):
+def test_dropped_packets_become_gaps_with_exact_counts(cyton_emulator):
     x = random_uv(5000, 8, seed=4)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     plan = {300: 3, 1200: 100}
 
     def drop(chunk, total):
@@ -128,11 +128,11 @@ def test_dropped_packets_become_gaps_with_exact_counts(emulator):
     _assert_matches_input(seqs, data, x, [24] * 8)  # seq stays aligned with the signal
 
 
-def test_fault_requests_stay_separate_whatever_the_thread_timing(emulator):
+def test_fault_requests_stay_separate_whatever_the_thread_timing(cyton_emulator):
     """Requests made in one go (before the emulator thread runs) are not merged: two
     drop calls are two gaps, and junk pieces land before separate packets."""
     x = random_uv(5000, 8, seed=10)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     junk = [b"\xa0\x01\x02\xc0\xa0", b"\xc0" * 5, b"\xa0" * 3] * 4
 
     def faults(chunk, total):
@@ -153,13 +153,13 @@ def test_fault_requests_stay_separate_whatever_the_thread_timing(emulator):
     _assert_matches_input(seqs, data, x, [24] * 8)
 
 
-def test_a_paused_reader_is_not_a_lost_link(emulator):
+def test_a_paused_reader_is_not_a_lost_link(cyton_emulator):
     """Regression: when the host stops running the reader for a while (load, swapping)
     the device's bytes wait in the OS buffers. The first read after the pause returns
     part of them late; that used to look like a silent link whose counter had wrapped
     (a phantom 256-sample gap) or, with a short stall_s, like a lost link."""
     x = random_uv(3000, 8, seed=11)
-    emu = emulator(x, speed=4)
+    emu = cyton_emulator(x, speed=4)
     src = CytonSource(emu.port_name, stall_s=0.5)
     put, paused = src._put, []
 
@@ -177,9 +177,9 @@ def test_a_paused_reader_is_not_a_lost_link(emulator):
     _assert_matches_input(seqs, data, x, [24] * 8)
 
 
-def test_daisy_16_channels_at_125_hz(emulator):
+def test_daisy_16_channels_at_125_hz(cyton_emulator):
     x = random_uv(3000, 16, seed=5)
-    emu = emulator(x, daisy=True)
+    emu = cyton_emulator(x, daisy=True)
     dropped = []
 
     def drop(chunk, total):
@@ -196,9 +196,9 @@ def test_daisy_16_channels_at_125_hz(emulator):
     _assert_matches_input(seqs, data, x, [24] * 16)
 
 
-def test_daisy_off_uses_8_channels_at_250_hz(emulator):
+def test_daisy_off_uses_8_channels_at_250_hz(cyton_emulator):
     x = random_uv(2000, 16, seed=6)
-    emu = emulator(x, daisy=True)
+    emu = cyton_emulator(x, daisy=True)
     with CytonSource(emu.port_name, daisy=False) as src:
         assert (src.fs, len(src.ch_names)) == (250.0, 8)
         seqs, data, gaps = assemble(collect(src, 500))
@@ -206,13 +206,13 @@ def test_daisy_off_uses_8_channels_at_250_hz(emulator):
     _assert_matches_input(seqs, data, x, [24] * 8)
 
 
-def test_a_second_program_cannot_share_the_open_port(emulator):
+def test_a_second_program_cannot_share_the_open_port(cyton_emulator):
     """Regression: another process opening the same tty (a GUI, a second emgpipe, a test
     harness reopening a recycled /dev/pts/N) used to get a random share of the bytes:
     replies vanished mid-handshake and the emulator saw foreign bytes as commands."""
     import serial
     x = random_uv(2000, 8, seed=9)
-    emu = emulator(x)
+    emu = cyton_emulator(x)
     with CytonSource(emu.port_name) as src:
         with pytest.raises(DevicePermission, match="port busy: another program has it open"):
             open_serial(emu.port_name, "cyton:second", cp.BAUD, 0.1)
@@ -225,10 +225,10 @@ def test_a_second_program_cannot_share_the_open_port(emulator):
         pass
 
 
-def test_emulator_drops_an_incomplete_channel_command_after_1_s(emulator, monkeypatch):
+def test_emulator_drops_an_incomplete_channel_command_after_1_s(cyton_emulator, monkeypatch):
     from emgpipe.openbci import emulator as em
     monkeypatch.setattr(em, "MULTI_BYTE_TIMEOUT_S", 0.1)  # firmware: 1 s (protocols.md §1.3)
-    emu = emulator()
+    emu = cyton_emulator()
     with open_serial(emu.port_name, "cyton:test", cp.BAUD, 0.05) as ser:
         src = CytonSource(emu.port_name)
         t0 = time.monotonic()
@@ -238,8 +238,8 @@ def test_emulator_drops_an_incomplete_channel_command_after_1_s(emulator, monkey
     assert emu.commands == ["v"]
 
 
-def test_board_off_is_reported_clearly(emulator):
-    emu = emulator()
+def test_board_off_is_reported_clearly(cyton_emulator):
+    emu = cyton_emulator()
     emu.board_on = False
     with pytest.raises(DeviceNotFound, match="dongle found but Cyton is off: switch the board on"):
         CytonSource(emu.port_name, reply_timeout=1.0).open()
@@ -256,8 +256,8 @@ def test_missing_port_lists_the_available_ones(tmp_path):
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions")
-def test_permission_denied_names_the_fix(emulator):
-    emu = emulator()
+def test_permission_denied_names_the_fix(cyton_emulator):
+    emu = cyton_emulator()
     os.chmod(os.path.realpath(emu.port_name), 0)
     with pytest.raises(DevicePermission, match="dialout|driver|another program"):
         CytonSource(emu.port_name).open()
@@ -279,9 +279,9 @@ def test_port_errors_on_every_os(exc, platform, cls, words):
     assert type(err) is cls and words in str(err) and str(err).startswith("cyton:PORT: ")
 
 
-def test_unplug_replug_reconnects_and_reports_the_lost_time(emulator):
+def test_unplug_replug_reconnects_and_reports_the_lost_time(cyton_emulator):
     x = random_uv(6000, 8, seed=7)
-    emu = emulator(x, speed=10)
+    emu = cyton_emulator(x, speed=10)
     events, state = [], {}
 
     def unplug(chunk, total):
@@ -311,9 +311,9 @@ def test_unplug_replug_reconnects_and_reports_the_lost_time(emulator):
                           start=emu.stream_starts[-1])
 
 
-def test_board_switched_off_mid_stream_is_a_stall_then_reconnect(emulator):
+def test_board_switched_off_mid_stream_is_a_stall_then_reconnect(cyton_emulator):
     x = random_uv(4000, 8, seed=8)
-    emu = emulator(x, speed=5)
+    emu = cyton_emulator(x, speed=5)
     state = {}
 
     def power_cycle(chunk, total):
@@ -330,8 +330,8 @@ def test_board_switched_off_mid_stream_is_a_stall_then_reconnect(emulator):
     assert any("Failure" in c or c == "v" for c in emu.commands[12:])
 
 
-def test_gives_up_after_reconnect_s(emulator):
-    emu = emulator(random_uv(1000, 8), speed=5)
+def test_gives_up_after_reconnect_s(cyton_emulator):
+    emu = cyton_emulator(random_uv(1000, 8), speed=5)
     events = []
     src = CytonSource(emu.port_name, reconnect_s=0.3)
     src.link_listeners.append(events.append)
@@ -343,8 +343,8 @@ def test_gives_up_after_reconnect_s(emulator):
     assert [e["event"] for e in events] == ["disconnect", "gave_up"]
 
 
-def test_stop_ends_iteration(emulator):
-    emu = emulator(random_uv(1000, 8))
+def test_stop_ends_iteration(cyton_emulator):
+    emu = cyton_emulator(random_uv(1000, 8))
     with CytonSource(emu.port_name) as src:
         n = 0
         for chunk in src:
