@@ -203,7 +203,8 @@ class _Run:
     context: str = ""                                 # see the module docstring
     held_from: float | None = None                    # start of the current stretch above off_ratio
     held_s: float = 0.0                               # longest such stretch (a steady hold)
-    need_s: float = 0.0                               # how long it must last to be announced
+    need_s: float = 0.0                               # how long it must last to be announced ...
+    need_ratio: float = 0.0                           # ... and how strong (x baseline), from its context
     # the decision looks at the run's most recent decision_s only (bounded cost,
     # and a cramp that follows walking without a pause is still recognised)
     recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
@@ -404,7 +405,7 @@ class CrampDetector:
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, run)
-            run.need_s = self._need_s(run.context)
+            run.need_s, run.need_ratio = self._rule(run.context)
         run.n_windows += 1
         in_cramp = run.cramp is not None
         # a cramp goes on while its interference pattern stays above off_ratio x
@@ -459,8 +460,7 @@ class CrampDetector:
         if steady < s.min_steady:
             run.why = f"steady {steady:.2f}"
             return
-        ratio_need = s.cramp_ratio_rest if run.context in ("evidence", "sleep_evidence", "rest") else s.cramp_ratio
-        strong = level >= ratio_need * ch.base
+        strong = level >= run.need_ratio * ch.base
         strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * self._uv_scale)
         if not strong:
             run.why = f"weak {level:.1f} µV"
@@ -506,11 +506,16 @@ class CrampDetector:
             return "evidence"
         return "hold" if t0 - ch.last_hold_end <= s.hold_context_s else "rest"
 
-    def _need_s(self, context: str) -> float:
-        """How long a run must last before it may be announced."""
+    def _rule(self, context: str) -> tuple[float, float]:
+        """How long a run in this context must last, and how many times its
+        baseline it must reach, to be announced (the module docstring's table)."""
         s = self.settings
-        return {"evidence": s.min_s_evidence, "sleep_evidence": s.min_s_sleep_evidence, "rest": s.min_s, "hold": s.min_s_after_hold,
-                "sleep": s.min_s_sleep, "series": s.min_s_sleep_series}[context]
+        return {"evidence": (s.min_s_evidence, s.cramp_ratio_rest),
+                "sleep_evidence": (s.min_s_sleep_evidence, s.cramp_ratio_rest),
+                "rest": (s.min_s, s.cramp_ratio_rest),
+                "hold": (s.min_s_after_hold, s.cramp_ratio),
+                "sleep": (s.min_s_sleep, s.cramp_ratio),
+                "series": (s.min_s_sleep_series, s.cramp_ratio)}[context]
 
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
         """Why a cramp may be announced early: fasciculations or a precursor
