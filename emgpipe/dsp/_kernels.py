@@ -373,3 +373,110 @@ def quality_stats(seg: np.ndarray, n_len: int, n_win: int) -> np.ndarray:
         x = seg[:n_win * n_len].reshape(n_win, n_len, seg.shape[1]).transpose(0, 2, 1)
         return quality_stats_numpy(x)
     return _quality_jit(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win))
+
+
+#: Row order of :func:`potentials`: the count of potentials, the first and
+#: last one's rising edge (samples from the window start), the largest peak
+#: |x| (within ``dead`` samples of its edge) and that potential's edge.
+POTENTIAL_FIELDS = ("n", "first", "last", "peak", "peak_at")
+#: An edge within 3 dead times of a potential and below this fraction of its
+#: peak is that potential's after-phase (e.g. the high-pass filter's overshoot).
+TAIL_FRAC = 0.35
+
+
+def _potentials_py(ax, starts, thr, n_len, n_new, dead):
+    n_win, n_ch = thr.shape
+    out = np.full((6, n_win, n_ch), np.nan)
+    out[0] = 0.0
+    a_off = n_len - n_new
+    for c in range(n_ch):
+        for w in range(n_win):
+            s = int(starts[w])
+            seg = ax[s:s + n_len, c]
+            above = seg > thr[w, c]
+            edges = np.flatnonzero(above & ~np.concatenate(([False], above[:-1])))
+            out[5, w, c] = len(edges)
+            last, last_pk = -4 * dead - 1, 0.0
+            for j in edges:
+                if j - last <= dead:
+                    continue
+                pk = seg[j:j + dead + 1].max()
+                if j - last <= 3 * dead and pk < TAIL_FRAC * last_pk:
+                    continue
+                last, last_pk = j, pk
+                if j >= a_off:
+                    if out[0, w, c] == 0:
+                        out[1, w, c] = j
+                    out[0, w, c] += 1
+                    out[2, w, c] = j
+                    if not pk <= out[3, w, c]:
+                        out[3, w, c], out[4, w, c] = pk, j
+    return out
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _potentials_jit(ax, starts, thr, n_len, n_new, dead):  # pragma: no cover - compiled
+        n_win, n_ch = thr.shape
+        out = np.full((6, n_win, n_ch), np.nan)
+        a_off = n_len - n_new
+        for c in range(n_ch):
+            for w in range(n_win):
+                s = starts[w]
+                t = thr[w, c]
+                prev = False
+                last = -4 * dead - 1
+                last_pk = 0.0
+                cnt = 0
+                best = -1.0
+                n_edges = 0
+                for j in range(n_len):
+                    a = ax[s + j, c] > t
+                    if a and not prev:
+                        n_edges += 1
+                    if a and not prev and j - last > dead:
+                        pk = 0.0
+                        for q in range(j, min(j + dead + 1, n_len)):
+                            if ax[s + q, c] > pk:
+                                pk = ax[s + q, c]
+                        if j - last <= 3 * dead and pk < TAIL_FRAC * last_pk:
+                            prev = a
+                            continue
+                        last = j
+                        last_pk = pk
+                        if j >= a_off:
+                            if cnt == 0:
+                                out[1, w, c] = j
+                            cnt += 1
+                            out[2, w, c] = j
+                            if pk > best:
+                                best = pk
+                                out[3, w, c] = pk
+                                out[4, w, c] = j
+                    prev = a
+                out[0, w, c] = cnt
+                out[5, w, c] = n_edges
+        return out
+
+
+def potentials(ax, starts, thr, n_len, n_new, dead):
+    """Isolated potentials in the newest ``n_new`` samples of each window.
+
+    Window ``w`` is ``ax[starts[w] : starts[w] + n_len]`` (``ax`` = |signal|,
+    (n, n_ch)). A potential is a rising edge of ``ax > thr[w]`` at least
+    ``dead`` samples after the previous one counted (so the phases of one
+    polyphasic potential count once), and not a small after-phase of it
+    (within ``3 * dead`` and below :data:`TAIL_FRAC` of its peak); its peak is the largest ``ax`` from the
+    edge to ``dead`` samples after it (within the window). Scanning starts at
+    the window start, so every window gives the same answer whatever the
+    chunking. Only edges in the newest ``n_new`` samples are reported: with
+    ``n_new`` = the hop, each potential is reported by exactly one window.
+    Returns (6, n_win, n_ch): :data:`POTENTIAL_FIELDS`, then the number of
+    rising edges in the whole window (what :func:`spike_counts` counts); the
+    positions and peak are NaN when there is no potential.
+    """
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    if numba is None:
+        return _potentials_py(ax, starts, thr, n_len, n_new, dead)
+    return _potentials_jit(np.ascontiguousarray(ax, dtype=np.float64), starts,
+                           np.ascontiguousarray(thr, dtype=np.float64), int(n_len), int(n_new), int(dead))

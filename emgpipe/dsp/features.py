@@ -25,7 +25,10 @@ from .stateful import Stateful
 from .windows import WindowGrid, Windows, WindowSettings, _win_empty, _win_init, _win_step
 
 #: Every feature name computed by :func:`compute_features`.
-ALL_FEATURES = ("rms", "mav", "wl", "zc", "ssc", "tke", "mnf", "mdf", "kurtosis", "spikes")
+#: Potential-timing features (see :class:`FeatureSettings`).
+POTENTIAL_FEATURES = ("pot_n", "pot_first", "pot_last", "pot_peak", "pot_peak_at")
+ALL_FEATURES = ("rms", "mav", "wl", "zc", "ssc", "tke", "mnf", "mdf", "kurtosis", "spikes",
+                "floor") + POTENTIAL_FEATURES
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,26 @@ class FeatureSettings:
         A zero crossing / slope sign change counts only if the step exceeds this
         (rejects noise-level wiggles; Hudgins 1993).
     spike_k : float
-        A spike is an excursion of |x| above ``spike_k`` × the window's robust
-        noise level (median |x| / 0.6745, i.e. the MAD sigma of a zero-mean
-        signal); counted once per excursion (rising edges).
+        A spike is an excursion of |x| above ``spike_k`` × the window's noise
+        ``floor`` (the quietest sub-block's MAV × sqrt(pi/2), the sigma of
+        Gaussian noise, so the spikes themselves do not raise it); counted once
+        per excursion (rising edges).
+    potential_dead_s : float
+        Rising edges closer than this to the previous potential belong to it
+        (the phases of one bi- or polyphasic potential; fasciculation potentials
+        last 5-25 ms, physiology.md §2).
+
+    The ``pot_*`` features locate potentials in time: ``pot_n`` is how many
+    potentials have their rising edge in the window's *newest hop* (so each is
+    reported by one window only), ``pot_first`` / ``pot_last`` the first and
+    last edge (s from the window start, NaN when none), ``pot_peak`` the
+    largest one's peak |x| (µV) and ``pot_peak_at`` its edge (s from the window start).
     """
 
     names: tuple = ALL_FEATURES
     zc_threshold_uv: float = 0.0
     spike_k: float = 5.0
+    potential_dead_s: float = 0.015
 
     def __post_init__(self):
         unknown = set(self.names) - set(ALL_FEATURES)
@@ -129,10 +144,15 @@ def compute_features(x: np.ndarray, fs: float, settings: FeatureSettings = Featu
         sub = x.reshape(n_win, n_ch, n_len // blk, blk)
         power = (np.abs(np.fft.rfft(sub * _hann(blk), axis=-1)) ** 2).sum(axis=-2)
         _spectral(power, np.fft.rfftfreq(blk, 1.0 / fs), names, out)
-    if "spikes" in names:
-        noise = ax.reshape(n_win, n_ch, n_len // blk, blk).mean(axis=-1).min(axis=-1)
-        above = ax > (settings.spike_k * np.sqrt(np.pi / 2) * noise)[..., None]
+    if names & ({"spikes", "floor"} | set(POTENTIAL_FEATURES)):
+        floor = np.sqrt(np.pi / 2) * ax.reshape(n_win, n_ch, n_len // blk, blk).mean(axis=-1).min(axis=-1)
+        out["floor"] = floor
+        above = ax > (settings.spike_k * floor)[..., None]
         out["spikes"] = ((above[..., 1:] & ~above[..., :-1]).sum(axis=-1) + above[..., 0]) / dur
+        if names & set(POTENTIAL_FEATURES):
+            flat = ax.transpose(0, 2, 1).reshape(n_win * n_len, n_ch)
+            _potential_features(flat, np.arange(n_win) * n_len, floor, n_len, min(hop, n_len), fs,
+                                settings, out)
     return {k: out[k] for k in settings.names}
 
 
@@ -172,8 +192,7 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
         vals = _kernels.window_features(x, sums, power, np.fft.rfftfreq(n_hop, 1.0 / fs),
                                         n_len, n_hop, n_win, thr, dur)
         out = dict(zip(_kernels.WINDOW_FIELDS, vals))
-        if "spikes" in names:
-            out["spikes"] = _spikes(sums[4], x, n_len, n_hop, n_win, m, dur, settings)
+        _spike_features(sums[4], x, n_len, n_hop, n_win, m, dur, fs, settings, names, out)
         return {k: out[k] for k in settings.names}
     S = dict(zip(_kernels.FIELDS, sums))
     W = {k: window_sums(v) for k, v in S.items()}
@@ -214,19 +233,35 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
         for k in range(1, m):
             wp += power[k:k + n_win]
         _spectral(wp, np.fft.rfftfreq(n_hop, 1.0 / fs), names, out)
-    if "spikes" in names:
-        out["spikes"] = _spikes(S["sabs"], x, n_len, n_hop, n_win, m, dur, settings)
+    _spike_features(S["sabs"], x, n_len, n_hop, n_win, m, dur, fs, settings, names, out)
     return {k: out[k] for k in settings.names}
 
 
-def _spikes(abs_sums, x, n_len, n_hop, n_win, m, dur, settings):
-    """Spike rate per window; noise = the quietest block's MAV * sqrt(pi/2)."""
+def _spike_features(abs_sums, x, n_len, n_hop, n_win, m, dur, fs, settings, names, out):
+    """``floor`` (the quietest block's MAV * sqrt(pi/2)), ``spikes`` and ``pot_*``."""
+    pot = names & set(POTENTIAL_FEATURES)
+    if not names & {"spikes", "floor"} and not pot:
+        return
     mav_b = abs_sums / n_hop
-    noise = mav_b[:n_win].copy()
+    floor = mav_b[:n_win].copy()
     for k in range(1, m):
-        noise = np.minimum(noise, mav_b[k:k + n_win])
-    thr_w = settings.spike_k * np.sqrt(np.pi / 2) * noise              # (n_win, c)
-    return _kernels.spike_counts(np.abs(x), thr_w, n_len, n_hop) / dur
+        floor = np.minimum(floor, mav_b[k:k + n_win])
+    floor *= np.sqrt(np.pi / 2)                                          # (n_win, c)
+    out["floor"] = floor
+    ax = np.abs(x)
+    if pot:   # the same pass counts the spikes
+        edges = _potential_features(ax, np.arange(n_win) * n_hop, floor, n_len, n_hop, fs, settings, out)
+        out["spikes"] = edges / dur
+    elif "spikes" in names:
+        out["spikes"] = _kernels.spike_counts(ax, settings.spike_k * floor, n_len, n_hop) / dur
+
+
+def _potential_features(ax, starts, floor, n_len, n_new, fs, settings, out):
+    dead = int(round(settings.potential_dead_s * fs))
+    p = _kernels.potentials(ax, starts, settings.spike_k * floor, n_len, n_new, dead)
+    for name, row in zip(POTENTIAL_FEATURES, p):
+        out[name] = row / fs if name in ("pot_first", "pot_last", "pot_peak_at") else row
+    return p[len(POTENTIAL_FEATURES)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -54,3 +54,48 @@ def test_sosfilt_matches_scipy_and_carries_state():
     y1, z = K.sosfilt(sos, x[:1234], zi)
     y2, _ = K.sosfilt(sos, x[1234:], z)
     np.testing.assert_allclose(np.vstack([y1, y2]), ref, rtol=1e-10, atol=1e-9)
+
+
+def _potential_train(fs=1000.0, seed=3):
+    """Noise (sigma 3) with biphasic 60 µV potentials at known times (s)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 3, (int(10 * fs), 2))
+    times = [0.4, 1.3, 1.33, 2.9, 4.0, 6.126, 8.5]      # 1.3/1.33: a doublet; 6.126: at a hop edge
+    t = np.arange(int(0.012 * fs)) / fs
+    shape = 60.0 * np.sin(2 * np.pi * t / t[-1])           # one positive and one negative phase
+    for tt in times:
+        i = int(round(tt * fs))
+        x[i:i + len(shape), 0] += shape
+    return x, times
+
+
+def test_potentials_match_python_and_each_is_reported_once():
+    fs = 1000.0
+    x, times = _potential_train(fs)
+    n_len, n_hop = 250, 125
+    n_win = (len(x) - n_len) // n_hop + 1
+    thr = np.full((n_win, 2), 15.0)
+    starts = np.arange(n_win) * n_hop
+    got = K.potentials(np.abs(x), starts, thr, n_len, n_hop, 15)
+    ref = K._potentials_py(np.abs(x), starts, thr, n_len, n_hop, 15)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(ref))
+    n, first = got[0, :, 0], got[1, :, 0]
+    assert n.sum() == len(times)                 # both phases count once; overlapping windows once
+    assert got[0, :, 1].sum() == 0               # the noise-only channel
+    edges = sorted((starts[w] + first[w]) / fs for w in np.flatnonzero(n == 1))
+    pair = [w for w in np.flatnonzero(n == 2)]
+    assert len(pair) == 1                        # the doublet 30 ms apart shares one window
+    edges = sorted(edges + [(starts[pair[0]] + got[1, pair[0], 0]) / fs, (starts[pair[0]] + got[2, pair[0], 0]) / fs])
+    np.testing.assert_allclose(edges, times, atol=0.004)
+    peaks = got[3, :, 0][n > 0]
+    assert np.all((peaks > 55) & (peaks < 75))
+
+
+def test_potentials_count_every_edge_like_spike_counts():
+    ax = np.abs(_emg())
+    n_win = (len(ax) - 100) // 50 + 1
+    thr = np.full((n_win, 3), 12.0)
+    got = K.potentials(ax, np.arange(n_win) * 50, thr, 100, 50, 5)
+    np.testing.assert_array_equal(got[5], K.spike_counts_numpy(ax, thr, 100, 50))
+    np.testing.assert_array_equal(got[5], K._potentials_py(ax, np.arange(n_win) * 50, thr, 100, 50, 5)[5])
