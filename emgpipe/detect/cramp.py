@@ -1,6 +1,6 @@
 """The cramp / fasciculation / voluntary-activity detector.
 
-Per channel, causally, from the window features (RMS, spikes, kurtosis) of
+Per channel, causally, from the window features (RMS, kurtosis, potentials) of
 the filtered signal. Design, with the physiology it rests on
 (``../shared/reference/physiology.md``):
 
@@ -44,10 +44,18 @@ the filtered signal. Design, with the physiology it rests on
   moment with its onset at the run's start, and finalised when activity has
   stayed below ``off_ratio`` for ``end_pause_s``: a cramp that pauses for a
   few seconds stays one event.
-* **Fasciculations** = windows with isolated transients (spikes above the
-  window's own noise and a high kurtosis) while the channel is otherwise
-  quiet; transients closer than ``fasc_merge_s`` form one episode, whose
-  ``n_potentials`` counts the transients.
+* **Fasciculations** = isolated potentials (features ``pot_*``: rising edges
+  ``spike_k`` x the window's noise floor, located to the sample, each reported
+  by one window) in spiky windows (high kurtosis) while the channel is
+  otherwise quiet; potentials at most ``fasc_merge_s`` apart form one episode,
+  whose ``n_potentials`` counts them. Low tonic firing (a cramp's precursor or
+  after-activity: a few units at 5-10 Hz, Chaney & Sherman) also makes such
+  spikes: where the noise floor has been ``fasc_tonic_ratio`` x the baseline
+  over ``fasc_tonic_s``, or small potentials come at ``fasc_tonic_rate`` per
+  second, and in a cramp's end pause, only a potential ``fasc_tonic_k`` x the
+  floor and ``fasc_tonic_base`` x the baseline counts. Potentials inside
+  voluntary runs are not looked for (clinical FP analysis excludes voluntary
+  activity too, Bashford et al. 2020).
 * **Voluntary** = every other activity run (walking bouts, holds, leg
   movements, posture shifts), reported when it ends.
 
@@ -83,6 +91,9 @@ from ..types import Event
 
 
 log = logging.getLogger(__name__)
+
+#: A fasciculation potential starts just before its rising edge and lasts 5-25 ms (physiology.md §2).
+_POT_LEAD_S, _POT_TAIL_S = 0.005, 0.02
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,13 @@ class CrampSettings:
     # fasciculations
     fasc_kurtosis: float = 4.0
     fasc_max_ratio: float = 40.0        # above this the channel is active, not fasciculating
-    fasc_merge_s: float = 0.75          # + the 0.25 s window: potentials ~1 s apart are one episode
+    fasc_merge_s: float = 1.0           # potentials (rising edges) at most this far apart are one episode
+    fasc_tonic_ratio: float = 1.15      # noise floor this x baseline: low tonic firing under it
+    fasc_tonic_s: float = 2.0           # ... as the mean over this long (one window's floor flickers)
+    fasc_tonic_rate: float = 3.0        # ... or this many potentials per second over it
+    fasc_tonic_k: float = 8.0           # there a potential must peak this x the window's floor ...
+    fasc_tonic_base: float = 11.0       # ... and this x the baseline
+    fasc_after_s: float = 0.5           # no potentials counted this soon after activity ended
     # voluntary
     min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
 
@@ -220,6 +237,13 @@ class _Episode:
     start_s: float
     end_s: float
     n: float
+    last_edge: float                  # rising edge of its latest potential
+
+
+def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``a[i : i + n]``."""
+    c = np.concatenate(([0.0], np.cumsum(a)))
+    return c[n:] - c[:-n]
 
 
 class _Channel:
@@ -234,6 +258,8 @@ class _Channel:
         self.fasc: _Episode | None = None
         self.fasc_times: deque = deque()     # (time, n) of recent potentials
         self.hist = np.empty(0)              # ratios of the windows before this batch (precursor test)
+        self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
+        self.phist = np.empty(0)             # ... and their numbers of potentials
         self.last_rms = 0.0
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended
@@ -309,7 +335,6 @@ class CrampDetector:
         n_win = len(rms)
         if n_win == 0:
             return []
-        spikes = features.values.get("spikes")
         kurt = features.values.get("kurtosis")
         starts = features.starts / features.fs
         ends = (features.starts + features.n_len) / features.fs
@@ -344,9 +369,12 @@ class CrampDetector:
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.fasc_kurtosis
         active = (ready & (ratios >= s.on_ratio) & (rms - np.nan_to_num(bases) >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
-        if spikes is not None and kurt is not None:
-            fcand = ready & (spikes > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
+        pot = self._potentials(features.values, bases0, starts)
+        if pot is not None and kurt is not None:
+            pot_n, pot_a, pot_b, pot_big = pot
+            fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
         else:
+            pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
         interesting = np.flatnonzero((active | fcand).any(axis=1))
         self._batch_ratios = ratios
@@ -368,7 +396,7 @@ class CrampDetector:
                 self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), float(bases[i, k]),
                            ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
                            bool(active[i, k]), bool(fcand[i, k]), bool(kurt_ok[i, k]),
-                           None if spikes is None else float(spikes[i, k]), out)
+                           (float(pot_n[i, k]), float(pot_a[i, k]), float(pot_b[i, k]), float(pot_big[i, k])), out)
             i += 1
         # 3. keep the recent ratios for the precursor test
         n_keep = int(round(s.precursor_s / hop)) + 1
@@ -376,20 +404,66 @@ class CrampDetector:
             ch.hist = np.concatenate([ch.hist, ratios[:, k]])[-n_keep:]
         return out
 
-    def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
-              active, fcand, smooth, spikes, out):
+    def _potentials(self, values: dict, bases: np.ndarray, starts: np.ndarray):
+        """(count, first edge, last edge) of each window's new potentials, in s.
+
+        On a quiet channel a potential stands ``spike_k`` x above the window's
+        noise floor; when the floor itself is ``fasc_tonic_ratio`` x the
+        baseline (low tonic firing, e.g. before or after a cramp, whose own
+        motor-unit spikes would pass) it must stand ``spike_k_hi`` x above it.
+        None when the features do not include the potential timings.
+        """
+        if "pot_n" not in values or "floor" not in values:
+            return None
         s = self.settings
-        # ---- fasciculations: isolated transients on an otherwise quiet channel
-        if fcand and ch.run is None and t0 - ch.last_run_end > s.fasc_merge_s:
-            n = spikes * win_s / 2.0      # each potential is seen by two overlapping windows
-            if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
-                ch.fasc.end_s = t1
-                ch.fasc.n += n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fr = np.where(bases > 0, values["floor"] / np.where(bases > 0, bases, 1.0), 0.0)
+        # the floor of one window flickers with the firing: take the mean over
+        # the last fasc_tonic_s; and steady firing of a few units at 5-10 Hz may
+        # hardly raise it but gives many small potentials: count them too
+        n_keep = max(1, int(round(s.fasc_tonic_s / self._hop)))
+        tonic = np.zeros(fr.shape, bool)
+        big = values["pot_peak"] >= np.maximum(s.fasc_tonic_k * values["floor"], s.fasc_tonic_base * bases)
+        small = np.where(big, 0.0, values["pot_n"])       # windows of small potentials only
+        for k, ch in enumerate(self._ch):
+            h = np.concatenate([ch.fhist, fr[:, k]])
+            c = np.concatenate([ch.phist, small[:, k]])
+            if len(ch.fhist) < n_keep - 1:      # stream start (warm-up): nothing before
+                pad = np.zeros(n_keep - 1 - len(ch.fhist))
+                h, c = np.concatenate([pad, h]), np.concatenate([pad, c])
+            level = _moving_sum(h, n_keep)[-len(fr):] / n_keep
+            rate = _moving_sum(c, n_keep)[-len(fr):] / s.fasc_tonic_s
+            tonic[:, k] = (level >= s.fasc_tonic_ratio) | (rate >= s.fasc_tonic_rate)
+            ch.fhist, ch.phist = h[len(h) - n_keep + 1:], c[len(c) - n_keep + 1:]
+        # under tonic firing only a potential that stands well above both the
+        # floor and the rest level counts (one per window: the largest)
+        n = np.where(tonic, big.astype(float), values["pot_n"])
+        at = starts[:, None] + values["pot_peak_at"]
+        return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
+                np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan))
+
+    def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
+              active, fcand, smooth, pot, out):
+        s = self.settings
+        # ---- fasciculations: isolated potentials on an otherwise quiet channel
+        n, ta, tb, big_at = pot
+        quiet = ch.run is None and t0 - ch.last_run_end >= s.fasc_after_s
+        if not quiet and fcand and ch.run is not None and not active and (
+                ch.run.cramp is not None and ratio < s.off_ratio and t0 - ch.run.last_on_s >= s.fasc_after_s):
+            # a cramp's end pause: fasciculations follow cramps (Miller & Layzer 2005);
+            # only a clear potential (the tonic rule) counts
+            quiet = not math.isnan(big_at)
+            n, ta, tb = 1.0, big_at, big_at
+        if fcand and quiet:
+            ep = ch.fasc
+            if ep is not None and ta - ep.last_edge <= s.fasc_merge_s:
+                ep.end_s, ep.last_edge = tb + _POT_TAIL_S, tb
+                ep.n += n
             else:
                 self._finish_fasc(ch, out, t1)
-                ch.fasc = _Episode(t0, t1, n)
-            ch.fasc_times.append((t1, n))
-        elif ch.fasc is not None and t0 - ch.fasc.end_s > s.fasc_merge_s:
+                ch.fasc = _Episode(ta - _POT_LEAD_S, tb + _POT_TAIL_S, n, tb)
+            ch.fasc_times.append((tb, n))
+        elif ch.fasc is not None and t1 - ch.fasc.last_edge > s.fasc_merge_s:
             self._finish_fasc(ch, out, t1)
         while ch.fasc_times and ch.fasc_times[0][0] < t1 - s.evidence_window_s - 30:
             ch.fasc_times.popleft()
@@ -398,8 +472,8 @@ class CrampDetector:
         if run is None:
             if not active:
                 return
-            if ch.fasc is not None and t0 - ch.fasc.end_s <= s.fasc_merge_s:
-                # the "transients" were the edge of this activity: not fasciculations
+            if ch.fasc is not None and ch.fasc.last_edge >= t0 - self._hop:
+                # the "potentials" were the onset of this activity: not fasciculations
                 ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < ch.fasc.start_s)
                 ch.fasc = None
             self._finish_fasc(ch, out, t1)

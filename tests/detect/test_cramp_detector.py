@@ -151,3 +151,37 @@ def test_helpers():
     assert band_fraction(1000) == 1.0 and 0.7 < band_fraction(250) < 0.85 and band_fraction(200) < band_fraction(250)
     d = CrampDetector(CrampSettings())
     assert d.state == {}
+
+
+def _add_potential(x, fs, t, amp, ch=0, sd_s=0.0025):
+    """A smooth biphasic potential (a Gaussian's derivative, ~4 sd_s long) peaking at ``amp``."""
+    u = np.arange(-4 * sd_s, 4 * sd_s, 1 / fs) / sd_s
+    i = int(round(t * fs))
+    x[i:i + len(u), ch] += amp * 1.6487 * u * np.exp(-u * u / 2)
+
+
+@pytest.mark.parametrize("fs", [1000.0, 250.0])
+def test_fasciculation_episodes_split_at_one_second_and_ignore_tonic_firing(fs):
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 3, (int(60 * fs), 2))
+    for t in (10.0, 10.8):                     # 0.8 s apart: one episode of 2
+        _add_potential(x, fs, t, 80.0)
+    _add_potential(x, fs, 12.5, 80.0)          # 1.7 s later: a new episode
+    # 25-45 s: low tonic firing (3 units at 8-11 Hz, ~12 µV), one large potential at 35 s
+    for rate in (8.0, 9.5, 11.0):
+        t = 25.0 + rng.uniform(0, 0.1)
+        while t < 45.0:
+            _add_potential(x, fs, t, 12.0, sd_s=0.0015)
+            t += rng.normal(1.0 / rate, 0.01)
+    _add_potential(x, fs, 35.0, 100.0)
+    ev = [e for e in run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))]) if e.kind == "fasciculation"]
+    got = [(round(e.start_s, 1), e.n_potentials) for e in ev]
+    assert all(e.channel == "calf_left" for e in ev), got
+    # two episodes (the filter's overshoot may add one to a count)
+    assert [g[0] for g in got[:2]] == [10.0, 12.5] and 2 <= got[0][1] <= 3 and 1 <= got[1][1] <= 2, got
+    # the firing is only recognised as tonic after its first ~fasc_tonic_s: a short
+    # episode at its onset is allowed, but no long one, and the large potential stands alone
+    tonic = [e for e in ev if 24 < e.start_s < 46]
+    assert all(e.end_s - e.start_s < 0.5 for e in tonic), got
+    assert [round(e.start_s, 1) for e in tonic if e.start_s > 26] == [35.0], got
+    assert [e.n_potentials for e in tonic if e.start_s > 26] == [1], got
