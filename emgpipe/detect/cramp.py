@@ -405,12 +405,13 @@ class CrampDetector:
         return out
 
     def _potentials(self, values: dict, bases: np.ndarray, starts: np.ndarray):
-        """(count, first edge, last edge) of each window's new potentials, in s.
+        """Per window: (count, first edge, last edge, edge of the largest
+        potential if it is a clear one else NaN) of its new potentials, times in s.
 
-        On a quiet channel a potential stands ``spike_k`` x above the window's
-        noise floor; when the floor itself is ``fasc_tonic_ratio`` x the
-        baseline (low tonic firing, e.g. before or after a cramp, whose own
-        motor-unit spikes would pass) it must stand ``spike_k_hi`` x above it.
+        On a quiet channel every potential the features found counts (``spike_k``
+        x the window's noise floor). Under low tonic firing (see the module
+        docstring) only the window's largest potential counts, and only if it
+        peaks ``fasc_tonic_k`` x the floor and ``fasc_tonic_base`` x the baseline.
         None when the features do not include the potential timings.
         """
         if "pot_n" not in values or "floor" not in values:
@@ -447,9 +448,10 @@ class CrampDetector:
         s = self.settings
         # ---- fasciculations: isolated potentials on an otherwise quiet channel
         n, ta, tb, big_at = pot
-        quiet = ch.run is None and t0 - ch.last_run_end >= s.fasc_after_s
-        if not quiet and fcand and ch.run is not None and not active and (
-                ch.run.cramp is not None and ratio < s.off_ratio and t0 - ch.run.last_on_s >= s.fasc_after_s):
+        run = ch.run
+        quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
+        if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
+                and t0 - run.last_on_s >= s.fasc_after_s):
             # a cramp's end pause: fasciculations follow cramps (Miller & Layzer 2005);
             # only a clear potential (the tonic rule) counts
             quiet = not math.isnan(big_at)
@@ -468,7 +470,6 @@ class CrampDetector:
         while ch.fasc_times and ch.fasc_times[0][0] < t1 - s.evidence_window_s - 30:
             ch.fasc_times.popleft()
         # ---- activity runs
-        run = ch.run
         if run is None:
             if not active:
                 return

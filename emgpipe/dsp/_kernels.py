@@ -434,25 +434,23 @@ if numba is not None:
                     a = ax[s + j, c] > t
                     if a and not prev:
                         n_edges += 1
-                    if a and not prev and j - last > dead:
-                        pk = 0.0
-                        for q in range(j, min(j + dead + 1, n_len)):
-                            if ax[s + q, c] > pk:
-                                pk = ax[s + q, c]
-                        if j - last <= 3 * dead and pk < TAIL_FRAC * last_pk:
-                            prev = a
-                            continue
-                        last = j
-                        last_pk = pk
-                        if j >= a_off:
-                            if cnt == 0:
-                                out[1, w, c] = j
-                            cnt += 1
-                            out[2, w, c] = j
-                            if pk > best:
-                                best = pk
-                                out[3, w, c] = pk
-                                out[4, w, c] = j
+                        if j - last > dead:
+                            pk = 0.0
+                            for q in range(j, min(j + dead + 1, n_len)):
+                                if ax[s + q, c] > pk:
+                                    pk = ax[s + q, c]
+                            if j - last > 3 * dead or pk >= TAIL_FRAC * last_pk:   # not an after-phase
+                                last = j
+                                last_pk = pk
+                                if j >= a_off:
+                                    if cnt == 0:
+                                        out[1, w, c] = j
+                                    cnt += 1
+                                    out[2, w, c] = j
+                                    if pk > best:
+                                        best = pk
+                                        out[3, w, c] = pk
+                                        out[4, w, c] = j
                     prev = a
                 out[0, w, c] = cnt
                 out[5, w, c] = n_edges
@@ -466,8 +464,8 @@ def potentials(ax, starts, thr, n_len, n_new, dead):
     (n, n_ch)). A potential is a rising edge of ``ax > thr[w]`` at least
     ``dead`` samples after the previous one counted (so the phases of one
     polyphasic potential count once), and not a small after-phase of it
-    (within ``3 * dead`` and below :data:`TAIL_FRAC` of its peak); its peak is the largest ``ax`` from the
-    edge to ``dead`` samples after it (within the window). Scanning starts at
+    (within ``3 * dead`` and below :data:`TAIL_FRAC` of its peak); its peak is
+    the largest ``ax`` from the edge to ``dead`` samples after it (within the window). Scanning starts at
     the window start, so every window gives the same answer whatever the
     chunking. Only edges in the newest ``n_new`` samples are reported: with
     ``n_new`` = the hop, each potential is reported by exactly one window.
