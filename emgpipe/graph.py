@@ -150,5 +150,6 @@ def default_detectors(model: Model, mode: str | None, profile: dict | None = Non
     from .detect.cramp import CrampDetector, CrampSettings
     settings = CrampSettings.from_model(model, mode)
     if signal == "envelope":   # single potentials are invisible in an envelope
-        settings = CrampSettings(**{**settings.__dict__, "fasc_kurtosis": float("inf")})
+        settings = CrampSettings(**{**settings.__dict__, "fasc_kurtosis": float("inf"),
+                                      "smooth_kurtosis": float("inf")})
     return [CrampDetector(settings, mode=mode, profile=profile, detector=model.tag)]

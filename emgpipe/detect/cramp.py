@@ -53,9 +53,13 @@ the filtered signal. Design, with the physiology it rests on
   spikes: where the noise floor has been ``fasc_tonic_ratio`` x the baseline
   over ``fasc_tonic_s``, or small potentials come at ``fasc_tonic_rate`` per
   second, and in a cramp's end pause, only a potential ``fasc_tonic_k`` x the
-  floor and ``fasc_tonic_base`` x the baseline counts. Potentials inside
-  voluntary runs are not looked for (clinical FP analysis excludes voluntary
-  activity too, Bashford et al. 2020).
+  floor counts, and only if it is ``fasc_tonic_base`` x the baseline or
+  ``fasc_tonic_above`` x every potential of the last ``fasc_tonic_s`` (a unit
+  other than the tonic ones, which repeat at 5-10 Hz). Potentials leading into
+  activity (each within ``fasc_onset_gap_s`` of the next) are its recruitment,
+  not fasciculations; earlier ones in the same episode still count. Potentials
+  inside voluntary runs are not looked for (clinical FP analysis excludes
+  voluntary activity too, Bashford et al. 2020).
 * **Voluntary** = every other activity run (walking bouts, holds, leg
   movements, posture shifts), reported when it ends.
 
@@ -142,14 +146,18 @@ class CrampSettings:
     crosstalk_frac_other: float = 0.15  # ... other muscle groups of the leg (calf vs shin: antagonists)
     end_pause_s: float = 4.0
     # fasciculations
-    fasc_kurtosis: float = 4.0
+    smooth_kurtosis: float = 4.0        # an active window is at most this spiky (an interference pattern)
+    fasc_kurtosis: float = 3.5          # a fasciculation window is at least this spiky
     fasc_max_ratio: float = 40.0        # above this the channel is active, not fasciculating
     fasc_merge_s: float = 1.0           # potentials (rising edges) at most this far apart are one episode
     fasc_tonic_ratio: float = 1.15      # noise floor this x baseline: low tonic firing under it
     fasc_tonic_s: float = 2.0           # ... as the mean over this long (one window's floor flickers)
     fasc_tonic_rate: float = 3.0        # ... or this many potentials per second over it
-    fasc_tonic_k: float = 8.0           # there a potential must peak this x the window's floor ...
-    fasc_tonic_base: float = 11.0       # ... and this x the baseline
+    fasc_tonic_k: float = 7.0           # there a potential must peak this x the window's floor ...
+    fasc_tonic_base: float = 16.0       # ... and this x the baseline,
+    fasc_tonic_above: float = 1.2       # ... or this x the largest potential of the last fasc_tonic_s
+    fasc_tonic_base_min: float = 11.0   #     and this x the baseline
+    fasc_onset_gap_s: float = 0.35      # potentials this close together leading into activity are its onset
     fasc_after_s: float = 0.5           # no potentials counted this soon after activity ended
     # voluntary
     min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
@@ -232,12 +240,50 @@ class _Run:
     why: str = ""                                     # last reason it was not a cramp (debugging)
 
 
-@dataclass
 class _Episode:
-    start_s: float
-    end_s: float
-    n: float
-    last_edge: float                  # rising edge of its latest potential
+    """A fasciculation episode: its start, and its potentials as one (first
+    edge, last edge, count) entry per window that found some; only the latest
+    ``keep`` entries are held (memory stays flat in a long storm), the older
+    ones as their count and last edge."""
+
+    def __init__(self, part: tuple, keep: int = 32):
+        self.start_s = part[0] - _POT_LEAD_S
+        self.parts = deque([part])
+        self.keep = keep
+        self.n_old = 0.0
+        self.edge_old = -math.inf
+
+    def add(self, part: tuple):
+        self.parts.append(part)
+        if len(self.parts) > self.keep:
+            old = self.parts.popleft()
+            self.n_old += old[2]
+            self.edge_old = old[1]
+
+    @property
+    def last_edge(self) -> float:
+        return self.parts[-1][1] if self.parts else self.edge_old
+
+    @property
+    def end_s(self) -> float:
+        return self.last_edge + _POT_TAIL_S
+
+    @property
+    def n(self) -> float:
+        return self.n_old + sum(p[2] for p in self.parts)
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts and self.n_old == 0
+
+    def drop_onset(self, t: float, gap: float) -> float:
+        """Drop the trailing potentials that led into activity starting at ``t``:
+        the chain, each at most ``gap`` after the one before, whose newest is
+        within ``gap`` of ``t``. Returns the time of the first one dropped."""
+        cut = t
+        while self.parts and self.parts[-1][1] >= cut - gap:
+            cut = self.parts.pop()[0]
+        return cut
 
 
 def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
@@ -260,6 +306,7 @@ class _Channel:
         self.hist = np.empty(0)              # ratios of the windows before this batch (precursor test)
         self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
         self.phist = np.empty(0)             # ... and their numbers of potentials
+        self.khist = np.empty(0)             # ... and their largest potentials
         self.last_rms = 0.0
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended
@@ -366,7 +413,7 @@ class CrampDetector:
             ch.last_rms, ch.last_ratio = float(col[-1]), float(ratios[-1, k])
         ready = ~np.isnan(bases)
         bases0 = np.nan_to_num(bases)
-        kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.fasc_kurtosis
+        kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
         active = (ready & (ratios >= s.on_ratio) & (rms - np.nan_to_num(bases) >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
         pot = self._potentials(features.values, bases0, starts)
@@ -411,7 +458,10 @@ class CrampDetector:
         On a quiet channel every potential the features found counts (``spike_k``
         x the window's noise floor). Under low tonic firing (see the module
         docstring) only the window's largest potential counts, and only if it
-        peaks ``fasc_tonic_k`` x the floor and ``fasc_tonic_base`` x the baseline.
+        is a clear one: ``fasc_tonic_k`` x the floor, and ``fasc_tonic_base`` x
+        the baseline or ``fasc_tonic_above`` x the largest potential of the
+        windows in the last ``fasc_tonic_s`` (and ``fasc_tonic_base_min`` x the
+        baseline).
         None when the features do not include the potential timings.
         """
         if "pot_n" not in values or "floor" not in values:
@@ -424,7 +474,18 @@ class CrampDetector:
         # hardly raise it but gives many small potentials: count them too
         n_keep = max(1, int(round(s.fasc_tonic_s / self._hop)))
         tonic = np.zeros(fr.shape, bool)
-        big = values["pot_peak"] >= np.maximum(s.fasc_tonic_k * values["floor"], s.fasc_tonic_base * bases)
+        # a clear potential: well above the floor, and either well above the
+        # rest level or above every potential of the last fasc_tonic_s (a unit
+        # other than the few firing tonically, which repeat at 5-10 Hz)
+        pk = values["pot_peak"]
+        before = np.zeros(fr.shape)                        # largest potential in the windows before
+        for k, ch in enumerate(self._ch):
+            hk = np.concatenate([np.zeros(max(0, n_keep - len(ch.khist))), ch.khist, np.nan_to_num(pk[:, k])])
+            before[:, k] = np.lib.stride_tricks.sliding_window_view(hk, n_keep)[:len(fr)].max(axis=1)
+            ch.khist = hk[-n_keep:]
+        big = (pk >= s.fasc_tonic_k * values["floor"]) & (
+            (pk >= s.fasc_tonic_base * bases)
+            | ((pk >= s.fasc_tonic_above * before) & (pk >= s.fasc_tonic_base_min * bases)))
         small = np.where(big, 0.0, values["pot_n"])       # windows of small potentials only
         for k, ch in enumerate(self._ch):
             h = np.concatenate([ch.fhist, fr[:, k]])
@@ -459,11 +520,10 @@ class CrampDetector:
         if fcand and quiet:
             ep = ch.fasc
             if ep is not None and ta - ep.last_edge <= s.fasc_merge_s:
-                ep.end_s, ep.last_edge = tb + _POT_TAIL_S, tb
-                ep.n += n
+                ep.add((ta, tb, n))
             else:
                 self._finish_fasc(ch, out, t1)
-                ch.fasc = _Episode(ta - _POT_LEAD_S, tb + _POT_TAIL_S, n, tb)
+                ch.fasc = _Episode((ta, tb, n))
             ch.fasc_times.append((tb, n))
         elif ch.fasc is not None and t1 - ch.fasc.last_edge > s.fasc_merge_s:
             self._finish_fasc(ch, out, t1)
@@ -474,9 +534,10 @@ class CrampDetector:
             if not active:
                 return
             if ch.fasc is not None and ch.fasc.last_edge >= t0 - self._hop:
-                # the "potentials" were the onset of this activity: not fasciculations
-                ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < ch.fasc.start_s)
-                ch.fasc = None
+                # the latest "potentials" were the onset of this activity: not fasciculations
+                cut = ch.fasc.drop_onset(t0, s.fasc_onset_gap_s)
+                ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < cut)
+                ch.fasc = None if ch.fasc.empty else ch.fasc
             self._finish_fasc(ch, out, t1)
             run = ch.run = _Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, run)

@@ -160,6 +160,15 @@ def _add_potential(x, fs, t, amp, ch=0, sd_s=0.0025):
     x[i:i + len(u), ch] += amp * 1.6487 * u * np.exp(-u * u / 2)
 
 
+def _add_tonic_firing(x, fs, rng, t0, t1, amp=12.0, rates=(8.0, 9.5, 11.0)):
+    """Low tonic firing: a few units repeating at 8-11 Hz, each potential ``amp`` µV."""
+    for rate in rates:
+        t = t0 + rng.uniform(0, 0.1)
+        while t < t1:
+            _add_potential(x, fs, t, amp, sd_s=0.0015)
+            t += rng.normal(1.0 / rate, 0.01)
+
+
 @pytest.mark.parametrize("fs", [1000.0, 250.0])
 def test_fasciculation_episodes_split_at_one_second_and_ignore_tonic_firing(fs):
     rng = np.random.default_rng(11)
@@ -168,11 +177,7 @@ def test_fasciculation_episodes_split_at_one_second_and_ignore_tonic_firing(fs):
         _add_potential(x, fs, t, 80.0)
     _add_potential(x, fs, 12.5, 80.0)          # 1.7 s later: a new episode
     # 25-45 s: low tonic firing (3 units at 8-11 Hz, ~12 µV), one large potential at 35 s
-    for rate in (8.0, 9.5, 11.0):
-        t = 25.0 + rng.uniform(0, 0.1)
-        while t < 45.0:
-            _add_potential(x, fs, t, 12.0, sd_s=0.0015)
-            t += rng.normal(1.0 / rate, 0.01)
+    _add_tonic_firing(x, fs, rng, 25.0, 45.0)
     _add_potential(x, fs, 35.0, 100.0)
     ev = [e for e in run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))]) if e.kind == "fasciculation"]
     got = [(round(e.start_s, 1), e.n_potentials) for e in ev]
@@ -185,3 +190,60 @@ def test_fasciculation_episodes_split_at_one_second_and_ignore_tonic_firing(fs):
     assert all(e.end_s - e.start_s < 0.5 for e in tonic), got
     assert [round(e.start_s, 1) for e in tonic if e.start_s > 26] == [35.0], got
     assert [e.n_potentials for e in tonic if e.start_s > 26] == [1], got
+
+
+
+@pytest.mark.parametrize("fs", [1000.0, 250.0])
+def test_fasciculation_kept_before_a_contraction_but_not_its_recruitment(fs):
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 3, (int(30 * fs), 2))
+    # a potential 0.5 s before a contraction's recruitment: its first units
+    # (potentials in quick succession from 10.5 s) leading into a 2 s contraction
+    # from 10.8 s are not fasciculations; the potential at 10.0 s is
+    _add_potential(x, fs, 10.0, 80.0)
+    for t, a in ((10.5, 40.0), (10.62, 50.0), (10.72, 60.0)):
+        _add_potential(x, fs, t, a)
+    i0, i1 = int(10.8 * fs), int(12.8 * fs)
+    x[i0:i1, 0] += rng.normal(0, 60, i1 - i0) * np.minimum(1.0, np.arange(i1 - i0) / (0.2 * fs))
+    ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
+    fasc = [(round(e.start_s, 1), e.n_potentials) for e in ev if e.kind == "fasciculation"]
+    assert fasc == [(10.0, 1)], fasc
+    vol = [e.start_s for e in ev if e.kind == "voluntary"]   # its recruitment belongs to it
+    assert len(vol) == 1 and 10.3 <= vol[0] <= 10.9, vol
+
+
+def test_fasciculation_found_above_tonic_units():
+    """Under tonic firing a potential of another unit counts when it stands above
+    every potential of the last 2 s, even under fasc_tonic_base x the rest level.
+    1 kHz only: at 250 Hz a 5-10 ms potential's sampled peak falls well short."""
+    fs = 1000.0
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 3, (int(40 * fs), 2))
+    # 10-30 s: 3 units at 8-11 Hz (~12 µV); at 20 s a potential of another unit,
+    # 3x theirs and ~14x the rest level (fasc_tonic_base is 16)
+    _add_tonic_firing(x, fs, rng, 10.0, 30.0)
+    _add_potential(x, fs, 20.0, 36.0)
+    ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
+    fasc = [(round(e.start_s, 1), e.n_potentials) for e in ev if e.kind == "fasciculation"]
+    assert [f for f in fasc if f[0] > 11] == [(20.0, 1)], fasc
+
+
+def test_fasciculation_episode_memory_is_bounded_and_onset_chain_dropped():
+    from emgpipe.detect.cramp import _Episode
+    ep = _Episode((0.0, 0.0, 1.0), keep=8)
+    for i in range(1, 1000):                       # a long storm: one potential every 0.5 s
+        ep.add((0.5 * i, 0.5 * i, 1.0))
+    assert len(ep.parts) == 8 and ep.n == 1000 and ep.last_edge == 499.5
+    # recruitment: three potentials 0.1 s apart leading into activity at 500.2 s
+    for t in (499.9, 500.0, 500.1):
+        ep.add((t, t, 1.0))
+    assert ep.drop_onset(500.2, 0.35) == 499.9
+    assert ep.n == 1000 and ep.last_edge == 499.5 and not ep.empty
+    # a chain longer than what is held: everything held goes, the older count stays
+    ep2 = _Episode((0.0, 0.0, 1.0), keep=4)
+    for i in range(1, 10):
+        ep2.add((0.1 * i, 0.1 * i, 1.0))
+    ep2.drop_onset(1.0, 0.35)
+    assert ep2.n == 6 and not ep2.empty and abs(ep2.last_edge - 0.5) < 1e-9
+    one = _Episode((1.0, 1.0, 1.0))
+    assert one.drop_onset(1.1, 0.35) == 1.0 and one.empty
