@@ -412,9 +412,9 @@ class CrampDetector:
                 bases[i0:, k] = np.where(r > 0, bases[i0:, k], before)
             ch.last_rms, ch.last_ratio = float(col[-1]), float(ratios[-1, k])
         ready = ~np.isnan(bases)
-        bases0 = np.nan_to_num(bases)
+        bases0 = np.where(ready, bases, 0.0)
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
-        active = (ready & (ratios >= s.on_ratio) & (rms - np.nan_to_num(bases) >= s.min_active_uv * self._uv_scale)
+        active = (ready & (ratios >= s.on_ratio) & (rms - bases0 >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
         pot = self._potentials(features.values, bases0, starts)
         if pot is not None and kurt is not None:
@@ -440,10 +440,10 @@ class CrampDetector:
             for k, ch in enumerate(self._ch):
                 if not ready[i, k]:
                     continue
-                self._step(k, ch, i, float(rms[i, k]), float(ratios[i, k]), float(bases[i, k]),
+                self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
                            ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
-                           bool(active[i, k]), bool(fcand[i, k]), bool(kurt_ok[i, k]),
-                           (float(pot_n[i, k]), float(pot_a[i, k]), float(pot_b[i, k]), float(pot_big[i, k])), out)
+                           active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
+                           (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
             i += 1
         # 3. keep the recent ratios for the precursor test
         n_keep = int(round(s.precursor_s / hop)) + 1
@@ -479,9 +479,14 @@ class CrampDetector:
         # other than the few firing tonically, which repeat at 5-10 Hz)
         pk = values["pot_peak"]
         before = np.zeros(fr.shape)                        # largest potential in the windows before
+        n_win = len(fr)
         for k, ch in enumerate(self._ch):
-            hk = np.concatenate([np.zeros(max(0, n_keep - len(ch.khist))), ch.khist, np.nan_to_num(pk[:, k])])
-            before[:, k] = np.lib.stride_tricks.sliding_window_view(hk, n_keep)[:len(fr)].max(axis=1)
+            col = pk[:, k]
+            hk = np.concatenate([np.zeros(max(0, n_keep - len(ch.khist))), ch.khist,
+                                 np.where(np.isnan(col), 0.0, col)])
+            b = before[:, k]
+            for j in range(n_keep):                        # running max (n_keep is small)
+                np.maximum(b, hk[j:j + n_win], out=b)
             ch.khist = hk[-n_keep:]
         big = (pk >= s.fasc_tonic_k * values["floor"]) & (
             (pk >= s.fasc_tonic_base * bases)
