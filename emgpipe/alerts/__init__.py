@@ -16,7 +16,7 @@ Plugging it into a command::
 Sinks (:mod:`.sinks`): terminal (with bell), sound (a tone made locally),
 desktop notification, haptic buzz through the firmware bridge, webhook (JSON
 POST), run-a-command, or any callable. Each runs on its own thread behind a
-keep-latest slot, so a slow or hanging sink never delays detection or the
+keep-latest slot per cramp, so a slow or hanging sink never delays detection or the
 other sinks (:mod:`.manager`). Prompts in plain words per muscle:
 :func:`~.prompts.stretch_prompt`. Options and the TOML file: :mod:`.config`.
 

@@ -11,10 +11,13 @@ Policy (per cramp, i.e. per muscle and leg, see :func:`~emgpipe.alerts.prompts.l
   two), says nothing.
 
 Only ``kind == "cramp"`` events alert. Backpressure (DESIGN.md): each sink
-has its own worker thread fed through a keep-latest slot of size one. A sink
-that is still busy when the next alert comes gets only the newest alert; the
-older undelivered one is dropped and the drop is logged. So a slow, failing or
-hanging sink never delays detection or the other sinks.
+has its own worker thread fed through keep-latest slots, one per cramp (limb,
+:func:`~emgpipe.alerts.prompts.limb_key`). A sink that is still busy when a
+newer alert for the same cramp comes (its reminder) gets only the newer one;
+the older undelivered one is dropped and the drop is logged. Alerts for two
+cramps (both calves at once) both go out, oldest first. So a slow, failing or
+hanging sink never delays detection or the other sinks, and what waits for it
+is bounded by the number of limbs.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ REFRACTORY_S = 10.0
 
 
 class SinkWorker:
-    """One sink on its own daemon thread, fed through a keep-latest slot.
+    """One sink on its own daemon thread, fed through keep-latest slots, one per cramp.
 
     Parameters
     ----------
@@ -54,7 +57,7 @@ class SinkWorker:
         self.name = getattr(sink, "name", type(sink).__name__)
         self.on_result = on_result
         self._cond = threading.Condition()
-        self._slot: Alert | None = None
+        self._slots: dict[str, Alert] = {}      # limb key -> its newest undelivered alert
         self._busy = False
         self._stop = False
         self.n_sent = self.n_failed = self.n_dropped = 0
@@ -62,14 +65,17 @@ class SinkWorker:
         self._thread.start()
 
     def put(self, alert: Alert) -> None:
-        """Hand over an alert; never blocks. Replaces (and logs) an undelivered older one."""
+        """Hand over an alert; never blocks. Replaces (and logs) an undelivered
+        older one for the same cramp; another cramp's alert waits its turn."""
+        key = limb_key(alert.channel)
         with self._cond:
-            old, self._slot = self._slot, alert
+            old = self._slots.pop(key, None)
+            self._slots[key] = alert              # (re)inserted last: oldest first out
             self._cond.notify()
         if old is not None:
             self.n_dropped += 1
             log.warning("alerts: %s sink is still busy; dropped the older alert (%s at %.1f s) "
-                        "for the newer one", self.name, old.headline, old.alert_s)
+                        "for the newer one of the same cramp", self.name, old.headline, old.alert_s)
             self._report(old, "dropped", "sink busy; a newer alert replaced it")
 
     def _report(self, alert, status, error=None):
@@ -82,11 +88,11 @@ class SinkWorker:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while self._slot is None and not self._stop:
+                while not self._slots and not self._stop:
                     self._cond.wait()
-                if self._slot is None:
+                if not self._slots:
                     return
-                alert, self._slot = self._slot, None
+                alert = self._slots.pop(next(iter(self._slots)))
                 self._busy = True
             try:
                 ok, error = bool(self.sink.send(alert)), None
@@ -104,15 +110,15 @@ class SinkWorker:
 
     def idle(self) -> bool:
         with self._cond:
-            return self._slot is None and not self._busy
+            return not self._slots and not self._busy
 
     def wait_idle(self, timeout: float) -> bool:
         """Block up to ``timeout`` s until nothing is pending or in delivery."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while (self._slot is not None or self._busy) and time.monotonic() < deadline:
+            while (self._slots or self._busy) and time.monotonic() < deadline:
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
-            return self._slot is None and not self._busy
+            return not self._slots and not self._busy
 
     def close(self, timeout: float) -> bool:
         """Let a pending alert go out (up to ``timeout`` s), then stop. True if it finished."""

@@ -88,11 +88,11 @@ def test_blocking_sink_delays_neither_the_caller_nor_other_sinks(blocking_sink, 
     assert len(fast) == 5                                  # the fast sink got every alert
     assert not blocking_sink.returned.is_set()             # none waited for the hung send
     assert took < 5.0                                     # the blocked sink waits 30 s
-    # the blocked sink holds the first; of the next four it keeps only the newest
+    # the blocked sink holds the first; of the next four (two per leg) it keeps the newest per leg
     assert len(blocking_sink.got) == 1
-    assert m.stats()["blocking"]["dropped"] == 3
+    assert m.stats()["blocking"]["dropped"] == 2
     drops = [r for r in caplog.records if "still busy; dropped" in r.getMessage()]
-    assert len(drops) == 3 and all("blocking" in r.getMessage() for r in drops)
+    assert len(drops) == 2 and all("blocking" in r.getMessage() for r in drops)
     t1 = time.perf_counter()
     m.close(timeout=0.5)                                   # a hung sink is abandoned, not waited for
     assert time.perf_counter() - t1 < 1.5 and not blocking_sink.returned.is_set()
@@ -173,9 +173,26 @@ def test_pipeline_with_a_hanging_sink_runs_at_full_speed(blocking_sink):
     assert kinds(on_alert) == [("onset", "calf_left"), ("reminder", "calf_left"),
                                ("onset", "calf_right"), ("reminder", "calf_right")]
     assert kinds(fast) == kinds(on_alert) == kinds(plain_alerts) == kinds(plain_fast)
-    # the hung sink holds the first alert; of the three handed over meanwhile it keeps the newest
+    # the hung sink holds the first alert; of the three handed over meanwhile it keeps the
+    # newest per cramp (left reminder, right reminder): the right onset gave way to its reminder
     assert kinds(blocking_sink.got) == [("onset", "calf_left")]
-    assert m.stats()["blocking"]["dropped"] == 2
+    assert m.stats()["blocking"]["dropped"] == 1
     onset = cramps[0]
     assert on_alert[0].alert_s == onset.alert_s and 3.0 <= onset.alert_s < 3.2
     m.close(timeout=0.2)
+
+
+def test_two_cramps_at_once_both_reach_a_busy_sink(blocking_sink):
+    """Both calves cramping within milliseconds while the sink is busy with an older
+    alert: each cramp's alert waits in its own slot and both go out, oldest first."""
+    m = AlertManager([blocking_sink], reminder_s=None)
+    m.on_event(cramp("hamstring_left", start=10.0))
+    assert blocking_sink.entered.wait(10.0)               # busy with the first
+    m.on_event(cramp("calf_left", start=50.0))
+    m.on_event(cramp("calf_right", start=50.001))
+    blocking_sink.release.set()
+    assert m.workers[0].wait_idle(10.0)
+    assert kinds(blocking_sink.got) == [("onset", "hamstring_left"), ("onset", "calf_left"),
+                                        ("onset", "calf_right")]
+    assert m.stats()["blocking"]["dropped"] == 0
+    m.close(timeout=1.0)
