@@ -141,7 +141,7 @@ class CrampSettings:
     evidence_fasc: int = 4              # potentials in the evidence window
     precursor_ratio: float = 1.6        # median RMS/baseline over the precursor window
     precursor_s: float = 20.0           # Chaney & Sherman: raised ~41 +- 11 s before
-    coactive_ratio: float = 1.5         # another channel whose median RMS over the run is this x its baseline
+    coactive_ratio: float = 1.3         # another channel whose median RMS over the run is this x its baseline
     crosstalk_frac: float = 0.4         # same-leg, same-group channels up to this x the main amplitude are cross-talk
     crosstalk_frac_other: float = 0.15  # ... other muscle groups of the leg (calf vs shin: antagonists)
     end_pause_s: float = 4.0
