@@ -66,6 +66,15 @@ def test_writes_deterministic_markdown(tiny_set, tmp_path):
     bench = _clean(summarize([bench_one(r["path"]) for r in emg]))
     (tmp_path / "bench.json").write_text(json.dumps(bench))
     assert wb.main(args + ["--reuse", "--bench-json", str(tmp_path / "bench.json")]) == 0
+    # a held-out set's emgpipe bench --json is reported per kind and per device variant
+    assert "Not included in this run" in text
+    assert wb.main(args + ["--reuse", "--validation-json", str(tmp_path / "bench.json")]) == 0
+    val = out.read_text().split("## Held-out validation set")[1].split("## Real recordings")[0]
+    n_cramps = bench["overall"]["cramp"]["tp"] + bench["overall"]["cramp"]["fn"]
+    assert f"{len(emg)} recordings" in val and "| cramp |" in val and "| fasciculation |" in val
+    per_variant = val.split("| variant |")[1].strip().splitlines()[2:]     # after header and rule
+    assert per_variant and all(r.startswith("| ") for r in per_variant), val
+    assert sum(int(r.split("|")[3]) + int(r.split("|")[4]) for r in per_variant) == n_cramps, val
     bench["overall"]["cramp"]["tp"] += 1
     (tmp_path / "bench.json").write_text(json.dumps(bench))
     with pytest.raises(SystemExit, match="cramp differs"):
