@@ -1,5 +1,6 @@
-"""Signal-quality detector: dropped samples, flat line / lead-off, saturation and
-motion artefacts, reported as ``signal_loss`` and ``artifact`` events.
+"""Signal-quality detector: dropped samples, flat line / lead-off, saturation,
+motion artefacts and mains-interference bursts, reported as ``signal_loss``
+and ``artifact`` events.
 
 It looks at the *raw* signal (before filtering) in non-overlapping windows,
 so a rail or a flat line is seen as the ADC delivered it.
@@ -28,6 +29,10 @@ class QualitySettings:
     clip_floor_uv: float = 100.0
     motion_ratio: float = 8.0
     motion_floor_uv: float = 200.0
+    mains_ratio: float = 4.0
+    mains_floor_uv: float = 15.0
+    mains_line: float = 8.0
+    mains_min_s: float = 2.0
     min_artifact_s: float = 0.25
     merge_s: float = 1.0
 
@@ -53,7 +58,7 @@ class QualityDetector:
     """Per-channel signal-quality events from raw chunks.
 
     Call it with each raw chunk; it returns the events it announces (gaps at
-    once; flat line, saturation and motion once they have lasted their minimum
+    once; flat line, saturation, motion and mains hum once they have lasted their minimum
     duration, final when they clear). :meth:`close` finishes open episodes.
 
     Examples
@@ -67,10 +72,15 @@ class QualityDetector:
     [('signal_loss', 'onset', 'flat line (lead-off?)', 1.0, 2.0, 2.0), ('signal_loss', 'final', 'flat line (lead-off?)', 1.0, 2.5, 2.0)]
     """
 
-    CONDITIONS = ("flat", "clip", "motion")
-    KIND = {"flat": "signal_loss", "clip": "signal_loss", "motion": "artifact"}
+    CONDITIONS = ("flat", "clip", "motion", "mains")
+    KIND = {"flat": "signal_loss", "clip": "signal_loss", "motion": "artifact", "mains": "artifact"}
     DETAIL = {"flat": "flat line (lead-off?)", "clip": "saturation / clipping",
-              "motion": "motion artefact or electrode pop"}
+              "motion": "motion artefact or electrode pop",
+              "mains": "mains interference (loose electrode or cable?)"}
+    #: The usual mains level of a channel follows quieter windows within ~2 s
+    #: and louder ones over ~60 s, never learning from a burst (like the rest
+    #: baseline of the cramp detector): steady hum is that set-up's normal.
+    MAINS_DOWN_S, MAINS_UP_S, MAINS_LEARN = 2.0, 60.0, 2.0
 
     def __init__(self, settings: QualitySettings | None = None, detector: str = ""):
         self.settings = settings or QualitySettings()
@@ -80,18 +90,21 @@ class QualityDetector:
         self._ch_names: tuple = ()
         self._source = ""
         self._next_seq = None
+        self._mains = None                     # (fs, mains_table) for the current window length
+        self._mains_base: dict = {}            # channel -> its usual mains-line RMS (µV)
 
     def _tracker(self, ch, cond):
         key = (ch, cond)
         if key not in self._trackers:
             s = self.settings
-            min_s = s.flat_s if cond == "flat" else s.min_artifact_s
+            min_s = {"flat": s.flat_s, "mains": s.mains_min_s}.get(cond, s.min_artifact_s)
             self._trackers[key] = EpisodeTracker(min_s, s.merge_s)
         return self._trackers[key]
 
     def __call__(self, chunk: Chunk) -> list[Event]:
         if chunk.ch_names != self._ch_names or chunk.source_id != self._source:
             self._trackers = {}
+            self._mains_base = {}
             self._ch_names = chunk.ch_names
             self._next_seq = None
         announced = sum(g.n_missing for g in chunk.gaps)
@@ -107,11 +120,13 @@ class QualityDetector:
         if w.n_windows == 0:
             return events
         s = self.settings
+        if self._mains is None or len(self._mains[1][0]) != w.n_len or self._mains[0] != w.fs:
+            self._mains = (w.fs, _kernels.mains_table(w.n_len, w.fs))
         if w.n_hop == w.n_len:
-            st = _kernels.quality_stats(w.segment, w.n_len, w.n_windows)
+            st = _kernels.quality_stats(w.segment, w.n_len, w.n_windows, self._mains[1])
         else:  # pragma: no cover - the windows are made non-overlapping above
-            st = _kernels.quality_stats_numpy(w.data)
-        hi, lo, frac_hi, frac_lo, run_hi, run_lo, slow, fast, peak = st
+            st = _kernels.quality_stats_numpy(w.data, self._mains[1])
+        hi, lo, frac_hi, frac_lo, run_hi, run_lo, slow, fast, peak, m50, m60, m40 = st
         flat = (hi - lo) < s.flat_uv
         clip = np.zeros_like(flat)
         for ext, frac, run in ((hi, frac_hi, run_hi), (lo, frac_lo, run_lo)):
@@ -123,7 +138,15 @@ class QualityDetector:
         slow_rms = slow * (2 * np.pi * 5.0 / w.fs)  # integrated: ~ amplitude at 5 Hz
         fast_rms = fast * w.fs / (2 * np.pi * 100.0) + 1e-9
         motion = (slow_rms > s.motion_floor_uv) & (slow_rms > s.motion_ratio * fast_rms) & ~flat & ~clip
-        flags = {"flat": flat, "clip": clip, "motion": motion}
+        # mains interference: a spectral line at 50 or 60 Hz standing above both
+        # the other mains frequency and 40 Hz (an EMG spectrum is smooth across
+        # them), louder than this channel's usual mains
+        mains_rms = np.maximum(m50, m60) / np.sqrt(2.0)
+        line = np.maximum(m50, m60) / np.maximum(np.maximum(np.minimum(m50, m60), m40), 1e-12)
+        mains = ((self._mains_ratios(chunk.ch_names, mains_rms, w.n_len / w.fs) >= s.mains_ratio)
+                 & (mains_rms >= s.mains_floor_uv) & (line >= s.mains_line) & ~flat & ~clip)
+        flags = {"flat": flat, "clip": clip, "motion": motion, "mains": mains}
+        peaks = {"flat": peak, "clip": peak, "motion": peak, "mains": mains_rms}
         starts, ends = w.starts / w.fs, (w.starts + w.n_len) / w.fs
         for c, ch in enumerate(chunk.ch_names):
             for cond in self.CONDITIONS:
@@ -133,12 +156,23 @@ class QualityDetector:
                     continue   # nothing open and nothing new: an idle tracker stays idle
                 tr = self._tracker(ch, cond)
                 for i in range(w.n_windows):
-                    new, done = tr.update(bool(f[i]), starts[i], ends[i], float(peak[i, c]))
+                    new, done = tr.update(bool(f[i]), starts[i], ends[i], float(peaks[cond][i, c]))
                     if new is not None:
                         events.append(self._event(ch, cond, new, status="onset"))
                     if done is not None:
                         events.append(self._event(ch, cond, done))
         return events
+
+    def _mains_ratios(self, ch_names, level: np.ndarray, win_s: float) -> np.ndarray:
+        """Each window's mains-line RMS over the channel's usual level before it."""
+        a_down = 1.0 - np.exp(-win_s / self.MAINS_DOWN_S)
+        a_up = 1.0 - np.exp(-win_s / self.MAINS_UP_S)
+        out = np.empty_like(level)
+        for c, ch in enumerate(ch_names):
+            base = self._mains_base.get(ch, max(float(level[0, c]), 0.1))
+            out[:, c], self._mains_base[ch] = _kernels.track_baseline(level[:, c], base, a_down, a_up,
+                                                                      self.MAINS_LEARN, 0.1)
+        return out
 
     def _event(self, ch, cond, ep, status="final"):
         end = ep.alert_s if status == "onset" else ep.last_on_s

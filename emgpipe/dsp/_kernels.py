@@ -281,7 +281,23 @@ def track_baseline(rms: np.ndarray, base: float, a_down: float, a_up: float, lea
 
 
 #: Row order of the array returned by :func:`quality_stats`.
-QUALITY_FIELDS = ("hi", "lo", "frac_hi", "frac_lo", "run_hi", "run_lo", "slow_rms", "fast_rms", "peak")
+QUALITY_FIELDS = ("hi", "lo", "frac_hi", "frac_lo", "run_hi", "run_lo", "slow_rms", "fast_rms", "peak",
+                  "mains50", "mains60", "probe40")
+#: Frequencies whose spectral amplitude :func:`quality_stats` measures: the two
+#: mains frequencies, and 40 Hz, where no mains line falls, for comparison.
+MAINS_HZ = (50.0, 60.0, 40.0)
+
+
+def mains_table(n_len: int, fs: float) -> np.ndarray:
+    """(6, n_len) Hann-windowed cos/sin at :data:`MAINS_HZ`, scaled so that the
+    magnitude of a window's projection is a sinusoid's amplitude at that frequency."""
+    i = np.arange(n_len)
+    w = np.hanning(n_len + 2)[1:-1]            # no zero end points (short windows at 200 Hz)
+    g = w.sum() / 2.0
+    rows = []
+    for f in MAINS_HZ:
+        rows += [w * np.cos(2 * np.pi * f * i / fs) / g, w * np.sin(2 * np.pi * f * i / fs) / g]
+    return np.array(rows)
 
 
 def _max_run(mask: np.ndarray) -> np.ndarray:
@@ -296,28 +312,32 @@ def _max_run(mask: np.ndarray) -> np.ndarray:
     return out.reshape(mask.shape[:-1])
 
 
-def quality_stats_numpy(x: np.ndarray) -> np.ndarray:
+def quality_stats_numpy(x: np.ndarray, mains: np.ndarray) -> np.ndarray:
     """Per-window raw-signal statistics for the quality detector.
 
-    ``x`` is (n_windows, n_channels, n_len); returns (len(QUALITY_FIELDS),
-    n_windows, n_channels): extremes, the fraction of samples at each extreme
-    and its longest run, the integrated (< 20 Hz-weighted) RMS of the
-    mean-removed signal, the differentiated RMS, and the peak |x|. The two RMS
-    values are in "samples" units; the caller scales them by fs."""
+    ``x`` is (n_windows, n_channels, n_len); ``mains`` is :func:`mains_table`.
+    Returns (len(QUALITY_FIELDS), n_windows, n_channels): extremes, the
+    fraction of samples at each extreme and its longest run, the integrated
+    (< 20 Hz-weighted) RMS of the mean-removed signal, the differentiated RMS,
+    the peak |x|, and the spectral amplitude at 50, 60 and 40 Hz. The two
+    RMS values are in "samples" units; the caller scales them by fs."""
     hi, lo = x.max(axis=-1), x.min(axis=-1)
     at_hi, at_lo = x == hi[..., None], x == lo[..., None]
     ac = x - x.mean(axis=-1, keepdims=True)
     slow = np.sqrt((ac.cumsum(axis=-1) ** 2).mean(axis=-1))
     fast = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1))
+    proj = ac @ mains.T
     return np.stack([hi, lo, at_hi.mean(axis=-1), at_lo.mean(axis=-1), _max_run(at_hi), _max_run(at_lo),
-                     slow, fast, np.maximum(np.abs(hi), np.abs(lo))])
+                     slow, fast, np.maximum(np.abs(hi), np.abs(lo)),
+                     np.hypot(proj[..., 0], proj[..., 1]), np.hypot(proj[..., 2], proj[..., 3]),
+                     np.hypot(proj[..., 4], proj[..., 5])])
 
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
-    def _quality_jit(seg, n_len, n_win):  # pragma: no cover - compiled
+    def _quality_jit(seg, n_len, n_win, tab):  # pragma: no cover - compiled
         n_ch = seg.shape[1]
-        out = np.zeros((9, n_win, n_ch))
+        out = np.zeros((12, n_win, n_ch))
         for c in range(n_ch):
             for w in range(n_win):
                 o = w * n_len
@@ -333,6 +353,7 @@ if numba is not None:
                 mean = tot / n_len
                 n_hi = n_lo = r_hi = r_lo = m_hi = m_lo = 0
                 cum = ss = dd = 0.0
+                c50 = s50 = c60 = s60 = c40 = s40 = 0.0
                 prev = seg[o, c]
                 for i in range(n_len):
                     v = seg[o + i, c]
@@ -348,8 +369,15 @@ if numba is not None:
                         m_lo = max(m_lo, r_lo)
                     else:
                         r_lo = 0
-                    cum += v - mean
+                    a = v - mean
+                    cum += a
                     ss += cum * cum
+                    c50 += a * tab[0, i]
+                    s50 += a * tab[1, i]
+                    c60 += a * tab[2, i]
+                    s60 += a * tab[3, i]
+                    c40 += a * tab[4, i]
+                    s40 += a * tab[5, i]
                     d = v - prev
                     dd += d * d
                     prev = v
@@ -362,17 +390,21 @@ if numba is not None:
                 out[6, w, c] = np.sqrt(ss / n_len)
                 out[7, w, c] = np.sqrt(dd / (n_len - 1))
                 out[8, w, c] = max(abs(hi), abs(lo))
+                out[9, w, c] = np.sqrt(c50 * c50 + s50 * s50)
+                out[10, w, c] = np.sqrt(c60 * c60 + s60 * s60)
+                out[11, w, c] = np.sqrt(c40 * c40 + s40 * s40)
         return out
 
 
-def quality_stats(seg: np.ndarray, n_len: int, n_win: int) -> np.ndarray:
+def quality_stats(seg: np.ndarray, n_len: int, n_win: int, mains: np.ndarray) -> np.ndarray:
     """:func:`quality_stats_numpy` of the ``n_win`` consecutive, non-overlapping
     ``n_len``-sample windows at the start of ``seg`` (n, channels), in one
     compiled pass when numba is available."""
     if numba is None:
         x = seg[:n_win * n_len].reshape(n_win, n_len, seg.shape[1]).transpose(0, 2, 1)
-        return quality_stats_numpy(x)
-    return _quality_jit(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win))
+        return quality_stats_numpy(x, mains)
+    return _quality_jit(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win),
+                        np.ascontiguousarray(mains, dtype=np.float64))
 
 
 #: Row order of :func:`potentials`: the count of potentials, the first and

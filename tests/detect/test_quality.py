@@ -64,6 +64,28 @@ def test_motion_artifact():
     assert 3.5 <= ev[0].start_s <= 4.25 and 4.75 <= ev[0].end_s <= 5.5
 
 
+@pytest.mark.parametrize("fs", [200.0, 250.0, 1000.0, 4000.0])
+def test_mains_burst_is_an_artifact_steady_hum_and_emg_are_not(fs):
+    """A hum burst (loose electrode) on top of a set-up's usual mains is an artefact;
+    the usual hum, a strong EMG burst (broadband, smooth across 50 and 60 Hz) are not."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(60 * fs)) / fs
+    # usual hum: 50 Hz mains on "a", 60 Hz on "b" (as in Europe and in America)
+    x = rng.normal(0, 5, (len(t), 2)) + 4.0 * np.sin(2 * np.pi * np.array([50.0, 60.0]) * t[:, None])
+    x[int(10 * fs):int(20 * fs), 0] += 60.0 * np.sin(2 * np.pi * 50 * t[int(10 * fs):int(20 * fs)] + 1.0)
+    x[int(30 * fs):int(40 * fs), 1] += 40.0 * np.sin(2 * np.pi * 60 * t[int(30 * fs):int(40 * fs)])
+    x[int(45 * fs):int(55 * fs), :] += rng.normal(0, 150, (int(10 * fs), 2))         # strong EMG
+    one = run(QualityDetector(), x, fs, ("a", "b"))
+    finals = [e for e in one if e.status == "final"]
+    assert [(e.kind, e.channel, e.detail.split(" ")[0]) for e in finals] == [
+        ("artifact", "a", "mains"), ("artifact", "b", "mains")], key(finals)
+    a, b = finals
+    assert 9.75 <= a.start_s <= 10.5 and 19.5 <= a.end_s <= 20.25 and 35 < a.peak_uv < 50
+    assert 29.75 <= b.start_s <= 30.5 and 39.5 <= b.end_s <= 40.25
+    for seed in range(2):
+        assert key(run(QualityDetector(), x, fs, ("a", "b"), seed)) == key(one)
+
+
 def test_gap_becomes_signal_loss_per_channel():
     q = QualityDetector()
     c = Chunk(np.zeros((10, 2)) + np.arange(10)[:, None], fs=100.0, seq=150, ch_names=("l", "r"),

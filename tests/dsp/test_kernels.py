@@ -38,11 +38,28 @@ def test_spike_counts_match_numpy():
 def test_quality_stats_match_numpy(n_len):
     x = _emg()
     n_win = len(x) // n_len
-    ref = K.quality_stats_numpy(x[:n_win * n_len].reshape(n_win, n_len, 3).transpose(0, 2, 1))
-    got = K.quality_stats(x, n_len, n_win)
+    tab = K.mains_table(n_len, 1000.0)
+    ref = K.quality_stats_numpy(x[:n_win * n_len].reshape(n_win, n_len, 3).transpose(0, 2, 1), tab)
+    got = K.quality_stats(x, n_len, n_win, tab)
     assert got.shape == (len(K.QUALITY_FIELDS), n_win, 3)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
     assert got[K.QUALITY_FIELDS.index("run_hi")].max() == n_len   # the rail fills whole windows
+
+
+@pytest.mark.parametrize("fs", [200.0, 250.0, 1000.0, 4000.0])
+def test_quality_stats_measure_the_mains_line_amplitude(fs):
+    n_len = int(0.25 * fs)
+    t = np.arange(int(10 * fs)) / fs
+    rng = np.random.default_rng(1)
+    x = np.c_[rng.normal(0, 10, len(t)) + 300.0,                           # EMG-like noise on a DC offset
+              rng.normal(0, 10, len(t)) + 80.0 * np.sin(2 * np.pi * 50 * t + 0.3),
+              rng.normal(0, 10, len(t)) + 40.0 * np.sin(2 * np.pi * 60 * t) + 5e3 * t / t[-1]]  # + drift
+    n_win = len(t) // n_len
+    st = K.quality_stats(x, n_len, n_win, K.mains_table(n_len, fs))
+    m50, m60 = st[K.QUALITY_FIELDS.index("mains50")], st[K.QUALITY_FIELDS.index("mains60")]
+    assert np.median(m50[:, 0]) < 6 and np.median(m60[:, 0]) < 6          # noise only: a few µV
+    assert abs(np.median(m50[:, 1]) - 80) < 8 and np.median(m60[:, 1]) < 25
+    assert abs(np.median(m60[:, 2]) - 40) < 6
 
 
 def test_sosfilt_matches_scipy_and_carries_state():
