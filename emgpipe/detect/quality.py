@@ -143,7 +143,8 @@ class QualityDetector:
         # them), louder than this channel's usual mains
         mains_rms = np.maximum(m50, m60) / np.sqrt(2.0)
         line = np.maximum(m50, m60) / np.maximum(np.maximum(np.minimum(m50, m60), m40), 1e-12)
-        mains = ((self._mains_ratios(chunk.ch_names, mains_rms, w.n_len / w.fs) >= s.mains_ratio)
+        usable = np.where(flat | clip, 0.0, mains_rms)      # a flat or railed window teaches nothing
+        mains = ((self._mains_ratios(chunk.ch_names, usable, w.n_len / w.fs) >= s.mains_ratio)
                  & (mains_rms >= s.mains_floor_uv) & (line >= s.mains_line) & ~flat & ~clip)
         flags = {"flat": flat, "clip": clip, "motion": motion, "mains": mains}
         peaks = {"flat": peak, "clip": peak, "motion": peak, "mains": mains_rms}
@@ -164,12 +165,18 @@ class QualityDetector:
         return events
 
     def _mains_ratios(self, ch_names, level: np.ndarray, win_s: float) -> np.ndarray:
-        """Each window's mains-line RMS over the channel's usual level before it."""
+        """Each window's mains-line RMS over the channel's usual level before it
+        (the first usable window sets it; 0 marks a window that may not teach it)."""
         a_down = 1.0 - np.exp(-win_s / self.MAINS_DOWN_S)
         a_up = 1.0 - np.exp(-win_s / self.MAINS_UP_S)
-        out = np.empty_like(level)
+        out = np.zeros_like(level)
         for c, ch in enumerate(ch_names):
-            base = self._mains_base.get(ch, max(float(level[0, c]), 0.1))
+            base = self._mains_base.get(ch)
+            if base is None:
+                first = np.flatnonzero(level[:, c] > 0)
+                if not len(first):
+                    continue
+                base = max(float(level[first[0], c]), 0.1)
             out[:, c], self._mains_base[ch] = _kernels.track_baseline(level[:, c], base, a_down, a_up,
                                                                       self.MAINS_LEARN, 0.1)
         return out

@@ -105,3 +105,18 @@ def test_unannounced_sample_jump_is_signal_loss():
     ev = q(b)
     assert [(e.kind, e.start_s, e.end_s, e.alert_s) for e in ev] == [("signal_loss", 1.0, 1.3, 1.3)]
     assert "30 samples lost" in ev[0].detail and "jump" in ev[0].detail
+
+
+def test_usual_hum_after_a_lead_off_or_a_flat_start_is_not_an_artifact():
+    """A flat line (lead-off, or a device that starts with zeros) must not teach the
+    channel's usual mains level, or the set-up's steady hum would look like a burst after it."""
+    fs = 1000.0
+    rng = np.random.default_rng(4)
+    t = np.arange(int(40 * fs)) / fs
+    x = rng.normal(0, 3, (len(t), 1)) + 30.0 * np.sin(2 * np.pi * 50 * t)[:, None]   # steady ~21 µV RMS hum
+    x[:int(2 * fs)] = 0.0                                   # flat start
+    x[int(15 * fs):int(20 * fs)] = 7.0                      # lead-off
+    for seed in (None, 0):
+        ev = [e for e in run(QualityDetector(), x, fs, seed=seed) if e.status == "final"]
+        assert [(e.kind, e.detail.split(" ")[0]) for e in ev] == [("signal_loss", "flat"), ("signal_loss", "flat")], \
+            key(ev)
