@@ -331,6 +331,10 @@ class CrampDetector:
     ``close(end_s)`` at the end of the stream.
     """
 
+    #: carry an announced cramp's active windows forward in one step (same
+    #: events as window by window, which tests compare by turning this off)
+    carry = True
+
     def __init__(self, settings: CrampSettings | None = None, mode: str | None = None,
                  profile: dict | None = None, detector: str = ""):
         self.settings = settings or CrampSettings()
@@ -423,22 +427,39 @@ class CrampDetector:
         else:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
-        interesting = np.flatnonzero((active | fcand).any(axis=1))
         self._batch_ratios = ratios
         out: list = []
-        # 2. the state machine, only where something happens
+        # 2. the state machine, only where something happens. A channel in an
+        # announced cramp that stays active (the long middle of a cramp) is
+        # carried forward in one step: only its own run's counters change there.
+        steady_on = active & ~fcand
+        skip = [0] * len(self._ch)           # channel k is carried forward up to this window
+        own = [np.flatnonzero(active[:, k] | fcand[:, k]) for k in range(len(self._ch))]
         i = 0
-        nxt = 0
         while i < n_win:
-            busy = any(c.run is not None or c.fasc is not None for c in self._ch)
-            if not busy:
-                while nxt < len(interesting) and interesting[nxt] < i:
-                    nxt += 1
-                if nxt >= len(interesting):
-                    break
-                i = int(interesting[nxt])
+            nxt = n_win                      # the next window any channel needs
             for k, ch in enumerate(self._ch):
-                if not ready[i, k]:
+                if skip[k] > i:
+                    nxt = min(nxt, skip[k])
+                elif ch.run is not None or ch.fasc is not None:
+                    nxt = i
+                    break
+                else:
+                    j = int(np.searchsorted(own[k], i))
+                    if j < len(own[k]):
+                        nxt = min(nxt, int(own[k][j]))
+            if nxt >= n_win:
+                break
+            i = nxt
+            for k, ch in enumerate(self._ch):
+                if skip[k] > i or not ready[i, k]:
+                    continue
+                run = ch.run
+                if self.carry and run is not None and run.cramp is not None and ch.fasc is None \
+                        and steady_on[i, k]:
+                    off = np.flatnonzero(~steady_on[i:, k])
+                    skip[k] = j = i + int(off[0]) if len(off) else n_win
+                    self._carry_cramp(run, rms[i:j, k], starts[i], ends[j - 1])
                     continue
                 self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
                            ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
@@ -508,6 +529,17 @@ class CrampDetector:
         at = starts[:, None] + values["pot_peak_at"]
         return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
                 np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan))
+
+    @staticmethod
+    def _carry_cramp(run: _Run, rms: np.ndarray, t0: float, t1: float):
+        """What :meth:`_step` does over consecutive active windows (``t0`` the
+        first one's start, ``t1`` the last one's end) of an announced cramp with
+        no fasciculation episode open: each is on and above off_ratio."""
+        run.n_windows += len(rms)
+        run.held_from = t0 if run.held_from is None else run.held_from
+        run.held_s = max(run.held_s, t1 - run.held_from)
+        run.last_on_s = t1
+        run.peak = max(run.peak, float(rms.max()))
 
     def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
               active, fcand, smooth, pot, out):

@@ -42,6 +42,24 @@ def test_chunk_invariance_against_one_shot(walk):
         assert key(got) == key(ref)
 
 
+def test_carrying_a_cramp_forward_gives_the_window_by_window_events(walk, monkeypatch):
+    """The fast path over an announced cramp's active windows changes nothing:
+    the same events (times, peak, confidence) as stepping every window."""
+    s, x = walk
+
+    def both(make_chunks):
+        monkeypatch.setattr(CrampDetector, "carry", True)
+        fast = run(make_chunks())
+        monkeypatch.setattr(CrampDetector, "carry", False)
+        return fast, run(make_chunks())
+    for make in (lambda: [Chunk(x, fs=s.fs, ch_names=s.ch_names)],
+                 lambda: random_chunks(x, s.fs, np.random.default_rng(3), ch_names=s.ch_names, max_len=7000)):
+        fast, slow = both(make)
+        assert any(e.kind == "cramp" and e.end_s - e.start_s > 10 for e in fast)
+        assert key(slow) == key(fast)
+        assert [(e.peak_uv, e.confidence) for e in slow] == [(e.peak_uv, e.confidence) for e in fast]
+
+
 def test_causality_prefix_gives_same_events(walk):
     """Replaying only the first part gives the same events announced in that part."""
     s, x = walk
