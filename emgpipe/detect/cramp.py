@@ -125,7 +125,7 @@ class CrampSettings:
     steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
     min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
     cramp_ratio: float = 5.0
-    cramp_ratio_rest: float = 4.0       # ... when it arose from rest (no hold or leg-movement series before)
+    cramp_ratio_rest: float = 3.75      # ... when it arose from rest (no hold or leg-movement series before)
     cramp_min_uv: float = 22.0          # without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.5                  # awake, without evidence, from rest or rhythmic activity
@@ -633,7 +633,7 @@ class CrampDetector:
         if steady < s.min_steady:
             run.why = f"steady {steady:.2f}"
             return
-        strong = level >= run.need_ratio * ch.base
+        strong = level >= run.need_ratio * base          # this window's baseline, not the batch's last
         strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * self._uv_scale)
         if not strong:
             run.why = f"weak {level:.1f} µV"
@@ -643,14 +643,14 @@ class CrampDetector:
         if co >= s.coactive_ratio:
             run.why = f"co-active {co:.1f}"
             return
-        conf = self._confidence(duty, level / ch.base, co, bool(run.evidence), dur)
+        conf = self._confidence(duty, level / base, co, bool(run.evidence), dur)
         # onset: the run's start, or (after a long voluntary stretch) the first
         # active window of the stretch that made the decision
         onset = run.start_s if recent[0][0] <= run.start_s + 1e-9 else next(x[0] for x in recent if x[2])
         run.recent = deque()
         run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
                           peak_uv=run.peak, detail=self._detail(run), status="onset",
-                          features={"rms_uv": level, "baseline_uv": ch.base, "duty": duty,
+                          features={"rms_uv": level, "baseline_uv": base, "duty": duty,
                                     "coactive": co, "evidence": run.evidence, "context": run.context,
                                     "min_s": need},
                           detector=self.detector, source_id=self._source)

@@ -22,8 +22,13 @@ def run(chunks, mode="awake", model="default"):
 
 
 def key(events):
+    """What must not depend on chunking: times, counts, and a cramp's confidence,
+    peak and baseline (decided from the window's own baseline, not the batch's last)."""
+    def num(v):
+        return None if v is None or v != v else round(float(v), 6)
     return [(e.kind, e.channel, e.status, round(e.start_s, 9), round(e.end_s, 9), round(e.alert_s, 9),
-             e.n_potentials) for e in events]
+             e.n_potentials, e.confidence, num(e.peak_uv), num((e.features or {}).get("baseline_uv")))
+            for e in events]
 
 
 @pytest.fixture(scope="module")
