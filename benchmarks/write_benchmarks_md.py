@@ -497,8 +497,8 @@ def validation_section(bench: dict | None) -> str:
     return "\n".join([
         f"{bench['n_recordings']} recordings, {bench['hours']:.1f} h: the same scenarios as the standard set "
         "with other seeds. No threshold was fitted on it; it was used to choose between candidate settings "
-        "that already met the targets on the standard set (models 0.5.0: the tonic-firing rule and "
-        "`coactive_ratio`), and it shows how far the standard-set figures carry over.",
+        "that already met the targets on the standard set (models 0.5.0: the tonic-firing rule, "
+        "`coactive_ratio` and `cramp_ratio_rest`), and it shows how far the standard-set figures carry over.",
         "",
         md_table(list(bench["overall"].values()), KIND_COLUMNS),
         "",
