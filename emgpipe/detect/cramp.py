@@ -570,7 +570,7 @@ class CrampDetector:
         if run is None:
             if not active:
                 return
-            if ch.fasc is not None and ch.fasc.last_edge >= t0 - self._hop:
+            if ch.fasc is not None and ch.fasc.last_edge >= t0 - s.fasc_onset_gap_s:
                 # the latest "potentials" were the onset of this activity: not fasciculations
                 cut = ch.fasc.drop_onset(t0, s.fasc_onset_gap_s)
                 ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < cut)

@@ -228,11 +228,17 @@ def test_fasciculation_kept_before_a_contraction_but_not_its_recruitment(fs):
         _add_potential(x, fs, t, a)
     i0, i1 = int(10.8 * fs), int(12.8 * fs)
     x[i0:i1, 0] += rng.normal(0, 60, i1 - i0) * np.minimum(1.0, np.arange(i1 - i0) / (0.2 * fs))
+    # the same at 20 s, but the first units fire 0.3 s before the contraction shows
+    _add_potential(x, fs, 20.0, 80.0)
+    for t, a in ((20.5, 40.0), (20.6, 50.0)):
+        _add_potential(x, fs, t, a)
+    i0, i1 = int(20.9 * fs), int(22.9 * fs)
+    x[i0:i1, 0] += rng.normal(0, 60, i1 - i0) * np.minimum(1.0, np.arange(i1 - i0) / (0.2 * fs))
     ev = run([Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))])
     fasc = [(round(e.start_s, 1), e.n_potentials) for e in ev if e.kind == "fasciculation"]
-    assert fasc == [(10.0, 1)], fasc
+    assert fasc == [(10.0, 1), (20.0, 1)], fasc
     vol = [e.start_s for e in ev if e.kind == "voluntary"]   # its recruitment belongs to it
-    assert len(vol) == 1 and 10.3 <= vol[0] <= 10.9, vol
+    assert len(vol) == 2 and 10.3 <= vol[0] <= 10.9 and 20.4 <= vol[1] <= 21.0, vol
 
 
 def test_fasciculation_found_above_tonic_units():
