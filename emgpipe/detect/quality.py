@@ -90,7 +90,7 @@ class QualityDetector:
         self._ch_names: tuple = ()
         self._source = ""
         self._next_seq = None
-        self._mains = None                     # (fs, mains_table) for the current window length
+        self._mains_key, self._mains = None, None   # (fs, window length) -> its mains_table
         self._mains_base: dict = {}            # channel -> its usual mains-line RMS (µV)
 
     def _tracker(self, ch, cond):
@@ -120,12 +120,12 @@ class QualityDetector:
         if w.n_windows == 0:
             return events
         s = self.settings
-        if self._mains is None or len(self._mains[1][0]) != w.n_len or self._mains[0] != w.fs:
-            self._mains = (w.fs, _kernels.mains_table(w.n_len, w.fs))
+        if self._mains_key != (w.fs, w.n_len):
+            self._mains_key, self._mains = (w.fs, w.n_len), _kernels.mains_table(w.n_len, w.fs)
         if w.n_hop == w.n_len:
-            st = _kernels.quality_stats(w.segment, w.n_len, w.n_windows, self._mains[1])
+            st = _kernels.quality_stats(w.segment, w.n_len, w.n_windows, self._mains)
         else:  # pragma: no cover - the windows are made non-overlapping above
-            st = _kernels.quality_stats_numpy(w.data, self._mains[1])
+            st = _kernels.quality_stats_numpy(w.data, self._mains)
         hi, lo, frac_hi, frac_lo, run_hi, run_lo, slow, fast, peak, m50, m60, m40 = st
         flat = (hi - lo) < s.flat_uv
         clip = np.zeros_like(flat)

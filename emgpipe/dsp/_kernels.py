@@ -327,17 +327,18 @@ def quality_stats_numpy(x: np.ndarray, mains: np.ndarray) -> np.ndarray:
     slow = np.sqrt((ac.cumsum(axis=-1) ** 2).mean(axis=-1))
     fast = np.sqrt((np.diff(x, axis=-1) ** 2).mean(axis=-1))
     proj = ac @ mains.T
+    lines = [np.hypot(proj[..., 2 * f], proj[..., 2 * f + 1]) for f in range(mains.shape[0] // 2)]
     return np.stack([hi, lo, at_hi.mean(axis=-1), at_lo.mean(axis=-1), _max_run(at_hi), _max_run(at_lo),
-                     slow, fast, np.maximum(np.abs(hi), np.abs(lo)),
-                     np.hypot(proj[..., 0], proj[..., 1]), np.hypot(proj[..., 2], proj[..., 3]),
-                     np.hypot(proj[..., 4], proj[..., 5])])
+                     slow, fast, np.maximum(np.abs(hi), np.abs(lo)), *lines])
 
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
     def _quality_jit(seg, n_len, n_win, tab):  # pragma: no cover - compiled
         n_ch = seg.shape[1]
-        out = np.zeros((12, n_win, n_ch))
+        n_f = tab.shape[0] // 2                  # frequencies: a cos and a sin row each
+        out = np.zeros((9 + n_f, n_win, n_ch))
+        proj = np.empty(2 * n_f)
         for c in range(n_ch):
             for w in range(n_win):
                 o = w * n_len
@@ -353,7 +354,7 @@ if numba is not None:
                 mean = tot / n_len
                 n_hi = n_lo = r_hi = r_lo = m_hi = m_lo = 0
                 cum = ss = dd = 0.0
-                c50 = s50 = c60 = s60 = c40 = s40 = 0.0
+                proj[:] = 0.0
                 prev = seg[o, c]
                 for i in range(n_len):
                     v = seg[o + i, c]
@@ -372,12 +373,8 @@ if numba is not None:
                     a = v - mean
                     cum += a
                     ss += cum * cum
-                    c50 += a * tab[0, i]
-                    s50 += a * tab[1, i]
-                    c60 += a * tab[2, i]
-                    s60 += a * tab[3, i]
-                    c40 += a * tab[4, i]
-                    s40 += a * tab[5, i]
+                    for f in range(2 * n_f):
+                        proj[f] += a * tab[f, i]
                     d = v - prev
                     dd += d * d
                     prev = v
@@ -390,9 +387,8 @@ if numba is not None:
                 out[6, w, c] = np.sqrt(ss / n_len)
                 out[7, w, c] = np.sqrt(dd / (n_len - 1))
                 out[8, w, c] = max(abs(hi), abs(lo))
-                out[9, w, c] = np.sqrt(c50 * c50 + s50 * s50)
-                out[10, w, c] = np.sqrt(c60 * c60 + s60 * s60)
-                out[11, w, c] = np.sqrt(c40 * c40 + s40 * s40)
+                for f in range(n_f):
+                    out[9 + f, w, c] = np.sqrt(proj[2 * f] ** 2 + proj[2 * f + 1] ** 2)
         return out
 
 
