@@ -286,6 +286,12 @@ class _Episode:
         return cut
 
 
+def _with_past(past: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
+    """``new`` after the ``n`` values before it (``past`` holds at most ``n``;
+    zeros stand for the time before the stream started)."""
+    return np.concatenate([np.zeros(n - len(past)), past, new])
+
+
 def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
     """Sums of ``a[i : i + n]``."""
     c = np.concatenate(([0.0], np.cumsum(a)))
@@ -503,8 +509,7 @@ class CrampDetector:
         n_win = len(fr)
         for k, ch in enumerate(self._ch):
             col = pk[:, k]
-            hk = np.concatenate([np.zeros(max(0, n_keep - len(ch.khist))), ch.khist,
-                                 np.where(np.isnan(col), 0.0, col)])
+            hk = _with_past(ch.khist, np.where(np.isnan(col), 0.0, col), n_keep)
             b = before[:, k]
             for j in range(n_keep):                        # running max (n_keep is small)
                 np.maximum(b, hk[j:j + n_win], out=b)
@@ -514,11 +519,8 @@ class CrampDetector:
             | ((pk >= s.fasc_tonic_above * before) & (pk >= s.fasc_tonic_base_min * bases)))
         small = np.where(big, 0.0, values["pot_n"])       # windows of small potentials only
         for k, ch in enumerate(self._ch):
-            h = np.concatenate([ch.fhist, fr[:, k]])
-            c = np.concatenate([ch.phist, small[:, k]])
-            if len(ch.fhist) < n_keep - 1:      # stream start (warm-up): nothing before
-                pad = np.zeros(n_keep - 1 - len(ch.fhist))
-                h, c = np.concatenate([pad, h]), np.concatenate([pad, c])
+            h = _with_past(ch.fhist, fr[:, k], n_keep - 1)
+            c = _with_past(ch.phist, small[:, k], n_keep - 1)
             level = _moving_sum(h, n_keep)[-len(fr):] / n_keep
             rate = _moving_sum(c, n_keep)[-len(fr):] / s.fasc_tonic_s
             tonic[:, k] = (level >= s.fasc_tonic_ratio) | (rate >= s.fasc_tonic_rate)
