@@ -194,6 +194,9 @@ class Event:
     status : str
         ``"final"``; detectors may announce ``"onset"`` first and then the
         ``"final"`` event with its end.
+    label : str
+        The wearer's answer to the event: ``"cramp"``, ``"not_cramp"`` or
+        ``""`` (not answered).
     """
 
     kind: str
@@ -209,6 +212,7 @@ class Event:
     detector: str = ""
     source_id: str = ""
     status: str = "final"
+    label: str = ""
 
     def __post_init__(self):
         if not self.kind:

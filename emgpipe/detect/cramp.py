@@ -238,6 +238,8 @@ class _Run:
     peak: float = 0.0
     evidence: str = ""
     why: str = ""                                     # last reason it was not a cramp (debugging)
+    dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
+    label: str = ""                                   # the wearer's answer to its cramp alert
 
 
 class _Episode:
@@ -342,8 +344,9 @@ class CrampDetector:
     carry = True
 
     def __init__(self, settings: CrampSettings | None = None, mode: str | None = None,
-                 profile: dict | None = None, detector: str = ""):
+                 profile: dict | None = None, detector: str = "", answers: list | None = None):
         self.settings = settings or CrampSettings()
+        self.answers = list(answers or [])
         self.mode = mode or "awake"
         self.profile = profile or {}
         self.detector = detector
@@ -618,6 +621,8 @@ class CrampDetector:
             self._finish_run(ch, out, t1)
             return
         # ---- cramp decision
+        if run.dismissed:
+            return   # the wearer said this contraction is not a cramp
         dur = t1 - run.start_s
         need = run.need_s
         if dur < need or not on:
@@ -713,6 +718,33 @@ class CrampDetector:
                 why.append(f"precursor at {med:.1f}x baseline")
         return ", ".join(why)
 
+    # ------------------------------------------------------------------ the wearer's answer
+    def answer(self, channel: str, answer: str, t_s: float) -> list:
+        """The wearer's answer to ``channel``'s current cramp alert, at stream time ``t_s``.
+
+        ``"not_cramp"`` ends the announced cramp at ``t_s`` (its final event,
+        labelled, is returned) and the channel's current contraction goes on as
+        voluntary: no further alert for it. ``"cramp"`` confirms it (its final
+        event will carry the label). Without an announced cramp on the channel
+        nothing changes and ``[]`` is returned.
+        """
+        if answer not in ("cramp", "not_cramp"):
+            raise ValueError(f"answer must be 'cramp' or 'not_cramp', got {answer!r}")
+        k = self._index.get(channel)
+        run = self._ch[k].run if k is not None else None
+        if run is None or run.cramp is None:
+            return []
+        run.label = answer
+        if answer == "cramp":
+            return []
+        ch = self._ch[k]
+        e = run.cramp
+        t = max(float(t_s), e.alert_s)
+        run.cramp, run.dismissed = None, True
+        return [Event("cramp", ch.name, e.start_s, t, alert_s=e.alert_s, confidence=e.confidence,
+                      peak_uv=run.peak, detail=e.detail + "; not a cramp (wearer)", features=dict(e.features),
+                      detector=self.detector, source_id=self._source, label="not_cramp")]
+
     # ------------------------------------------------------------------ events
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         ep, ch.fasc = ch.fasc, None
@@ -735,7 +767,8 @@ class CrampDetector:
             e = run.cramp
             out.append(Event("cramp", ch.name, e.start_s, max(end, e.alert_s), alert_s=e.alert_s,
                              confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
-                             features=dict(e.features), detector=self.detector, source_id=self._source))
+                             features=dict(e.features), detector=self.detector, source_id=self._source,
+                             label=run.label))
             return
         if run.why:
             log.debug("%s: %.1f-%.1f s not a cramp: %s", ch.name, run.start_s, end, run.why)
