@@ -30,6 +30,7 @@ COMMANDS = (
     "night",
     "report",
     "nights",
+    "label",
 )
 
 

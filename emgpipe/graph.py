@@ -85,7 +85,8 @@ class Pipeline:
             self.filters = Cascade()
             quality = QualitySettings.from_model(self.model)
             # a resting envelope sits on one ADC step for seconds: not a lead-off
-            quality = QualitySettings(**{**quality.__dict__, "flat_uv": 0.0})
+            # (and has no sharp edges: an electrode pop is smoothed like the EMG)
+            quality = QualitySettings(**{**quality.__dict__, "flat_uv": 0.0, "pop_min_uv": float("inf")})
         elif signal == "emg":
             self.filters = filters_from_model(self.model)
             quality = QualitySettings.from_model(self.model)
@@ -111,7 +112,12 @@ class Pipeline:
         self.end_s = max(self.end_s, chunk.end_s)
         self.n_samples += chunk.n_samples
         self.n_lost += sum(g.n_missing for g in chunk.gaps)
-        return self.quality(chunk)
+        events = self.quality(chunk)
+        if self.quality.pops:   # electrode pops are not fasciculations (before this chunk's features)
+            for d in self.detectors:
+                if hasattr(d, "note_pops"):
+                    d.note_pops(self.quality.pops)
+        return events
 
     def _detect(self, features) -> list[Event]:
         out = []
@@ -122,6 +128,25 @@ class Pipeline:
     # --- driving ---
     def push(self, chunk: Chunk) -> None:
         self.chunks.emit(chunk)
+
+    def answer(self, channel: str, answer: str, t_s: float | None = None) -> list[Event]:
+        """The wearer's answer (``"cramp"`` or ``"not_cramp"``) to ``channel``'s cramp alert.
+
+        Calls ``answer(channel, answer, t_s)`` on every detector that has it
+        (``t_s`` defaults to the stream's current end, :attr:`end_s`), emits the
+        events they return on :attr:`events` (e.g. the cramp's final event,
+        labelled ``not_cramp``) and returns them. Call it from the thread that
+        pushes the chunks, between chunks.
+        """
+        t = self.end_s if t_s is None else float(t_s)
+        out: list[Event] = []
+        for d in self.detectors:
+            fn = getattr(d, "answer", None)
+            if callable(fn):
+                out.extend(fn(channel, answer, t) or ())
+        if out:
+            self.closing.emit(out)
+        return out
 
     def close(self) -> None:
         """End of stream: finish open events at the last sample."""
@@ -145,11 +170,12 @@ class Pipeline:
 
 
 def default_detectors(model: Model, mode: str | None, profile: dict | None = None,
-                      signal: str = "emg") -> list:
-    """The cramp / fasciculation / voluntary detector configured by ``model``."""
+                      signal: str = "emg", answers: list | None = None) -> list:
+    """The cramp / fasciculation / voluntary detector configured by ``model``;
+    ``answers``: the wearer's stored answers (:func:`emgpipe.answers.load_answers`)."""
     from .detect.cramp import CrampDetector, CrampSettings
     settings = CrampSettings.from_model(model, mode)
     if signal == "envelope":   # single potentials are invisible in an envelope
         settings = CrampSettings(**{**settings.__dict__, "fasc_kurtosis": float("inf"),
                                       "smooth_kurtosis": float("inf")})
-    return [CrampDetector(settings, mode=mode, profile=profile, detector=model.tag)]
+    return [CrampDetector(settings, mode=mode, profile=profile, detector=model.tag, answers=answers)]

@@ -22,13 +22,16 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def make_pipeline(model=None, mode=None, signal: str = "emg", profile: dict | None = None) -> Pipeline:
+def make_pipeline(model=None, mode=None, signal: str = "emg", profile: dict | None = None,
+                  answers: list | None = None) -> Pipeline:
     """The live/replay graph with the model's detectors. ``model`` defaults to
-    the mode's model (``sleep`` or ``awake``) when one is installed."""
+    the mode's model (``sleep`` or ``awake``) when one is installed; ``answers``
+    are the wearer's stored answers (:func:`emgpipe.answers.load_answers`)."""
     if model is None and mode in ("sleep", "awake") and mode in available_models():
         model = mode
     m = load_model(model)
-    return Pipeline(m, mode=mode, detectors=default_detectors(m, mode, profile, signal), signal=signal)
+    return Pipeline(m, mode=mode, detectors=default_detectors(m, mode, profile, signal, answers),
+                    signal=signal)
 
 
 def signal_of(recording: Recording) -> str:
@@ -59,7 +62,7 @@ def resolve_mode(mode: str | None, recording: Recording | None = None) -> str | 
 def run_recording(recording: Recording, mode: str | None = None, model=None,
                   chunk_s: float | None = None, stop_s: float | None = None, progress=None,
                   speed: float | None = None, pipeline: Pipeline | None = None,
-                  profile: dict | None = None) -> RunResult:
+                  profile: dict | None = None, answers: list | None = None) -> RunResult:
     """Replay a recording causally; returns its events.
 
     ``speed`` None replays at max speed (large chunks), otherwise paced at
@@ -67,7 +70,8 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
     part (the causality test). ``pipeline`` may be one the caller built and
     connected sinks to (e.g. an events file).
     """
-    p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile)
+    p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile,
+                                  answers)
     announced, final = collect(p)
     if chunk_s is None:
         chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names)) if speed is None else 0.05

@@ -8,7 +8,9 @@ Policy (per cramp, i.e. per muscle and leg, see :func:`~emgpipe.alerts.prompts.l
   checked on every event and on :meth:`AlertManager.tick`);
 * never a repeat for the same cramp: a second onset while it runs, or one
   within ``refractory_s`` after it ended (a detector splitting one cramp in
-  two), says nothing.
+  two), says nothing;
+* once the wearer answers the alert (:meth:`AlertManager.silence`), no
+  reminder, and its alerts still waiting for a busy sink are dropped.
 
 Only ``kind == "cramp"`` events alert. Backpressure (DESIGN.md): each sink
 has its own worker thread fed through keep-latest slots, one per cramp (limb,
@@ -48,8 +50,9 @@ class SinkWorker:
     sink : Sink
     on_result : callable, optional
         ``on_result(sink_name, alert, status, error)`` with status
-        ``"sent"``, ``"failed"`` or ``"dropped"``; called on the worker thread
-        (``"dropped"``: on the caller's).
+        ``"sent"``, ``"failed"``, ``"dropped"`` or ``"cancelled"`` (the wearer
+        answered first); called on the worker thread (``"dropped"`` and
+        ``"cancelled"``: on the caller's).
     """
 
     def __init__(self, sink, on_result: Callable | None = None):
@@ -77,6 +80,18 @@ class SinkWorker:
             log.warning("alerts: %s sink is still busy; dropped the older alert (%s at %.1f s) "
                         "for the newer one of the same cramp", self.name, old.headline, old.alert_s)
             self._report(old, "dropped", "sink busy; a newer alert replaced it")
+
+    def cancel(self, key: str) -> Alert | None:
+        """Drop the undelivered alert of cramp ``key`` (limb key), if one waits; an
+        alert already in delivery goes on. Reported as ``"cancelled"``."""
+        with self._cond:
+            old = self._slots.pop(key, None)
+            self._cond.notify_all()
+        if old is not None:
+            log.info("alerts: %s: %s at %.1f s cancelled (the wearer answered)", self.name,
+                     old.headline, old.alert_s)
+            self._report(old, "cancelled", "the wearer answered the alert")
+        return old
 
     def _report(self, alert, status, error=None):
         if self.on_result is not None:
@@ -242,6 +257,16 @@ class AlertManager:
             out.append(self._fire(make_alert(event, "onset"), event))
             out.extend(self.tick(event.alert_s))
         return out
+
+    def silence(self, channel: str) -> int:
+        """The wearer answered the alert of ``channel``'s cramp: no reminder for it,
+        and its alerts that no sink has taken yet are dropped. Returns how many
+        undelivered alerts were dropped. Call it from the pipeline thread."""
+        key = limb_key(channel)
+        for cramp in (self._open.get(key), self._ended.get(key)):
+            if cramp is not None:
+                cramp.reminded = True
+        return sum(w.cancel(key) is not None for w in self.workers)
 
     def tick(self, stream_s: float) -> list[Alert]:
         """Advance stream time; fires due reminders."""

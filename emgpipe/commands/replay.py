@@ -26,6 +26,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="detector model (default: default)")
     p.add_argument("--profile", default=None, metavar="PATH",
                    help="calibration profile from emgpipe calibrate (channel names must match)")
+    p.add_argument("--answers", default=None, metavar="FILE",
+                   help="the wearer's answers to past cramp alerts (default: answers.json in the "
+                        "configuration folder, beside the profile)")
     p.add_argument("--speed", default="max", help="max (default), realtime, or a factor like 10")
     p.add_argument("--format", dest="fmt", default=None, help="force a reader (csv, openbci, brainflow, "
                                                              "edf, wfdb, opensignals)")
@@ -108,12 +111,15 @@ def run(args) -> int:
     if args.profile:
         from ..calibration import Profile
         profile = Profile.load(args.profile).detector_profile()
+    from ..answers import load_answers
+    answers = load_answers(args.answers)
     tty = sys.stdout.isatty() and not args.no_progress
     failures = 0
     for path, out in zip(files, outs):
         try:
             rec = read_recording(path, fmt=args.fmt)
-            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile)
+            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile,
+                                 answers)
             progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
             t0 = time.perf_counter()
             with EventsCsvWriter(out, model=pipe.model.tag) as writer:

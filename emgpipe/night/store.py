@@ -28,6 +28,11 @@ are host clock seconds since the epoch, UTC):
     n_records, closed).
 ``quality``
     Per minute and channel: RMS of the filtered signal (µV) and seconds lost.
+``answers``
+    The wearer's answers to cramp alerts (schema version 2): the event, the
+    answer (``cramp`` / ``not_cramp``), when it was given (wall clock) and
+    how (``key``, ``button``, ``label``). A database of version 1 gets the
+    table the first time it is opened for writing.
 
 Durability: WAL journal, ``synchronous=NORMAL`` (a commit survives the
 process being killed; WAL keeps the file consistent after power loss), one
@@ -55,7 +60,7 @@ log = logging.getLogger(__name__)
 
 #: Database file name inside the output folder.
 DB_NAME = "emgpipe-night.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -105,6 +110,12 @@ CREATE TABLE IF NOT EXISTS quality (
     night_id INTEGER NOT NULL REFERENCES nights(id), start_s REAL NOT NULL,
     channel TEXT NOT NULL, rms_uv REAL, lost_s REAL, PRIMARY KEY (night_id, start_s, channel)
 );
+""" + """
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL REFERENCES events(id),
+    answer TEXT NOT NULL, answered_at REAL NOT NULL, source TEXT
+);
+CREATE INDEX IF NOT EXISTS answers_event ON answers (event_id);
 """
 
 
@@ -182,9 +193,14 @@ class NightStore:
                 self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.executescript(SCHEMA)
-                if self.db.execute("SELECT COUNT(*) FROM schema_info").fetchone()[0] == 0:
+                self.db.executescript(SCHEMA)       # creates what is missing (the migration to 2)
+                row = self.db.execute("SELECT MAX(version) FROM schema_info").fetchone()
+                if row[0] is None:
                     self.db.execute("INSERT INTO schema_info VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] < SCHEMA_VERSION:
+                    log.info("%s: night database schema %d -> %d (answers table)", self.path, row[0],
+                             SCHEMA_VERSION)
+                    self.db.execute("UPDATE schema_info SET version=?", (SCHEMA_VERSION,))
             self.db.row_factory = sqlite3.Row
 
     # ------------------------------------------------------------------ plumbing
@@ -309,6 +325,27 @@ class NightStore:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    # ------------------------------------------------------------------ answers
+    def add_answer(self, event_id: int, answer: str, answered_at: float | None = None,
+                   source: str = "") -> int:
+        """Store the wearer's answer (``cramp`` / ``not_cramp``) to the event row ``event_id``."""
+        if answer not in ("cramp", "not_cramp"):
+            raise ValueError(f"answer must be 'cramp' or 'not_cramp', got {answer!r}")
+        return self._write("record an answer",
+                           "INSERT INTO answers (event_id, answer, answered_at, source) VALUES (?,?,?,?)",
+                           (int(event_id), answer, time.time() if answered_at is None else float(answered_at),
+                            source))
+
+    def answers(self, night_id: int) -> dict:
+        """``{event_id: latest answer row}`` of a night (empty for a database without answers)."""
+        with self._guard("read the night database"):
+            has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='answers'").fetchone()
+        if not has:
+            return {}
+        rows = self._rows("SELECT a.* FROM answers a JOIN events e ON e.id = a.event_id WHERE e.night_id=? "
+                          "ORDER BY a.answered_at, a.id", (night_id,))
+        return {r["event_id"]: r for r in rows}
 
     # ------------------------------------------------------------------ reading
     def _rows(self, sql: str, args=()) -> list[dict]:

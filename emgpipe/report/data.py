@@ -29,6 +29,12 @@ class ReportEvent:
     peak_uv: float | None = None
     n_potentials: int = 0
     detail: str = ""
+    label: str = ""                # the wearer's answer: "cramp", "not_cramp" or "" (none)
+    id: int | None = None          # row id in the night database (None for an events CSV)
+
+    @property
+    def answer_text(self) -> str:
+        return {"cramp": "cramp (confirmed)", "not_cramp": "not a cramp"}.get(self.label, "-")
 
     @property
     def duration_s(self) -> float:
@@ -68,6 +74,7 @@ class NightData:
     calibration: dict | None = None
     night_id: int | None = None
     out_dir: Path | None = None
+    db: Path | None = None                            # the night database, when there is one
 
     def of(self, *kinds) -> list:
         return [e for e in self.events if e.kind in kinds]
@@ -97,12 +104,14 @@ class NightData:
         return f"+{int(t_s // 3600)}:{int(t_s % 3600 // 60):02d}"
 
 
-def _ev(row: dict, last_s: float) -> ReportEvent:
+def _ev(row: dict, last_s: float, answers: dict | None = None) -> ReportEvent:
     end = row["end_s"]
     if row["status"] != "final":  # cut by a kill: it lasted at least until the log stopped
         end = max(end, last_s)
+    answer = (answers or {}).get(row["id"])
     return ReportEvent(row["kind"], row["channel"], row["start_s"], end, row["alert_s"], row["status"],
-                       row["confidence"], row["peak_uv"], row["n_potentials"] or 0, row["detail"] or "")
+                       row["confidence"], row["peak_uv"], row["n_potentials"] or 0, row["detail"] or "",
+                       label=answer["answer"] if answer else "", id=row["id"])
 
 
 def _status(row: dict, now: float | None = None) -> str:
@@ -117,7 +126,8 @@ def _status(row: dict, now: float | None = None) -> str:
 def night_from_store(store: NightStore, row: dict) -> NightData:
     nid = row["id"]
     last_s = float(row.get("last_s") or 0.0)
-    events = [_ev(r, last_s) for r in store.events(nid)]
+    answers = store.answers(nid)
+    events = [_ev(r, last_s, answers) for r in store.events(nid)]
     duration = max([last_s] + [e.end_s for e in events]) if events or last_s else 0.0
     meta = row.get("source_meta") or {}
     calib = row.get("calibration") or {}
@@ -137,7 +147,7 @@ def night_from_store(store: NightStore, row: dict) -> NightData:
         disconnects=store.table("disconnects", nid), alerts=store.table("alerts", nid),
         quality=[(q["start_s"], q["channel"], q["rms_uv"], q["lost_s"]) for q in store.table("quality", nid)],
         files=store.table("files", nid), mvc_uv=mvc, calibration=calib or None, night_id=nid,
-        out_dir=store.path.parent)
+        out_dir=store.path.parent, db=store.path)
 
 
 def night_from_events_csv(path: Path) -> NightData:
@@ -153,7 +163,8 @@ def night_from_events_csv(path: Path) -> NightData:
                 side = {}
             break
     rep = [ReportEvent(e.kind, e.channel, e.start_s, e.end_s, e.alert_s, e.status, e.confidence,
-                       None if math.isnan(e.peak_uv) else e.peak_uv, e.n_potentials, e.detail)
+                       None if math.isnan(e.peak_uv) else e.peak_uv, e.n_potentials, e.detail,
+                       label=e.label)
            for e in events]
     duration = float(side.get("duration_s") or max([e.end_s for e in rep], default=0.0))
     gaps = [(e.start_s, e.end_s, e.detail) for e in rep if e.kind == "signal_loss" and "lost" in e.detail]

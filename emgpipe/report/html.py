@@ -217,8 +217,14 @@ def summary_lines(night: NightData) -> list[str]:
     lines = [head]
     if cr:
         parts = [f"{e.muscle} {e.leg} at {night.clock(e.start_s)} for {fmt_duration(e.duration_s)}"
-                 + ("" if e.status == "final" else " (still going when the recording stopped)") for e in cr]
+                 + ("" if e.status == "final" else " (still going when the recording stopped)")
+                 + {"not_cramp": " (answered: not a cramp)", "cramp": " (answered: cramp)"}.get(e.label, "")
+                 for e in cr]
         lines.append(f"{len(cr)} cramp(s), {fmt_duration(sum(e.duration_s for e in cr))} in all: " + "; ".join(parts))
+        n_not = sum(1 for e in cr if e.label == "not_cramp")
+        n_yes = sum(1 for e in cr if e.label == "cramp")
+        if n_not or n_yes:
+            lines.append(f"The wearer answered {n_yes} as a cramp and {n_not} as not a cramp.")
     else:
         lines.append("No cramp detected.")
     fas = kinds["fasciculation"]
@@ -250,7 +256,7 @@ def cramp_rows(night: NightData) -> list[list]:
         rows.append([i, night.clock(e.start_s), e.leg, e.muscle, e.channel, fmt_duration(e.duration_s), text,
                      "-" if e.confidence is None else f"{e.confidence:.2f}",
                      f"{first - e.start_s:.1f} s after onset", "yes" if e.status == "final" else
-                     "no: recording stopped"])
+                     "no: recording stopped", e.answer_text])
     return rows
 
 
@@ -289,7 +295,7 @@ def render(night: NightData) -> str:
     rows = cramp_rows(night)
     if rows:
         parts.append(_table(["#", "time", "leg", "muscle", "channel", "duration", "intensity (peak RMS)",
-                             "confidence", "stretch prompt", "ended"], rows))
+                             "confidence", "stretch prompt", "ended", "wearer's answer"], rows))
     else:
         parts.append("<p>No cramp detected.</p>")
     facts = [("source", night.source), ("device", night.device or "-"),
