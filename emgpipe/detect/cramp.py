@@ -98,6 +98,11 @@ log = logging.getLogger(__name__)
 
 #: A fasciculation potential starts just before its rising edge and lasts 5-25 ms (physiology.md §2).
 _POT_LEAD_S, _POT_TAIL_S = 0.005, 0.02
+#: A potential whose edge lies this close to an electrode pop's edge is that pop (filter delay, 1-2 samples).
+_POP_TOL_S = 0.01
+#: ... and potentials up to this long after it are the band-pass ringing after the step
+#: (the 20 Hz high-pass settles within ~3 periods)
+_POP_RING_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,22 @@ class _Episode:
             self.n_old += old[2]
             self.edge_old = old[1]
 
+    def drop_pops(self, times, before: float, after: float):
+        """Take out the potentials that were electrode pops: a window entry
+        whose edges all lie from ``before`` s before to ``after`` s after a
+        pop's edge (the band-pass rings after a step) goes; one that only holds
+        a pop's edge loses one potential."""
+        parts = deque()
+        for a, b, n in self.parts:
+            if any(t - before <= a and b <= t + after for t in times):
+                continue
+            n -= sum(1 for t in times if a - before <= t <= b + before)
+            if n > 0.5:
+                parts.append((a, b, n))
+        if len(parts) != len(self.parts) and parts and self.n_old == 0:
+            self.start_s = parts[0][0] - _POT_LEAD_S
+        self.parts = parts
+
     @property
     def last_edge(self) -> float:
         return self.parts[-1][1] if self.parts else self.edge_old
@@ -321,6 +342,7 @@ class _Channel:
         self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
         self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
+        self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
 
 
 class CrampDetector:
@@ -354,6 +376,8 @@ class CrampDetector:
         self._names: tuple = ()
         self._hop = None
         self._uv_scale = 1.0
+        self._index: dict = {}
+        self._early_pops: list = []          # pops noted before the first features
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -372,6 +396,8 @@ class CrampDetector:
                                    for b in groups] for a in groups])
         self._index = {c.name: k for k, c in enumerate(self._ch)}
         self._source = features.source_id
+        early, self._early_pops = self._early_pops, []
+        self.note_pops(early)
 
     @property
     def state(self) -> dict:
@@ -746,10 +772,29 @@ class CrampDetector:
                       detector=self.detector, source_id=self._source, label="not_cramp")]
 
     # ------------------------------------------------------------------ events
+    def note_pops(self, pops) -> None:
+        """Electrode pops found in the raw signal (``[(channel, edge time s)]``,
+        see :mod:`emgpipe.detect.pops`): the potentials they made after the
+        band-pass are not fasciculations. The quality stage finds a pop within
+        ~0.35 s of its edge, well before an episode ends (``fasc_merge_s``)."""
+        if not self._ch:
+            self._early_pops.extend(pops)
+            return
+        for name, t in pops:
+            k = self._index.get(name)
+            if k is not None:
+                self._ch[k].pops.append(float(t))
+
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         ep, ch.fasc = ch.fasc, None
         if ep is None:
             return
+        if ch.pops:
+            while ch.pops and ch.pops[0] < ep.start_s - 1.0:
+                ch.pops.popleft()
+            ep.drop_pops(ch.pops, _POP_TOL_S, _POP_RING_S)
+            if not ep.parts and ep.n_old == 0:
+                return
         n = max(1, int(round(ep.n)))
         out.append(Event("fasciculation", ch.name, ep.start_s, ep.end_s, alert_s=max(now, ep.end_s),
                          n_potentials=n, detail=f"{n} potential{'s' if n > 1 else ''}",

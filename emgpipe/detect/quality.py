@@ -1,6 +1,6 @@
 """Signal-quality detector: dropped samples, flat line / lead-off, saturation,
-motion artefacts and mains-interference bursts, reported as ``signal_loss``
-and ``artifact`` events.
+motion artefacts, electrode pops and mains-interference bursts, reported as
+``signal_loss`` and ``artifact`` events.
 
 It looks at the *raw* signal (before filtering) in non-overlapping windows,
 so a rail or a flat line is seen as the ADC delivered it.
@@ -15,6 +15,7 @@ from ..types import Chunk, Event, Gap
 from ..dsp import _kernels
 from ..dsp.windows import Windower, WindowSettings
 from .episodes import EpisodeTracker
+from .pops import PopScanner, PopSettings
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,20 @@ class QualitySettings:
     mains_min_s: float = 2.0
     min_artifact_s: float = 0.25
     merge_s: float = 1.0
+    # electrode pops (emgpipe/detect/pops.py): a one-sample step that holds and decays
+    pop_min_uv: float = 60.0
+    pop_k: float = 8.0
+    pop_rise_frac: float = 0.6
+    pop_hold_s: float = 0.008
+    pop_hold_frac: float = 0.3
+    pop_smooth_frac: float = 0.25
+    pop_pre_s: float = 0.05
+    pop_event_s: float = 0.5            # an electrode pop's event spans this long after its edge
+
+    def pop_settings(self) -> PopSettings:
+        return PopSettings(min_uv=self.pop_min_uv, k=self.pop_k, rise_frac=self.pop_rise_frac,
+                           hold_s=self.pop_hold_s, hold_frac=self.pop_hold_frac,
+                           smooth_frac=self.pop_smooth_frac, pre_s=self.pop_pre_s)
 
     @classmethod
     def from_model(cls, model) -> "QualitySettings":
@@ -92,6 +107,11 @@ class QualityDetector:
         self._next_seq = None
         self._mains_key, self._mains = None, None   # (fs, window length) -> its mains_table
         self._mains_base: dict = {}            # channel -> its usual mains-line RMS (µV)
+        self._pops = PopScanner(self.settings.pop_settings())
+        self._pop_open: dict = {}              # channel -> [first edge, last edge, alert_s, n]
+        #: the electrode pops found in the last chunk, ``[(channel name, edge time s)]``
+        #: (the pipeline hands them to the cramp detector: a pop is no fasciculation)
+        self.pops: list = []
 
     def _tracker(self, ch, cond):
         key = (ch, cond)
@@ -107,6 +127,8 @@ class QualityDetector:
             self._mains_base = {}
             self._ch_names = chunk.ch_names
             self._next_seq = None
+            self._pops.reset()
+            self._pop_open = {}
         announced = sum(g.n_missing for g in chunk.gaps)
         if self._next_seq is not None and chunk.seq > self._next_seq + announced:
             # the sample index jumped without the source saying so: still a loss
@@ -116,6 +138,7 @@ class QualityDetector:
         self._next_seq = chunk.next_seq
         events = gap_events(chunk, self.detector)
         self._source = chunk.source_id
+        events.extend(self._pop_events(chunk))
         w = self._win(chunk)
         if w.n_windows == 0:
             return events
@@ -164,6 +187,41 @@ class QualityDetector:
                         events.append(self._event(ch, cond, done))
         return events
 
+    def _pop_events(self, chunk: Chunk) -> list[Event]:
+        """Electrode pops of this chunk; pops on a channel within ``merge_s`` of
+        each other are one ``artifact`` event, final once the scan has passed
+        its last pop by ``merge_s`` (so the same events whatever the chunking)."""
+        s = self.settings
+        self.pops = []
+        if not np.isfinite(s.pop_min_uv) or chunk.n_samples == 0:
+            return []
+        found = self._pops(chunk.data, chunk.fs, chunk.seq)
+        out = []
+        hold = max(3, int(np.ceil(s.pop_hold_s * chunk.fs))) / chunk.fs
+        for c, t in found:
+            ch = chunk.ch_names[c]
+            self.pops.append((ch, t))
+            ep = self._pop_open.get(ch)
+            if ep is not None and t - ep[1] > s.merge_s:
+                out.append(self._pop_event(ch, ep))
+                ep = None
+            if ep is None:
+                self._pop_open[ch] = [t, t, t + hold, 1]
+            else:
+                ep[1], ep[3] = t, ep[3] + 1
+        frontier = chunk.end_s - hold             # every edge before this has been judged
+        for ch, ep in list(self._pop_open.items()):
+            if frontier - ep[1] > s.merge_s:
+                out.append(self._pop_event(ch, ep))
+                del self._pop_open[ch]
+        return out
+
+    def _pop_event(self, ch, ep) -> Event:
+        n = ep[3]
+        return Event("artifact", ch, ep[0], ep[1] + self.settings.pop_event_s, alert_s=ep[2],
+                     detail="electrode pop" + (f" x{n}" if n > 1 else ""), features={"n_pops": n},
+                     detector=self.detector, source_id=self._source)
+
     def _mains_ratios(self, ch_names, level: np.ndarray, win_s: float) -> np.ndarray:
         """Each window's mains-line RMS over the channel's usual level before it
         (the first usable window sets it; 0 marks a window that may not teach it)."""
@@ -188,7 +246,8 @@ class QualityDetector:
                      detail=self.DETAIL[cond], detector=self.detector, source_id=self._source)
 
     def close(self, end_s: float) -> list[Event]:
-        out = []
+        out = [self._pop_event(ch, ep) for ch, ep in sorted(self._pop_open.items())]
+        self._pop_open = {}
         for (ch, cond), tr in sorted(self._trackers.items()):
             ep = tr.close(end_s)
             if ep is not None:

@@ -1,0 +1,104 @@
+"""Electrode pops: found in the raw signal, chunk-invariant, never fasciculations."""
+import numpy as np
+import pytest
+
+from emgpipe.detect.pops import PopScanner
+from emgpipe.detect.quality import QualityDetector
+from emgpipe.graph import Pipeline
+from emgpipe.detect.cramp import CrampDetector, CrampSettings
+from emgpipe.types import Chunk
+
+
+def _fasc(fs, lam=0.002):
+    """A biphasic motor-unit-like potential (first Hermite-Rodriguez function), peak 1."""
+    t = np.arange(-0.015, 0.015, 1 / fs)
+    y = -t / lam * np.exp(-(t / lam) ** 2)
+    return y / np.abs(y).max()
+
+
+def _night(fs, seed=0, dur=30.0, pops=(), fascs=(), tau=0.15, hp_hz=None):
+    """Quiet EMG noise with electrode pops (steps decaying with tau) and potentials."""
+    from scipy import signal
+    rng = np.random.default_rng(seed)
+    n = int(dur * fs)
+    x = rng.normal(0, 2.5, n)
+    steps = np.zeros(n)
+    for t, amp in pops:
+        i = int(t * fs)
+        steps[i:] += amp * np.exp(-np.arange(n - i) / (tau * fs))
+    if hp_hz:      # an AC-coupled front end (high-pass before the ADC)
+        steps = signal.sosfilt(signal.butter(2, hp_hz, "highpass", fs=fs, output="sos"), steps)
+    x += steps
+    k = _fasc(fs)
+    for t, amp in fascs:
+        i = int(t * fs)
+        x[i:i + len(k)] += amp * k
+    return x[:, None]
+
+
+@pytest.mark.parametrize("fs,hp", [(1000.0, None), (1000.0, 10.0), (2000.0, 10.0), (4000.0, None), (250.0, None)])
+def test_pops_found_potentials_not(fs, hp):
+    pops = [(5.0, 150.0), (12.3, -120.0), (20.0, 250.0)]
+    fascs = [(8.0, 120.0), (15.5, 200.0), (25.0, 80.0)]
+    x = _night(fs, pops=pops, fascs=fascs, hp_hz=hp)
+    found = PopScanner()(x, fs, 0)
+    assert [round(t, 2) for _, t in found] == [5.0, 12.3, 20.0]
+
+
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+def test_pop_scanner_is_chunk_invariant(fs):
+    x = _night(fs, seed=3, pops=[(3.0, 150.0), (3.4, 100.0), (9.999, -200.0), (17.0, 130.0)],
+               fascs=[(6.0, 150.0)])
+    whole = PopScanner()(x, fs, 0)
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.choice(np.arange(1, len(x)), 40, replace=False))
+    parts, sc = [], PopScanner()
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(x)]):
+        parts += sc(x[a:b], fs, int(a))
+        parts += sc(x[b:b], fs, int(b))          # empty chunks are legal
+    assert parts == whole and len(whole) == 4
+
+
+def test_steps_into_and_out_of_a_flat_line_are_not_pops():
+    fs = 1000.0
+    x = _night(fs)
+    x[10000:15000] = 300.0                       # lead-off: a flat line
+    assert PopScanner()(x, fs, 0) == []
+
+
+def test_interference_pattern_makes_no_pop():
+    fs, rng = 250.0, np.random.default_rng(5)
+    x = rng.normal(0, 3, (int(60 * fs), 1))
+    x[2500:10000, 0] = rng.normal(0, 200, 7500)  # a strong contraction at 200 µV RMS
+    assert PopScanner()(x, fs, 0) == []
+
+
+def test_quality_events_merge_pops_and_do_not_depend_on_chunking():
+    fs = 1000.0
+    x = _night(fs, pops=[(4.0, 150.0), (4.6, 140.0), (15.0, -180.0)])
+
+    def run(step):
+        q, ev = QualityDetector(), []
+        for a in range(0, len(x), step):
+            ev += q(Chunk(x[a:a + step], fs=fs, seq=a, ch_names=("calf_left",)))
+        return ev + q.close(len(x) / fs)
+    one = [(e.kind, e.start_s, e.end_s, e.alert_s, e.detail) for e in run(len(x))]
+    assert one == [("artifact", 4.0, 5.1, 4.008, "electrode pop x2"), ("artifact", 15.0, 15.5, 15.008, "electrode pop")]
+    assert [(e.kind, e.start_s, e.end_s, e.alert_s, e.detail) for e in run(333)] == one
+
+
+def test_pops_are_artifacts_not_fasciculations():
+    fs = 1000.0
+    pops = [(5.0, 150.0), (12.3, -120.0), (20.0, 250.0)]
+    fascs = [(8.0, 150.0), (25.0, 150.0)]
+    x = np.hstack([_night(fs, pops=pops, fascs=fascs, hp_hz=10.0), _night(fs, seed=1)])
+    p = Pipeline("default", detectors=[CrampDetector(CrampSettings())])
+    ev = []
+    p.events.sink(ev.append)
+    for a in range(0, len(x), 700):
+        p.push(Chunk(x[a:a + 700], fs=fs, seq=a, ch_names=("calf_left", "calf_right")))
+    p.close()
+    fasc = sorted(round(e.start_s, 1) for e in ev if e.kind == "fasciculation")
+    arts = sorted(round(e.start_s, 1) for e in ev if e.kind == "artifact")
+    assert fasc == [8.0, 25.0]
+    assert arts == [5.0, 12.3, 20.0]
