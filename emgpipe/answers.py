@@ -195,3 +195,95 @@ class CrampTracker:
             open_ = [e for k, e in evs if k in self._open]
             pool = open_ or [e for _, e in evs]
             return max(pool, key=lambda e: e.alert_s)
+
+
+class AnswerQueue:
+    """Answers given on other threads (live view keys, the bridge button), applied
+    by the pipeline's thread between chunks (:meth:`apply_pending`).
+
+    Applying one: the target is the most recent cramp alert still open, else
+    the most recent one (:class:`CrampTracker`, fed by the pipeline's events).
+    An open cramp gets :meth:`Pipeline.answer <emgpipe.graph.Pipeline.answer>`
+    ("not a cramp" ends it now, its final event carries the label; "cramp"
+    labels its final event); for one already over, the events file's row is
+    relabelled. Either way the alerts of that cramp are silenced
+    (:meth:`AlertManager.silence <emgpipe.alerts.AlertManager.silence>`), the
+    answer is appended to ``answers.json`` and ``on_applied(info)`` is called
+    with ``{"answer", "source", "event", "was_open", "t_s", "wall_time",
+    "events"}`` (``info["event"]`` None: there was no cramp alert to answer).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+    alerts : AlertManager, optional
+    writer : EventsCsvWriter, optional
+    answers_path : path, optional
+        Default :func:`default_answers_path`; ``False`` stores nothing.
+    on_applied : callable, optional
+    """
+
+    def __init__(self, pipeline, *, alerts=None, writer=None, answers_path=None, on_applied=None):
+        import queue
+        self.pipeline = pipeline
+        self.alerts = alerts
+        self.writer = writer
+        self.answers_path = answers_path
+        self.on_applied = on_applied
+        self.tracker = CrampTracker()
+        pipeline.events.sink(self.tracker.on_event)
+        self._q = queue.SimpleQueue()
+        self.applied: list = []
+
+    def put(self, answer: str, source: str = "") -> None:
+        """Queue an answer (any thread; never blocks)."""
+        self._q.put((normalize_answer(answer, "answer"), source, time.time()))
+
+    def on_button(self, ev: dict) -> None:
+        """A bridge source's button listener (``{"answer": ..., "source": "button"}``)."""
+        self.put(ev["answer"], ev.get("source", "button"))
+
+    def apply_pending(self) -> list[dict]:
+        """Apply every queued answer (call from the pipeline's thread)."""
+        import logging
+        import queue
+        log = logging.getLogger(__name__)
+        done = []
+        while True:
+            try:
+                answer, source, wall = self._q.get_nowait()
+            except queue.Empty:
+                return done
+            target = self.tracker.target()
+            info = {"answer": answer, "source": source, "wall_time": wall, "event": target,
+                    "was_open": False, "t_s": self.pipeline.end_s, "events": []}
+            if target is None:
+                log.warning("answer %s (%s): no cramp alert to answer", answer, source)
+            else:
+                info["was_open"] = was_open = self.tracker.is_open(target)
+                if was_open:
+                    info["events"] = self.pipeline.answer(target.channel, answer)
+                if self.alerts is not None:
+                    self.alerts.silence(target.channel)
+                if self.writer is not None and not was_open:
+                    self.writer.relabel(target, answer)
+                if self.answers_path is not False:
+                    try:
+                        record_answer(answer_record(target, answer, source), self.answers_path)
+                    except (ConfigError, StorageError) as err:   # never stop monitoring for it
+                        log.warning("answer not saved: %s", err)
+                log.info("answer %s (%s) to the %s cramp alert at %.1f s", answer, source,
+                         target.channel, target.alert_s)
+            self.applied.append(info)
+            done.append(info)
+            if self.on_applied is not None:
+                self.on_applied(info)
+
+
+def answer_text(info: dict) -> str:
+    """One line for the live view / console about an applied answer."""
+    word = "not a cramp" if info["answer"] == "not_cramp" else "cramp"
+    e = info.get("event")
+    how = f" ({info['source']})" if info.get("source") else ""
+    if e is None:
+        return f"{word}{how}: no cramp alert to answer"
+    return f"{word}{how}: {e.channel}, alert at {e.alert_s:.1f} s; saved"

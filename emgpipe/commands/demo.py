@@ -45,7 +45,8 @@ def run(args) -> int:
     src.open()
     try:
         ui = not args.no_ui and enable_ansi(sys.stdout)
-        session = LiveSession(src, mode="awake", events_out=args.events_out, ui=ui)
+        # a simulation: the n / c keys work, but answers are not saved in the wearer's profile
+        session = LiveSession(src, mode="awake", events_out=args.events_out, ui=ui, answers_path=False)
         t0 = time.monotonic()
         session.run()
     finally:

@@ -23,6 +23,14 @@ on its own keep-latest thread); ``--alert``, ``--alerts-config``,
 ``--no-bell``... choose the sinks (terminal by default; haptic needs a
 ``bridge:`` source).
 
+The wearer's answer: in the live view, key ``n`` = "not a cramp" and ``c`` =
+"cramp" for the most recent cramp alert (still open, else the last one); a
+firmware_bridge button does the same (short press / long press). Keys and
+button only queue the answer (:class:`emgpipe.answers.AnswerQueue`); the main
+thread applies it between chunks: the pipeline ends or labels the cramp, its
+alerts are silenced, the events file gets the ``label`` and the answer is
+appended to ``answers.json`` (``--answers FILE``).
+
 Stopping
 --------
 ``--duration S`` stops after S seconds of *signal* (sample time: a source
@@ -74,6 +82,10 @@ def register(sub) -> argparse.ArgumentParser:
                    help="detector mode (default: the source's, else awake)")
     p.add_argument("--speed", default=None,
                    help="file: and sim: sources: realtime (default), max or a factor; devices ignore it")
+    p.add_argument("--answers", default=None, metavar="FILE",
+                   help="the wearer's answers to cramp alerts, read by the detector and appended to by "
+                        "the n / c keys and the bridge button (default: answers.json in the "
+                        "configuration folder, beside the calibration profile)")
     p.add_argument("--lsl-out", nargs="?", const="emgpipe", default=None, metavar="NAME",
                    help="also publish events (JSON markers) and the RMS envelope on LSL as "
                         "NAME-events / NAME-envelope (default name emgpipe; needs pylsl)")
@@ -244,23 +256,32 @@ class LiveSession:
     on_alert : callable, optional
         ``on_alert(alert, event)``, called in the pipeline thread when an
         alert is made (keep it fast).
+    answers : list, optional
+        The wearer's stored answers, for the detector.
+    answers_path : path, optional
+        Where new answers are appended (default: the profile folder's
+        ``answers.json``).
 
     Attributes
     ----------
     pipeline, alerts, view (or None), console, writer (or None)
+    answer_queue : AnswerQueue
+        :meth:`answer` (any thread) queues an answer; applied between chunks.
     stop_reason : str
         ``"duration"``, ``"interrupted"``, ``"source ended"`` or the error.
     """
 
     def __init__(self, source, *, model=None, mode=None, events_out=None, ui=False,
                  lsl_out=None, duration_s=None, extra_detectors=(), alert_args=None,
-                 on_alert=None):
+                 on_alert=None, answers=None, answers_path=None):
+        from ..answers import AnswerQueue
         from ..io.events_csv import EventsCsvWriter
         from ..pipeline import make_pipeline
         self.source = source
         self.duration_s = duration_s
         self.mode = mode or source.meta.get("mode") or "awake"
-        self.pipeline = pipe = make_pipeline(model, self.mode)
+        self.pipeline = pipe = make_pipeline(model, self.mode, answers=answers)
+        self.answer_queue = None
         pipe.detectors.extend(extra_detectors)
         self.console = Console()
         self.view = None
@@ -268,7 +289,8 @@ class LiveSession:
             from ..ui import LiveView
             self.view = LiveView(source.ch_names, source.fs, device_note=device_note(source),
                                  title=(f"{source.uri}  {len(source.ch_names)} ch @ {source.fs:g} Hz  "
-                                        f"model {pipe.model.tag}  mode {self.mode}"))
+                                        f"model {pipe.model.tag}  mode {self.mode}"),
+                                 on_answer=self.answer)
         self.writer = None
         self.lsl = None
         self.announced = Counter()
@@ -286,6 +308,11 @@ class LiveSession:
                 pipe.events.sink(lambda e: self.console.out(event_line(e)))
             self.alerts = make_alert_manager(alert_args, source, self.view, on_alert)
             pipe.events.sink(self.alerts.on_event)
+            self.answer_queue = AnswerQueue(pipe, alerts=self.alerts, writer=self.writer,
+                                            answers_path=answers_path, on_applied=self._on_answer)
+            buttons = getattr(source, "answer_listeners", None)
+            if buttons is not None:                           # the firmware_bridge button
+                buttons.append(self.answer_queue.on_button)
             if lsl_out:
                 from ..lsl_outlet import LslOutlet
                 self.lsl = LslOutlet(lsl_out, envelope=True).attach(pipe)
@@ -301,6 +328,20 @@ class LiveSession:
         self.announced[e.kind] += 1
         if e.status == "final":
             self.final[e.kind] += 1
+
+    def answer(self, answer: str, source: str = "") -> None:
+        """The wearer's answer to the latest cramp alert (any thread): queued, applied
+        by the pipeline thread between chunks."""
+        if self.answer_queue is not None:
+            self.answer_queue.put(answer, source)
+
+    def _on_answer(self, info: dict) -> None:
+        from ..answers import answer_text
+        text = answer_text(info)
+        if self.view is not None:
+            self.view.answered(text, ok=info.get("event") is not None)
+        else:
+            self.console.err(f"answer: {text}")
 
     def on_link(self, ev: dict) -> None:
         """A source's link listener: show disconnects and reconnects."""
@@ -342,6 +383,7 @@ class LiveSession:
                     return "duration"
             pipe.push(chunk)
             self.alerts.tick(chunk.end_s)      # reminders follow stream time
+            self.answer_queue.apply_pending()  # keys / button answers, between chunks
             if self._stop.is_set():
                 return "interrupted"
         return "interrupted" if self._stop.is_set() else "source ended"
@@ -397,8 +439,10 @@ class LiveSession:
         out = f" -> {self.writer.path}" if self.writer is not None else ""
         why = {"duration": "duration reached", "interrupted": "stopped by user",
                "source ended": "source ended"}.get(self.stop_reason, self.stop_reason)
+        n_answers = len(self.answer_queue.applied) if self.answer_queue is not None else 0
+        answered = f", {n_answers} answered" if n_answers else ""
         return (f"live: {why} after {p.end_s:.1f} s of signal: {kinds}; "
-                f"{len(self.alerts.alerts)} alert(s){lost}{out}")
+                f"{len(self.alerts.alerts)} alert(s){answered}{lost}{out}")
 
 
 @contextmanager
@@ -424,6 +468,7 @@ def frozen_heap():
 
 
 def run(args) -> int:
+    from ..answers import load_answers
     from ..sources import open_source
     from ..ui import enable_ansi
     if args.duration is not None and not args.duration > 0:
@@ -435,7 +480,8 @@ def run(args) -> int:
         ui = not args.no_ui and enable_ansi(sys.stdout)
         session = LiveSession(src, model=args.model, mode=args.mode, events_out=args.events_out,
                               ui=ui, lsl_out=args.lsl_out, duration_s=args.duration,
-                              alert_args=args)
+                              alert_args=args, answers=load_answers(args.answers),
+                              answers_path=args.answers)
         t0 = time.monotonic()
         try:
             session.run()

@@ -40,6 +40,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="detector model (default: default)")
     p.add_argument("--profile", default=None, metavar="FILE",
                    help="calibration profile (JSON, from emgpipe calibrate); recorded with the night")
+    p.add_argument("--answers", default=None, metavar="FILE",
+                   help="the wearer's answers to cramp alerts, read by the detector; the bridge button's "
+                        "answers are appended (default: answers.json in the configuration folder)")
     p.add_argument("--format", dest="raw_format", choices=("auto", "edf", "bdf"), default="auto",
                    help="raw file format (auto: BDF+ for 24-bit devices such as the Cyton, else EDF+)")
     p.add_argument("--range-uv", type=float, default=None, metavar="UV",
@@ -59,6 +62,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from ..answers import load_answers
     from ..night.recorder import NightRecorder, echo_stdout, load_profile
     from ..sources.base import parse_speed
 
@@ -73,6 +77,7 @@ def run(args) -> int:
         alerts=args, raw_format=args.raw_format, range_uv=args.range_uv, rotate_s=args.rotate_s,
         flush_s=args.flush_s, profile=load_profile(args.profile) if args.profile else None,
         reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None,
+        answers=load_answers(args.answers), answers_path=args.answers,
         on_start=lambda line: print(f"{line}. Ctrl-C stops. Not a medical device.", flush=True))
     def stop():
         print("emgpipe: stopping (finishing the files)...", file=sys.stderr, flush=True)

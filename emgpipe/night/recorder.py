@@ -206,13 +206,20 @@ class NightRecorder:
         ``factory(uri, **options) -> Source`` (default :func:`emgpipe.sources.open_source`).
     on_start : callable, optional
         Called with a one-line description once the source is open and the night begun.
+    answers : list, optional
+        The wearer's stored answers, for the detector (:func:`emgpipe.answers.load_answers`).
+    answers_path : path or False, optional
+        Where answers given during the night (the firmware_bridge button) are
+        appended (default: ``answers.json`` in the profile folder). Each answer
+        is also stored in the night database (``answers`` table).
     """
 
     def __init__(self, uri: str, out_dir, *, duration_s: float | None = None, speed=None, model=None,
                  mode: str = "auto", alerts=None, raw_format: str = "auto", range_uv: float | None = None,
                  rotate_s: float = 3600.0, flush_s: float = 2.0, profile: dict | None = None,
                  detectors=None, reconnect: bool = True, echo: Callable | None = None,
-                 source_factory: Callable | None = None, reminder_s=None, on_start: Callable | None = None):
+                 source_factory: Callable | None = None, reminder_s=None, on_start: Callable | None = None,
+                 answers: list | None = None, answers_path=None):
         if duration_s is not None and not duration_s > 0:
             raise UsageError(f"--duration {duration_s:g}: must be positive")
         if not rotate_s > 0:
@@ -234,6 +241,9 @@ class NightRecorder:
         self.echo = echo
         self.reminder_s = reminder_s
         self.on_start = on_start
+        self.answers = answers
+        self.answers_path = answers_path
+        self.answer_queue = None
         if source_factory is None:
             from ..sources import open_source
             source_factory = open_source
@@ -268,6 +278,8 @@ class NightRecorder:
         src.open()
         if hasattr(src, "link_listeners"):
             src.link_listeners.append(self._on_link)
+        if hasattr(src, "answer_listeners"):          # the firmware_bridge button
+            src.answer_listeners.append(self.answer)
         return src
 
     def _pipeline(self, mode):
@@ -278,11 +290,11 @@ class NightRecorder:
             dets = self.detectors
         elif self.profile is not None:
             try:
-                dets = default_detectors(m, mode, profile=self.profile)
+                dets = default_detectors(m, mode, profile=self.profile, answers=self.answers)
             except TypeError:
                 raise UsageError("--profile: this detector does not take a calibration profile") from None
         else:
-            dets = default_detectors(m, mode)
+            dets = default_detectors(m, mode, answers=self.answers)
         return Pipeline(m, mode=mode, detectors=dets)
 
     def _alert_manager(self):
@@ -324,6 +336,27 @@ class NightRecorder:
 
     def _on_delivery(self, sink, alert, status, error) -> None:
         self.store.add_delivery(self._alert_ids.get(id(alert)), sink, status, error)
+
+    def answer(self, ev) -> None:
+        """The wearer's answer to the latest cramp alert (any thread): ``"cramp"`` /
+        ``"not_cramp"``, or a bridge button dict; applied between chunks."""
+        q = self.answer_queue
+        if q is None:
+            log.warning("answer before the night started: ignored")
+        elif isinstance(ev, dict):
+            q.on_button(ev)
+        else:
+            q.put(ev, "api")
+
+    def _on_answer(self, info: dict) -> None:
+        e = info.get("event")
+        if e is None:
+            return
+        eid = self.store.find_event_id("cramp", e.channel, e.start_s)
+        if eid is not None:
+            self.store.add_answer(eid, info["answer"], info["wall_time"], info["source"])
+        if self.echo is not None:
+            self.echo(f"ANSWER {info['answer']} {e.channel} start_s={e.start_s:.3f} source={info['source']}")
 
     def _on_link(self, ev: dict) -> None:
         fs = self.src.fs if self.src is not None and self.src.fs else None
@@ -428,6 +461,9 @@ class NightRecorder:
                 equipment=f"emgpipe {meta.get('device', '')}".strip())
             self.pipe.events.sink(self._on_event)
             self.pipe.filtered.sink(self.quality.add)
+            from ..answers import AnswerQueue
+            self.answer_queue = AnswerQueue(self.pipe, alerts=self.alerts, answers_path=self.answers_path,
+                                            on_applied=self._on_answer)
             started = (f"night {self.night_id}: recording {self.uri} ({len(self.ch_names)} ch @ {self.fs:g} Hz, "
                        f"{mode}) into {self.out_dir} as {'BDF+' if bdf else 'EDF+'} and {self.store.path.name}")
             log.info("%s", started)
@@ -471,6 +507,7 @@ class NightRecorder:
             self.pipe.push(chunk)
             self._end_s = chunk.end_s
             self.alerts.tick(chunk.end_s)
+            self.answer_queue.apply_pending()      # button answers, between chunks
             now = time.monotonic()
             if now - last_progress >= 1.0:
                 last_progress = now

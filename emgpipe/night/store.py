@@ -278,6 +278,16 @@ class NightStore:
         """Row id of an event still open (onset announced, not final)."""
         return self._open_events.get((kind, channel, round(start_s, 6)))
 
+    def find_event_id(self, kind: str, channel: str, start_s: float):
+        """Row id of this night's event (open or final) with that kind, channel and start."""
+        eid = self.event_id(kind, channel, start_s)
+        if eid is not None:
+            return eid
+        rows = self._rows("SELECT id FROM events WHERE night_id=? AND kind=? AND channel=? "
+                          "AND ABS(start_s - ?) < 1e-6 ORDER BY id DESC LIMIT 1",
+                          (self.night_id, kind, channel, float(start_s)))
+        return rows[0]["id"] if rows else None
+
     def add_alert(self, alert, event=None) -> int:
         eid = self.event_id("cramp", event.channel, event.start_s) if event is not None else None
         return self._write("record an alert",

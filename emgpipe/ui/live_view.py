@@ -11,7 +11,13 @@
     ALERT 70.2 s  Calf cramp (left) - stretch now: stand facing a wall, ...
     recent events
       70.2 s  onset  cramp          calf_left    from 68.9 s
-    Ctrl-C to stop
+    n = not a cramp   c = cramp   Ctrl-C to stop
+
+Keys (when an ``on_answer`` callback is given): ``n`` answers the most recent
+cramp alert "not a cramp", ``c`` "cramp". The key thread only calls
+``on_answer(answer, "key")``; the caller queues it for the pipeline thread
+(see :class:`emgpipe.answers.AnswerQueue`) and shows the outcome with
+:meth:`LiveView.answered`.
 
 Threading and backpressure (DESIGN.md: "UI sinks keep only the latest; a
 slow terminal must never stall detection"): the pipeline thread calls the
@@ -51,6 +57,8 @@ STATES = (
 QUIET = ("quiet", (DIM,))
 #: Lines the alert (with its stretch instructions) may take.
 ALERT_LINES = 3
+#: Keys of the wearer's answer to the most recent cramp alert.
+ANSWER_KEYS = {"n": "not_cramp", "c": "cramp"}
 #: Sparkline scale: 1 µV (below rest-level surface EMG, 1-5 µV RMS) to 1 mV
 #: (strong contractions; physiology.md §4), log scale so both ends are legible.
 SCALE_UV = (1.0, 1000.0)
@@ -90,7 +98,7 @@ class LiveView:
 
     def __init__(self, ch_names, fs: float, *, title: str = "", device_note: str = "", out=None,
                  history_s: float = 10.0, refresh_hz: float = 10.0, max_events: int = 8,
-                 ansi: bool = True):
+                 ansi: bool = True, on_answer=None, keys_in=None):
         self.ch_names = tuple(ch_names)
         self.fs = float(fs)
         self.title = title
@@ -119,6 +127,10 @@ class LiveView:
         self.frames = 0
         self._stop = threading.Event()
         self._thread = None
+        self.on_answer = on_answer          # on_answer(answer, source): n / c keys
+        self.keys_in = keys_in              # where keys come from (default sys.stdin)
+        self._keys = None
+        self._answer = None                 # (text, style) of the last answer
 
     # ------------------------------------------------------------------ sinks (pipeline thread)
 
@@ -170,6 +182,24 @@ class LiveView:
             self._bell = self._bell or bell
             self._touch()
 
+    def handle_key(self, key: str) -> str | None:
+        """A key press (any thread): ``n`` / ``c`` hand the answer to ``on_answer``.
+        Returns the answer, or None for other keys."""
+        answer = ANSWER_KEYS.get(key.lower()) if key else None
+        if answer is None or self.on_answer is None:
+            return None
+        with self._lock:
+            self._answer = (f"answer: {'not a cramp' if answer == 'not_cramp' else 'cramp'}...", (YELLOW,))
+            self._touch()
+        self.on_answer(answer, "key")
+        return answer
+
+    def answered(self, text: str, ok: bool = True) -> None:
+        """Show what an answer did (e.g. ``"not a cramp: calf_left, alert at 70.2 s"``)."""
+        with self._lock:
+            self._answer = (text, (BOLD, GREEN) if ok else (YELLOW,))
+            self._touch()
+
     def set_status(self, text: str, warn: bool = False) -> None:
         """Source status, e.g. ``"streaming"`` or ``"disconnected, reconnecting..."``."""
         with self._lock:
@@ -205,7 +235,7 @@ class LiveView:
             open_eps = dict(self._open)
             recent = list(self._recent)
             notes = list(self._notes)
-            alert, status = self._alert, self._status
+            alert, status, answer = self._alert, self._status, self._answer
             end_s, n_lost, n_gaps = self._end_s, self._n_lost, self._n_gaps
         a = self.ansi
         lines = [fit([("emgpipe live  ", (BOLD,)), (self.title, ())], width, a)]
@@ -245,6 +275,8 @@ class LiveView:
                 lines.append(fit([head, (part, style)], width, a))
         else:
             lines.append(fit([("no alert", (DIM,))], width, a))
+        if answer is not None:
+            lines.append(fit([("ANSWER  ", (BOLD,)), answer], width, a))
         lines.append(fit([("recent events", (DIM,))], width, a))
         for e in reversed(recent):
             lines.append(fit([(f"  {e.alert_s:8.1f} s  {e.status:<5}  {e.kind:<13} {e.channel:<{name_w}} "
@@ -252,7 +284,8 @@ class LiveView:
                                (RED,) if e.kind == "cramp" else ())], width, a))
         for n in notes:
             lines.append(fit([(n, (YELLOW,))], width, a))
-        lines.append(fit([("Ctrl-C to stop", (DIM,))], width, a))
+        keys = "n = not a cramp   c = cramp   " if self.on_answer is not None else ""
+        lines.append(fit([(keys + "Ctrl-C to stop", (DIM,))], width, a))
         return lines
 
     def draw(self) -> bool:
@@ -296,6 +329,9 @@ class LiveView:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
             self._thread.start()
+            if self.on_answer is not None and self._keys is None:
+                from .term import KeyReader
+                self._keys = KeyReader(self.handle_key, self.keys_in).start()
         return self
 
     def close(self, timeout: float = 2.0) -> None:
@@ -304,6 +340,9 @@ class LiveView:
         Waits up to ``timeout`` for the renderer; a renderer stuck in a
         terminal write restores the screen itself once the write returns.
         """
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
         if self._thread is not None:
             self._stop.set()
             self._thread.join(timeout=timeout)

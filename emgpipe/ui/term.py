@@ -105,3 +105,82 @@ def sparkline(times, values, t_end: float, span_s: float, width: int, lo: float 
         frac = (math.log10(max(v, lo)) - math.log10(lo)) / span
         out.append(ramp[max(0, min(top, int(round(frac * top))))])
     return "".join(out)
+
+
+class KeyReader:
+    """Single key presses from a terminal, delivered to ``on_key(char)`` from a thread.
+
+    POSIX: the terminal is put in cbreak mode (no line buffering, no echo; Ctrl-C
+    still interrupts) and restored by :meth:`close`. Windows: ``msvcrt``'s
+    console key functions. Does nothing when ``stream`` is not a terminal.
+    """
+
+    def __init__(self, on_key, stream=None, poll_s: float = 0.1):
+        import threading
+        self.on_key = on_key
+        self.stream = stream if stream is not None else sys.stdin
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread = None
+        self._saved = None
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> "KeyReader":
+        import threading
+        try:
+            if not self.stream.isatty():
+                return self
+        except (AttributeError, ValueError):
+            return self
+        if os.name != "nt":
+            try:
+                import termios
+                import tty
+                fd = self.stream.fileno()
+                self._saved = termios.tcgetattr(fd)
+                tty.setcbreak(fd)
+            except Exception:       # not a real terminal after all
+                self._saved = None
+                return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="live-keys", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        import logging
+        try:
+            if os.name == "nt":
+                import msvcrt
+                while not self._stop.wait(self.poll_s):
+                    while msvcrt.kbhit():
+                        self.on_key(msvcrt.getwch())
+                return
+            import select
+            fd = self.stream.fileno()
+            while not self._stop.is_set():
+                ready, _, _ = select.select([fd], [], [], self.poll_s)
+                if ready:
+                    data = os.read(fd, 32)
+                    if not data:
+                        return
+                    for ch in data.decode("utf-8", "replace"):
+                        self.on_key(ch)
+        except Exception:
+            logging.getLogger(__name__).exception("keys: reading the keyboard failed; keys off")
+
+    def close(self, timeout: float = 1.0) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout)
+            self._thread = None
+        if self._saved is not None:
+            try:
+                import termios
+                termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
+            except Exception:
+                pass
+            self._saved = None
