@@ -107,13 +107,15 @@ class Walking(Activity):
 
     strides: Strides = None
     role: str = "calf"
+    #: (rise, fall) exponents of the bursts; None: :data:`SKEW` of the role
+    skew: tuple | None = None
 
     def level(self, t):
         s = self.strides
         y = np.zeros_like(t)
         bursts = s.bursts[self.role]
         i = np.searchsorted(s.starts, t, side="right") - 1
-        skew = SKEW.get(self.role, (1.5, 1.5))
+        skew = self.skew or SKEW.get(self.role, (1.5, 1.5))
         for back in (0, 1):  # this stride and the tail of the previous one
             j = i - back
             ok = (j >= 0) & (j < s.n)
@@ -260,6 +262,28 @@ class Tonic(Activity):
         up = smoothstep((t - self.t0) / e)
         down = 1.0 - smoothstep((t - (self.t1 - e)) / e)
         return np.clip(self.peak * up * down * self.mod(t), 0, None)
+
+
+@dataclass
+class Profile(Activity):
+    """A drive that follows knots ``(knots_t, knots_v)``: raised-cosine steps between
+    knots (smooth, so a change of 0.1 MVC over 1 s has no corner), zero outside the
+    first and last knot, times a slow modulation. For everyday activities whose level
+    changes with the task: an accelerator pedal held and modulated, a set of calf
+    raises (concentric rise, eccentric lowering, rest at the bottom).
+    """
+
+    knots_t: np.ndarray = None
+    knots_v: np.ndarray = None
+    mod: Modulation = field(default_factory=Modulation)
+
+    def level(self, t):
+        kt, kv = self.knots_t, self.knots_v
+        i = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(kt) - 2)
+        span = np.maximum(kt[i + 1] - kt[i], 1e-9)
+        y = kv[i] + (kv[i + 1] - kv[i]) * smoothstep((t - kt[i]) / span)
+        y = np.where((t >= kt[0]) & (t <= kt[-1]), y, 0.0)
+        return np.clip(y * self.mod(t), 0, None)
 
 
 # ------------------------------------------------------------------ cramp

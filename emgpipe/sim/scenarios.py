@@ -20,11 +20,14 @@ Label conventions (the detector is judged on them)
   potential is an episode of one); the label spans the first potential's
   onset to the last one's end (5 % of peak), ``n_potentials`` counts them.
 - ``voluntary``: walking bouts, holds, leg movements, posture shifts, quiet
-  standing, the stretch burst of the other calf muscles at a cramp's end; per
+  standing, the stretch burst of the other calf muscles at a cramp's end, and
+  everyday activities (``pedal``, ``brake``, ``pedal_release``, ``calf_raise_set``,
+  ``single_leg_hold``, ``cycling N rpm``, ``weight_shift``, ``stairs_up``,
+  ``toe_point``... in ``detail``; sources in docs/physiology.md §8); per
   channel, from where the drive exceeds 1 % MVC to where it falls below it;
   overlapping voluntary labels on a channel are merged.
 - ``artifact``: labelled artefacts only (large motion artefacts, electrode
-  pops, mains bursts, strong ECG pickup, clipping); the ever-present low-level
+  pops, lead movement, mains bursts, strong ECG pickup, clipping); the ever-present low-level
   background (amplifier noise, mains of a few µV, ECG of a few µV, slow
   baseline wander) is not labelled.
 - ``signal_loss``: lead-off / flat line on a channel; dropped packets on
@@ -255,8 +258,8 @@ class Builder:
 
     # ------------------------------------------------------------ voluntary
     def walk(self, t0: float, n_strides: int, cadence: float | None = None, motion_uv: float = 15.0,
-             label_motion: bool = False, peaks: dict | None = None) -> float:
-        """A walking bout on every leg; returns its end time."""
+             label_motion: bool = False, peaks: dict | None = None, detail: str | None = None) -> float:
+        """A walking bout on every leg; returns its end time (``detail``: label, default walking N spm)."""
         cadence = float(cadence if cadence is not None else self.rng.uniform(76, 120))
         peaks = {**WALK_PEAK, **(peaks or {})}
         end = t0
@@ -270,7 +273,8 @@ class Builder:
             for c in chans:
                 act = A.Walking(c, "vol", float(s.starts[0]), float(s.starts[-1]) + 0.15 * (s.starts[1] - s.starts[0]),
                                 strides=s, role=self.channels[c].role)
-                self.add(act, mvc_pct=100 * peaks[self.channels[c].role], detail=f"walking {cadence:.0f} spm")
+                self.add(act, mvc_pct=100 * peaks[self.channels[c].role],
+                         detail=detail or f"walking {cadence:.0f} spm")
                 # movement artefact at every heel strike (tied to heel strike: issue 3)
                 for hs in s.starts[:-1]:
                     amp = motion_uv * float(self.rng.lognormal(0, 0.4)) * float(self.rng.choice([-1, 1]))
@@ -343,6 +347,55 @@ class Builder:
                 self.leg_movement([x for x in legs if x != leg][0], t + float(self.rng.uniform(0, 0.5)))
             t += float(np.clip(iv * self.rng.lognormal(0, 0.15), 5.5, 89.0))
         return t
+
+    # ------------------------------------------------------------ everyday activities (issue 13)
+    def tonic(self, c, t0, t1, level, detail, edge=1.0, sway=True):
+        """Low steady voluntary activity on ``c`` (standing, weight bearing, balance), with slow sway."""
+        if t1 - t0 < 1.0:
+            return None
+        mod = A.Modulation.draw(self.rng, [(0.25, (0.1, 0.5)), (0.1, (0.5, 2.0))]) if sway else A.Modulation()
+        return self.add(A.Tonic(c, "vol", t0, t1, peak=float(level), edge=edge, mod=mod),
+                        mvc_pct=100 * float(level), detail=detail)
+
+    def profile(self, c, knots_t, knots_v, detail, mvc_pct=None, mod=None):
+        """A voluntary drive following knots (see :class:`~.activities.Profile`)."""
+        kt, kv = np.asarray(knots_t, float), np.asarray(knots_v, float)
+        act = A.Profile(c, "vol", float(kt[0]), float(kt[-1]), knots_t=kt, knots_v=kv,
+                        mod=mod if mod is not None else A.Modulation())
+        return self.add(act, mvc_pct=float(100 * np.max(kv) if mvc_pct is None else mvc_pct), detail=detail)
+
+    def pedal_cycles(self, t0, n_rev, cadence_rpm, calf_peak, ta_peak) -> float:
+        """Cycling: one calf burst per crank revolution on each leg, legs in antiphase.
+
+        Triceps surae active through the downstroke (~20-220 deg of the crank from
+        top dead centre), TA around the upstroke-to-top (~270-380 deg) (Neptune RR
+        et al., J Biomech 30:1051, 1997; physiology.md §3b). Returns the end time.
+        """
+        rev = 60.0 / float(cadence_rpm)
+        d = rev * (1.0 + self.rng.normal(0, 0.015, n_rev))
+        end = t0
+        for li, leg in enumerate(self.legs):
+            starts = t0 + 0.5 * li * rev + np.concatenate([[0.0], np.cumsum(d)])
+            bursts = {"calf": np.zeros((n_rev, 1, 3)), "tibialis": np.zeros((n_rev, 1, 3)),
+                      "hamstring": np.zeros((n_rev, 1, 3))}
+            bursts["calf"][:, 0, 0] = 0.05 + self.rng.normal(0, 0.02, n_rev)
+            bursts["calf"][:, 0, 1] = 0.62 + self.rng.normal(0, 0.02, n_rev)
+            bursts["calf"][:, 0, 2] = calf_peak * self.rng.lognormal(0, 0.15, n_rev)
+            bursts["tibialis"][:, 0, 0] = 0.75 + self.rng.normal(0, 0.02, n_rev)
+            bursts["tibialis"][:, 0, 1] = 1.05 + self.rng.normal(0, 0.02, n_rev)
+            bursts["tibialis"][:, 0, 2] = ta_peak * self.rng.lognormal(0, 0.2, n_rev)
+            bursts["hamstring"][:, 0, 0] = 0.45
+            bursts["hamstring"][:, 0, 1] = 0.85
+            bursts["hamstring"][:, 0, 2] = 0.1
+            s = A.Strides(starts=starts, bursts=bursts)
+            for c in self.ch(leg=leg):
+                role = self.channels[c].role
+                pk = calf_peak if role == "calf" else ta_peak if role == "tibialis" else 0.1
+                self.add(A.Walking(c, "vol", float(starts[0]), float(starts[-1]), strides=s, role=role,
+                                   skew=(1.5, 1.5)),
+                         mvc_pct=100 * pk, detail=f"cycling {cadence_rpm:.0f} rpm")
+            end = max(end, float(starts[-1]))
+        return end
 
     # ------------------------------------------------------------ fasciculations
     def fasc(self, c, t, unit=None, doublet_p=0.08):
@@ -433,6 +486,31 @@ class Builder:
         self.transients.append(tr)
         if label:
             self.label("artifact", c, t, t + min(tr.length_s, 5 * tr.tau), detail="pop")
+
+    def electrode_pop(self, c, t, amp_uv=None, tau=None):
+        """Electrode pop of everyday size: a near single-sample step of the electrode-skin
+        half-cell potential that decays over ~0.1-1 s. Steps of 100-250 µV mostly, a
+        third larger (up to 2 mV); time constant 0.03-0.3 s (assumption U: no source gave
+        numbers; :meth:`pop` makes the larger, torture-test pops)."""
+        if amp_uv is None:
+            amp_uv = self.rng.uniform(100, 250) if self.rng.random() < 0.67 else self.rng.uniform(250, 2000)
+        tau = float(tau if tau is not None else self.rng.uniform(0.03, 0.3))
+        tr = Transient(c, t, "pop", float(amp_uv) * float(self.rng.choice([-1, 1])), tau=tau)
+        self.transients.append(tr)
+        self.label("artifact", c, t, t + min(tr.length_s, 5 * tau), detail="pop")
+
+    def lead_movement(self, c, t0):
+        """A lead wire or electrode moved (leg moved in bed, cable tugged): 1-3 slow swings of
+        0.5-4 Hz, 50-400 µV (below 20 Hz like every movement artefact, De Luca 2010;
+        amplitude assumption U)."""
+        t = t0
+        for _ in range(int(self.rng.integers(1, 4))):
+            tr = Transient(c, t, "motion", float(self.rng.uniform(50, 400) * self.rng.choice([-1, 1])),
+                           tau=float(self.rng.uniform(0.15, 0.5)), freq=float(self.rng.uniform(0.5, 4.0)),
+                           phase=float(self.rng.uniform(0, 6.28)))
+            self.transients.append(tr)
+            t += float(self.rng.uniform(0.2, 1.0))
+        self.label("artifact", c, t0, t + 1.0, detail="lead_movement")
 
     def hum(self, c, t0, dur, amp_uv):
         """A burst of strong mains (loose electrode, nearby appliance)."""
@@ -794,6 +872,432 @@ def cramp_one_head(b: Builder):
         b.walk(end + 10, int(b.rng.integers(8, 20)))
 
 
+# ------------------------------------------------------------------ everyday life (issue 13)
+# Hard negatives: localised, sustained or repeated calf activity that is *not* a cramp,
+# and weak cramps. Every figure comes from physiology (docs/physiology.md, section
+# "Everyday activities in the simulator"), never from a detector threshold.
+
+#: Accelerator pedal: right calf tonic for the whole drive at ~5-20 % MVC (Khamis NK et
+#: al., Jurnal Kejuruteraan 30:23, 2018: lower-leg muscles engaged for the whole drive;
+#: level range physiology.md §3b: "tonic calf activity of 5-20 % MVC lasting minutes").
+PEDAL_RANGE = (0.05, 0.20)
+#: Brake press: calf 20-40 % MVC for 2-5 s (brief pressure peaks; assumption M from the
+#: pedal-operation studies of physiology.md §3b, no %MVC given there).
+BRAKE_RANGE = (0.20, 0.40)
+#: TA as the foot leaves a pedal: it peaks on release (Khamis 2018); size like the TA
+#: swing-phase burst of walking, <= 27 % MVC (Ericson 1986).
+TA_RELEASE_RANGE = (0.08, 0.27)
+
+
+def _pedal_mod(b: Builder) -> A.Modulation:
+    """Throttle micro-corrections (0.3-1.5 Hz) on top of the knots."""
+    return A.Modulation.draw(b.rng, [(0.06, (0.3, 1.5)), (0.04, (1.5, 3.0))])
+
+
+def _foot_release(b: Builder, t: float) -> float:
+    """The right foot lifts off a pedal: a TA burst (Khamis 2018). Returns when the foot is free."""
+    dur = float(b.rng.uniform(0.4, 1.0))
+    for ta in b.ch(role="tibialis", leg="right"):
+        b.burst(ta, t, dur, float(b.rng.uniform(*TA_RELEASE_RANGE)), "pedal_release")
+    return t + 0.7 * dur
+
+
+def _brake(b: Builder, t: float, lo: float = 2.0, hi: float = 5.0) -> float:
+    """A brake press by the right calf (20-40 % MVC, ``lo``-``hi`` s). Returns its end."""
+    c = b.ch(role="calf", leg="right")[0]
+    dur = float(b.rng.uniform(lo, hi))
+    lv = float(b.rng.uniform(*BRAKE_RANGE))
+    ru, rd = float(b.rng.uniform(0.3, 0.8)), float(b.rng.uniform(0.3, 0.6))
+    b.profile(c, [t, t + ru, t + dur - rd, t + dur], [0.0, lv, lv * float(b.rng.uniform(0.8, 1.15)), 0.0],
+              "brake", mvc_pct=100 * lv, mod=_pedal_mod(b))
+    return t + dur
+
+
+def _accelerate(b: Builder, t0: float, t1: float, base: float, drift: A.Modulation):
+    """The right calf holds the accelerator from ``t0`` to ``t1``: the driver's level
+    ``base`` times a slow drift (traffic, road grade: periods of 1-5 min) times the
+    throttle (a new setting every 1.5-8 s), kept in :data:`PEDAL_RANGE`. The right TA
+    stays lightly active (1-3 % MVC, modulating the pedal; assumption U)."""
+    c = b.ch(role="calf", leg="right")[0]
+    ramp = float(b.rng.uniform(0.4, 1.0))
+    kt, kv = [t0], [0.0]
+    t = t0 + ramp
+    while t < t1 - ramp:
+        lv = base * float(drift(np.array([t]))[0]) * float(np.clip(b.rng.lognormal(0, 0.2), 0.6, 1.6))
+        kt.append(t)
+        kv.append(float(np.clip(lv, *PEDAL_RANGE)))
+        t += float(b.rng.uniform(1.5, 8.0))
+    if len(kt) == 1:
+        kt.append(t0 + (t1 - t0) / 2)
+        kv.append(float(np.clip(base, *PEDAL_RANGE)))
+    kt.append(t1)
+    kv.append(0.0)
+    b.profile(c, kt, kv, "pedal", mvc_pct=100 * float(np.mean(kv[1:-1])), mod=_pedal_mod(b))
+    for ta in b.ch(role="tibialis", leg="right"):
+        lt = float(b.rng.uniform(0.01, 0.03))
+        e = min(1.0, (t1 - t0) / 3)
+        b.profile(ta, [t0, t0 + e, t1 - e, t1], [0.0, lt, lt, 0.0], "pedal", mvc_pct=100 * lt,
+                  mod=A.Modulation.draw(b.rng, [(0.2, (0.05, 0.3))]))
+
+
+def _drive(b: Builder, t: float, t_end: float, base: float, drift: A.Modulation, stop: bool = True) -> float:
+    """Drive from ``t`` to ``t_end``: brake at the start (engine start, pulling out, 2-10 s),
+    then the accelerator, left every 20-120 s to brake (2-5 s) or to coast (2-8 s),
+    with a TA burst at each release. ``stop``: end with a brake to standstill and the
+    foot off; otherwise the last accelerator hold simply ends at ``t_end``. Returns the end."""
+    t = _brake(b, t, 2.0, min(10.0, max(2.0, 0.2 * (t_end - t))))
+    t = _foot_release(b, t)
+    left = b.ch(role="calf", leg="left")
+    last = False
+    while not last:
+        seg = float(b.rng.uniform(20, 120))
+        limit = t_end - (12.0 if stop else 0.0)
+        if t + seg >= limit - 10:
+            seg, last = limit - t, True
+        if seg < 2.0:
+            break
+        _accelerate(b, t, t + seg, base, drift)
+        # the left foot rests; now and then a short movement (< 2 s)
+        for _ in range(b.rng.poisson(seg / 150)):
+            for c in left:
+                b.burst(c, b.at(t + 1, t + seg - 3), float(b.rng.uniform(0.5, 1.8)),
+                        float(b.rng.uniform(0.03, 0.15)), "foot_shift")
+        t += seg
+        if last:
+            break
+        t = _foot_release(b, t)
+        if b.rng.random() < 0.7:
+            t = _foot_release(b, _brake(b, t + float(b.rng.uniform(0.2, 0.6))))
+        else:
+            t += float(b.rng.uniform(2, 8))  # coasting, foot resting
+    if stop:
+        t = _foot_release(b, t)
+        t = _brake(b, t + 0.3, 2.0, min(10.0, max(2.0, t_end - t - 1.0)))
+        t = _foot_release(b, t)
+    return t
+
+
+def _to_the_car(b: Builder) -> float:
+    """A short walk to the car (long recordings), getting in, belt and mirrors. Returns the drive start."""
+    t = b.at(2, 6)
+    if b.duration > 120:
+        t = b.walk(t, int(b.rng.integers(8, 25)), motion_uv=float(b.rng.uniform(5, 20))) + float(b.rng.uniform(1, 3))
+    t = b.posture_shift(t)  # getting into the seat
+    return t + min(float(b.rng.uniform(3, 15)), 0.05 * b.duration)
+
+
+def _out_of_the_car(b: Builder, t: float):
+    if b.duration - t > 12:
+        t = b.posture_shift(t + float(b.rng.uniform(1, 4))) + float(b.rng.uniform(1, 3))
+    if b.duration - t > 30:
+        b.walk(t, int(min(b.rng.integers(8, 25), (b.duration - t - 5) / 1.3)), motion_uv=float(b.rng.uniform(5, 20)))
+
+
+def _driver(b: Builder):
+    """The driver's accelerator level and its slow drift (seat position sets the
+    gastrocnemius level, Khamis 2018; traffic and road grade drift it)."""
+    base = float(b.rng.uniform(0.07, 0.14))
+    drift = A.Modulation.draw(b.rng, [(0.25, (1 / 300, 1 / 60)), (0.1, (1 / 60, 1 / 20))])
+    return base, drift
+
+
+def driving(b: Builder):
+    """Driving: right calf on the accelerator (5-20 % MVC) for the whole drive, brakes, TA on release."""
+    # Khamis 2018 (pedal held and modulated for the whole drive, TA peaks on release),
+    # Jammes 2017 (hours of constant-speed driving): physiology.md §3b.
+    base, drift = _driver(b)
+    t = _to_the_car(b)
+    t_end = b.duration - (float(b.rng.uniform(30, 90)) if b.duration > 300 else 3.0)
+    t = _drive(b, t, t_end, base, drift)
+    _out_of_the_car(b, t)
+
+
+def driving_cramp(b: Builder):
+    """The drive of ``driving`` with one cramp of the pedal (right) calf mid-drive, stronger than the pedal."""
+    base, drift = _driver(b)
+    t = _to_the_car(b)
+    t_end = b.duration - (float(b.rng.uniform(30, 90)) if b.duration > 300 else 3.0)
+    c = b.ch(role="calf", leg="right")[0]
+    dur = float(b.rng.uniform(20, 120))
+    t_c = t + float(b.rng.uniform(0.35, 0.55)) * max(0.0, t_end - t - dur)
+    # the driver stops pressing when the cramp starts or shortly after (0-3 s)
+    t_stop = t_c + float(b.rng.uniform(0, 3))
+    if t_c - t > 15:
+        _drive(b, t, t_stop, base, drift, stop=False)
+        _foot_release(b, t_stop)
+    pedal = max((b._vol_level(c, x) for x in np.arange(max(0.0, t_c - 5), t_c + 0.01, 0.25)), default=0.0)
+    # cramp plateau 0.3-0.8 MVC (the sweep of physiology.md §6) and at least twice the pedal hold
+    peak = max(float(b.rng.uniform(0.3, 0.8)), 2.0 * pedal)
+    end = b.cramp(c, t_c, dur, peak)
+    t = end + float(b.rng.uniform(20, 90))  # stretched, pulled over, rested
+    if t_end - t > 30:
+        t = _drive(b, t, t_end, base, drift)
+        _out_of_the_car(b, t)
+    elif b.duration - end > 15:
+        _out_of_the_car(b, end + 3)
+
+
+#: Bilateral calf raises: both calves 30-60 % MVC; single-leg raises and holds: the
+#: working calf 40-70 % (unilateral > bilateral, Hébert-Losier K et al., JSCR 26:3124,
+#: 2012; Riemann BL et al., JSCR 25:634, 2011); levels themselves assumption M.
+RAISE_BILATERAL = (0.30, 0.60)
+RAISE_SINGLE = (0.40, 0.70)
+
+
+def _raise_set(b: Builder, t: float, work: dict, n: int, detail: str, balance: dict | None = None) -> float:
+    """``n`` raises: ~1-2 s up (concentric), ~1-2 s down (eccentric) (ACSM position stand,
+    Ratamess NA et al., MSSE 41:687, 2009: "1-2 s CON; 1-2 s ECC"). EMG peaks near the
+    top of the rise, is lower while lowering (eccentric work needs less EMG for the same
+    force) and falls to the standing level at the bottom. ``work`` = {channel: peak},
+    ``balance`` = {channel: level} for the lightly active other calf / TA."""
+    up, down = float(b.rng.uniform(1.0, 2.0)), float(b.rng.uniform(1.0, 2.0))
+    reps = []
+    s = t + 0.5
+    for k in range(n):
+        f = float(b.rng.lognormal(0, 0.08)) * (1.0 + 0.01 * k)  # amplitude creeps up with fatigue
+        u = up * float(b.rng.uniform(0.85, 1.15))
+        d = down * float(b.rng.uniform(0.85, 1.15))
+        top = float(b.rng.uniform(0.1, 0.5))
+        reps.append((s, u, top, d, f))
+        s += u + top + d + float(b.rng.uniform(0.1, 0.6))
+    end = s + 0.5
+    for c, pk in work.items():
+        lb = float(b.rng.uniform(0.03, 0.05))  # standing at the bottom (Okada 1984: < 5 %)
+        kt, kv = [t], [0.0]
+        for s0, u, top, d, f in reps:
+            kt += [s0, s0 + 0.6 * u, s0 + u, s0 + u + top, s0 + u + top + 0.5 * d, s0 + u + top + d]
+            kv += [lb, pk * f, 0.85 * pk * f, 0.7 * pk * f, 0.5 * pk * f, lb]
+        kt.append(end)
+        kv.append(0.0)
+        b.profile(c, kt, kv, detail, mvc_pct=100 * pk, mod=A.Modulation.draw(b.rng, [(0.06, (0.5, 2.0))]))
+    for c, lv in (balance or {}).items():
+        b.tonic(c, t, end, lv, "balance", edge=0.5)
+    return end
+
+
+def calf_raises(b: Builder):
+    """An exercise session: bilateral raise sets and holds (warm-up first), single-leg sets and holds."""
+    # Hébert-Losier 2009 (J Sci Med Sport 12:594: the calf-raise test is repeated
+    # concentric-eccentric plantar flexion, usually unipedal) and 2012; warm-up with
+    # bilateral work as exercise protocols do; rests 1-3 min between sets (ACSM 2009).
+    calves, ta = b.ch(role="calf"), b.ch(role="tibialis")
+    t = b.at(3, 10)
+    b.stand(0.5, t)
+    plan = ["bilateral_set", "bilateral_set", "bilateral_hold"]
+    order = [0, 1] if b.rng.random() < 0.5 else [1, 0]
+    k = 0
+    while t < b.duration - 20:
+        if k < len(plan):
+            what = plan[k]
+        else:
+            what = ["single_set", "single_set", "single_hold", "single_hold", "bilateral_hold", "bilateral_set"][
+                (k - len(plan)) % 6]
+        side = calves[order[k % 2]] if len(calves) > 1 else calves[0]
+        other = [c for c in calves if c != side]
+        k += 1
+        ta_lv = {c: float(b.rng.uniform(0.02, 0.06)) for c in ta}  # balance co-activation (assumption U)
+        if what == "bilateral_set":
+            p = float(b.rng.uniform(*RAISE_BILATERAL))
+            work = {c: p * float(b.rng.uniform(0.85, 1.15)) for c in calves}
+            t = _raise_set(b, t, work, int(b.rng.integers(8, 16)), "calf_raise_set", ta_lv)
+        elif what == "bilateral_hold":
+            p = float(b.rng.uniform(*RAISE_BILATERAL))
+            dur = min(float(b.rng.uniform(10, 25)), b.duration - t - 2)
+            b.hold(t, dur, {**{c: p * float(b.rng.uniform(0.85, 1.15)) for c in calves}, **ta_lv}, "bilateral_hold")
+            t += dur
+        elif what == "single_set":
+            # the other foot is off the ground: its calf lightly active for balance, 2-8 %
+            t = _raise_set(b, t, {side: float(b.rng.uniform(*RAISE_SINGLE))}, int(b.rng.integers(8, 16)),
+                           "single_leg_raise_set", {**{c: float(b.rng.uniform(0.02, 0.08)) for c in other}, **ta_lv})
+        else:
+            # single-leg holds of up to 6 s, the other foot lifted (its calf quiet or nearly)
+            for _ in range(int(b.rng.integers(3, 6))):
+                if t > b.duration - 10:
+                    break
+                dur = float(b.rng.uniform(2, 6))
+                lv = {side: float(b.rng.uniform(*RAISE_SINGLE)), **ta_lv}
+                if b.rng.random() < 0.5:
+                    lv.update({c: float(b.rng.uniform(0.01, 0.02)) for c in other})
+                b.hold(t, dur, lv, "single_leg_hold")
+                t += dur + float(b.rng.uniform(3, 8))
+        # rest between sets, 30-120 s (ACSM 2009: 1-3 min), standing or a few steps
+        rest = float(b.rng.uniform(30, 120))
+        if b.rng.random() < 0.3 and t + rest < b.duration - 10:
+            b.walk(t + 2, int(b.rng.integers(3, 10)), motion_uv=float(b.rng.uniform(5, 20)))
+        else:
+            b.stand(t + 1, min(b.duration, t + rest - 1))
+        t += rest
+
+
+def cycling(b: Builder):
+    """Cycling: 60-90 rpm, one calf burst per revolution per leg in antiphase, bouts of minutes, coasting."""
+    # Neptune 1997, MacIntosh 2000 (physiology.md §3b): calf bursts once per crank
+    # revolution, gastrocnemius activity rises with cadence. Calf peak 15-35 % MVC at
+    # 75 rpm (assumption M: Ericson MO et al., Scand J Rehabil Med 17:53, 1985, rank
+    # gastrocnemius and soleus among the most active muscles, no %MVC read).
+    t = b.at(2, 6)
+    t = b.posture_shift(t) + float(b.rng.uniform(1, 4))  # getting on
+    calves = b.ch(role="calf")
+    while t < b.duration - 10:
+        bout_end = min(b.duration - 3, t + float(b.rng.uniform(60, 300)))
+        cad0 = float(b.rng.uniform(60, 90))
+        p0 = float(b.rng.uniform(0.15, 0.35))
+        while t < bout_end - 3:
+            cad = float(np.clip(cad0 * b.rng.lognormal(0, 0.05), 55, 95))
+            pk = p0 * (cad / 75.0) ** 0.5
+            stretch = min(float(b.rng.uniform(15, 90)), bout_end - t)
+            n = max(2, int(stretch * cad / 60.0))
+            t = b.pedal_cycles(t, n, cad, pk, float(b.rng.uniform(0.05, 0.15)))
+            t += float(b.rng.uniform(3, 20))  # coasting: legs still
+        # a stop: one foot on the ground bears part of the weight (3-10 % MVC, assumption U)
+        stop = float(b.rng.uniform(20, 90))
+        if t + stop < b.duration - 5:
+            c = calves[int(b.rng.integers(len(calves)))]
+            b.tonic(c, t + 0.5, t + stop - 1, float(b.rng.uniform(0.03, 0.10)), "foot_down")
+        t += stop
+
+
+def standing(b: Builder):
+    """Quiet standing with sway (soleus < 5 % MVC), weight shifts (one calf 5-15 %), leaning, a few steps."""
+    # Okada M & Fujiwara K, J Hum Ergol 13:97 (1984): soleus < 5 % MVC within the natural
+    # balance area, 19.5 +- 3.1 % (MG 22.0 +- 4.2 %) leaning to the forward limit;
+    # side-to-side asymmetry tracking the centre of pressure (physiology.md §3b).
+    calves = b.ch(role="calf")
+    t = b.at(1, 4)
+    while t < b.duration - 5:
+        seg_end = min(b.duration - 1, t + float(b.rng.uniform(60, 240)))
+        base = {c: float(b.rng.uniform(0.015, 0.045)) for c in calves}
+        for c in calves:
+            b.tonic(c, t, seg_end, base[c], "standing")
+        s = t + float(b.rng.uniform(5, 20))
+        while s < seg_end - 12:
+            u = b.rng.random()
+            if u < 0.5:  # weight on one leg: that calf 5-15 %, the other still bears weight
+                c = calves[int(b.rng.integers(len(calves)))]
+                dur = min(float(b.rng.uniform(10, 60)), seg_end - s - 2)
+                extra = max(0.01, float(b.rng.uniform(0.05, 0.15)) - base[c])
+                b.tonic(c, s, s + dur, extra, "weight_shift", edge=float(b.rng.uniform(1, 3)))
+            elif u < 0.7:  # leaning forward: both calves ~20 % (Okada 1984)
+                dur = min(float(b.rng.uniform(5, 20)), seg_end - s - 2)
+                for c in calves:
+                    lv = float(np.clip(b.rng.normal(0.205, 0.035), 0.12, 0.3))
+                    b.tonic(c, s, s + dur, max(0.01, lv - base[c]), "lean_forward", edge=1.5)
+            else:
+                dur = float(b.rng.uniform(10, 40))  # quiet
+            s += dur + float(b.rng.uniform(5, 30))
+        t = seg_end + 0.5
+        if t < b.duration - 15 and b.rng.random() < 0.7:  # a few steps
+            t = b.walk(t, int(b.rng.integers(2, 7)), motion_uv=float(b.rng.uniform(5, 20))) + 0.5
+
+
+def stairs(b: Builder):
+    """Stair ascent and descent: calf push-off per step above level walking, legs alternating, landings."""
+    # Soleus more active ascending than descending (Eteraf-Oskouei A et al., Health Promot
+    # Perspect 4:173, 2014); ankle extensors +136-175 % walking up a 9 deg grade (Franz JR &
+    # Kram R, Gait Posture 2011). Ascent calf peak 1.3-1.7x the level-walking 40 % MVC
+    # (Ericson 1986), descent 1.0-1.3x; TA 1.0-1.4x its 27 %. Stair cadence 80-110 steps/min.
+    t = b.at(2, 6)
+    if b.duration > 60:
+        t = b.walk(t, int(b.rng.integers(5, 15)), motion_uv=float(b.rng.uniform(5, 20))) + 0.5
+    up = True
+    while t < b.duration - 15:
+        floors = int(b.rng.integers(1, 5))
+        gain = float(b.rng.uniform(1.3, 1.7)) if up else float(b.rng.uniform(1.0, 1.3))
+        peaks = {"calf": min(0.75, WALK_PEAK["calf"] * gain),
+                 "tibialis": WALK_PEAK["tibialis"] * float(b.rng.uniform(1.0, 1.4))}
+        cad = float(b.rng.uniform(80, 100) if up else b.rng.uniform(90, 110))
+        for _ in range(2 * floors):  # two flights per floor
+            if t > b.duration - 10:
+                break
+            n = int(min(b.rng.integers(4, 7), (b.duration - 5 - t) / 1.5))  # 8-12 steps a flight
+            if n < 2:
+                break
+            t = b.walk(t, n, cadence=cad, peaks=peaks, motion_uv=float(b.rng.uniform(10, 30)),
+                       detail="stairs_up" if up else "stairs_down")
+            # landing: a turn of 1-2 level strides
+            if t < b.duration - 8:
+                t = b.walk(t + 0.1, int(b.rng.integers(1, 3)), cadence=cad, motion_uv=10.0, detail="landing")
+        pause = float(b.rng.uniform(5, 60))
+        b.stand(t + 0.5, min(b.duration, t + pause - 0.5))
+        t += pause
+        up = not up
+
+
+def restless_night(b: Builder):
+    """A restless night on 4 channels: PLM series, posture shifts, toe pointing, fasciculations, pops, lead movement."""
+    D = b.duration
+    t = float(b.rng.uniform(30, 300))
+    while t < D - 120:
+        n = int(b.rng.integers(6, 60))
+        t = b.plm_series(t, n) + float(b.rng.uniform(300, 1500))
+    for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(4, 10))):
+        b.posture_shift(b.at(10, D - 10))
+    for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(5, 15))):
+        b.leg_movement(b.legs[int(b.rng.integers(len(b.legs)))], b.at(10, D - 15))
+    # toe pointing in bed: one calf plantar-flexes 2-6 s at 30-60 % MVC (assumption M:
+    # a voluntary plantar flexion like the tiptoe/raise levels of physiology.md §3b)
+    calves = b.ch(role="calf")
+    for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(2, 6)) or 1):
+        c = calves[int(b.rng.integers(len(calves)))]
+        b.hold(b.at(10, D - 10), float(b.rng.uniform(2, 6)), {c: float(b.rng.uniform(0.3, 0.6))}, "toe_point")
+    for c in calves:
+        b.fasc_poisson(c, 0, D, float(b.rng.uniform(0, 2)))
+        for _ in range(b.rng.poisson(D / 1800)):
+            b.fasc_burst(c, b.at(5, D - 5), int(b.rng.integers(3, 7)), 2.0)
+    # a few electrode pops and lead movements per hour (assumption U)
+    for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(2, 5)) or 1):
+        b.electrode_pop(int(b.rng.integers(b.n)), b.at(5, D - 5))
+    for _ in range(b.rng.poisson(D / 3600 * b.rng.uniform(1, 4)) or 1):
+        b.lead_movement(int(b.rng.integers(b.n)), b.at(5, D - 5))
+
+
+#: Weak cramps: plateau 8-20 % MVC, 15-120 s (no %MVC data exist, physiology.md §1;
+#: the low end of the 10-80 % sweep of §6 and below it).
+WEAK_CRAMP = (0.08, 0.20)
+
+
+def weak_cramps(b: Builder):
+    """Walking bouts, then weak calf cramps (8-20 % MVC, 15-120 s) from standing or sitting rest."""
+    calves = b.ch(role="calf")
+    t = b.at(2, 6)
+    while t < b.duration - 15:
+        n = int(min(b.rng.integers(15, 60), (b.duration - t) / 4))
+        if n >= 3:
+            t = b.walk(t, n, motion_uv=float(b.rng.uniform(5, 25))) + 0.5
+        pre = float(b.rng.uniform(5, 40))
+        if b.rng.random() < 0.5:  # standing rest, else sitting (calves quiet)
+            b.stand(t, t + pre + 3)
+        t_c = t + pre
+        dur = float(b.rng.uniform(15, 120))
+        if t_c + dur + 10 > b.duration:
+            break
+        c = calves[int(b.rng.integers(len(calves)))]
+        end = b.cramp(c, t_c, dur, float(b.rng.uniform(*WEAK_CRAMP)))
+        t = end + float(b.rng.uniform(30, 120))
+
+
+def weak_cramps_sleep(b: Builder):
+    """A night segment with leg movements and 1-3 weak cramps (8-20 % MVC, 15-120 s) out of sleep."""
+    D = b.duration
+    calves = b.ch(role="calf")
+    want = int(b.rng.integers(1, 4))
+    placed = 0
+    for _ in range(4 * want):
+        if placed == want:
+            break
+        t0 = b.at(0.1 * D, 0.85 * D)
+        dur = float(b.rng.uniform(15, 120))
+        if t0 + dur > D - 10 or not b.free(t0 - 90, t0 + dur + 130):
+            continue
+        end = b.cramp(calves[int(b.rng.integers(len(calves)))], t0, dur, float(b.rng.uniform(*WEAK_CRAMP)))
+        placed += 1
+        if end + 20 < D:  # awake after the cramp
+            b.posture_shift(end + float(b.rng.uniform(2, 10)))
+    if not placed:  # too short for a cramp of >= 15 s: a leg movement instead
+        b.leg_movement(b.legs[int(b.rng.integers(len(b.legs)))], 0.4 * D)
+    _sleep_background(b, plm_p=0.3)
+
+
 #: name -> (function, layout, mode, default duration s)
 _SCENARIOS = {
     "walk_then_cramp": (walk_then_cramp, "calves", "awake", 75.0),
@@ -806,6 +1310,16 @@ _SCENARIOS = {
     "artifact_torture": (artifact_torture, "calves", "awake", 600.0),
     "cramp_sweep": (cramp_sweep, "calves", "awake", 1800.0),
     "cramp_one_head": (cramp_one_head, "leg", "awake", 180.0),
+    # everyday life (issue 13): hard negatives and weak cramps
+    "driving": (driving, "calves_ta", "awake", 1800.0),
+    "driving_cramp": (driving_cramp, "calves_ta", "awake", 1200.0),
+    "calf_raises": (calf_raises, "calves_ta", "awake", 900.0),
+    "cycling": (cycling, "calves_ta", "awake", 600.0),
+    "standing": (standing, "calves", "awake", 900.0),
+    "stairs": (stairs, "calves_ta", "awake", 300.0),
+    "restless_night": (restless_night, "plm", "sleep", 2700.0),
+    "weak_cramps": (weak_cramps, "calves", "awake", 900.0),
+    "weak_cramps_sleep": (weak_cramps_sleep, "calves", "sleep", 1800.0),
 }
 
 #: Scenario name -> one-line description.
