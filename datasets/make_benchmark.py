@@ -32,7 +32,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 #: (scenario, seed, duration s). Seeds are chosen for variety (cramp counts,
-#: endings, amplitudes 10-80 % MVC); durations give ~5.7 h per variant, ~23 h in all.
+#: endings, amplitudes 10-80 % MVC). The everyday-life items (issue 13) add hard
+#: negatives (driving with the calf on the accelerator, calf-raise sessions,
+#: cycling, standing, stairs, restless nights with pops) and weak cramps (8-20 %
+#: MVC, awake and asleep) and two cramps during a drive: ~5.1 h more per variant.
+#: Durations give ~10.8 h per variant, ~43 h in all.
 ITEMS = [
     ("walk_then_cramp", 0, 75), ("walk_then_cramp", 1, 90), ("walk_then_cramp", 2, 120),
     ("walk_then_cramp", 3, 180), ("walk_then_cramp", 4, 300), ("walk_then_cramp", 5, 600),
@@ -46,6 +50,16 @@ ITEMS = [
     ("artifact_torture", 0, 600), ("artifact_torture", 1, 600),
     ("cramp_sweep", 0, 2400),
     ("cramp_one_head", 0, 180), ("cramp_one_head", 1, 180), ("cramp_one_head", 2, 180),
+    # everyday life (issue 13)
+    ("driving", 0, 1500), ("driving", 1, 1800),
+    ("driving_cramp", 0, 1200), ("driving_cramp", 1, 1200),
+    ("calf_raises", 0, 900), ("calf_raises", 1, 900),
+    ("cycling", 0, 600),
+    ("standing", 0, 900),
+    ("stairs", 0, 300),
+    ("restless_night", 0, 2700), ("restless_night", 1, 2700),
+    ("weak_cramps", 0, 900), ("weak_cramps", 1, 900),
+    ("weak_cramps_sleep", 0, 1800),
 ]
 
 #: variant folder -> (device, fs)
