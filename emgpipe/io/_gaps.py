@@ -155,3 +155,153 @@ def segments_from_counter(path, data: np.ndarray, index: np.ndarray, fs: float, 
     if gaps:
         log.info("%s: %d gap(s), %.3f s lost", path, len(gaps), sum(g.n_missing for g in gaps) / fs)
     return segments, gaps
+
+
+class CounterStream:
+    """:func:`segments_from_counter` for a file read block by block.
+
+    The counter's statistics that the one-shot form learns from the whole
+    file (samples per packet, the usual counter step, the counter's cycle when
+    no ``modulo`` is given) are learned from a *prefix* (the reader's first
+    block, up to :data:`~emgpipe.io._text.STREAM_LINES` rows); so a file that
+    fits in the prefix gets exactly the one-shot result, and a longer one the
+    same unless its counter behaves differently after the prefix. Everything
+    else is carried across blocks exactly: the counter step between blocks,
+    the sample positions, and the clock's lower envelope, for which rows are
+    held back until ``ENVELOPE_S`` of look-ahead (or the next candidate gap)
+    has been read. Memory: one block plus ``2 * ENVELOPE_S`` of rows.
+
+    Parameters
+    ----------
+    path : str
+        For the log line.
+    fs : float
+    prefix_index : array
+        The counter column of the prefix.
+    modulo : int, optional
+        As in :func:`counter_missing`.
+    use_clock : bool
+        Whether a clock column is fed (decided on the prefix by the reader).
+    """
+
+    def __init__(self, path, fs: float, prefix_index, modulo: int | None = None, use_clock: bool = False):
+        from .base import Splitter
+        idx = np.asarray(prefix_index, dtype=np.int64)
+        n = len(idx)
+        self.path, self.fs, self.use_clock = path, float(fs), use_clock
+        self.m = int(modulo) if modulo else int(idx.max()) + 1 if n else 1
+        change = np.flatnonzero(idx[1:] != idx[:-1]) if n >= 2 else np.empty(0, np.int64)
+        if change.size == 0:
+            self.per_packet, self.usual, self.cycle = 1, 1, self.m
+        else:
+            sizes = np.diff(np.concatenate(([-1], change, [n - 1])))
+            self.per_packet = max(1, int(np.median(sizes)))
+            step = np.mod(idx[change + 1] - idx[change], self.m)
+            pos = step[step > 0]
+            self.usual = int(np.bincount(pos).argmax()) if pos.size else 1
+            self.cycle = int(round(self.m / self.usual)) * self.per_packet
+        self.w = max(1, int(ENVELOPE_S * fs))
+        self.splitter = Splitter(self.fs)
+        # buffered rows (uncommitted ones plus look-back context)
+        self._row0 = 0                          # global row index of the buffer's first row
+        self._idx = np.empty(0, np.int64)
+        self._pos = np.empty(0, np.float64)     # sample position (counter gaps only)
+        self._off = np.empty(0, np.float64)
+        self._data = None
+        self._miss = np.empty(0, np.int64)      # counter missing after each buffered row (last: unknown)
+        self._commit = 0                        # global row: first row whose final 'missing' is unknown
+        self._emitted = 0                       # global row: first row not yet emitted
+        self._last_before = 0                   # loss before row _emitted (from the last commit)
+        self._last_reason = REASON_COUNTER
+        self._clock_warned = False
+
+    def feed(self, data: np.ndarray, index: np.ndarray, clock: np.ndarray | None = None):
+        """Add rows; yields the :class:`~emgpipe.io.base.Block` s now final."""
+        index = np.asarray(index, dtype=np.int64)
+        k = len(index)
+        if k == 0:
+            return
+        if self.use_clock and (clock is None or not np.isfinite(clock).all()):
+            if not self._clock_warned:
+                log.warning("%s: host clock column unusable after row %d; gaps from the counter "
+                            "only from there", self.path, self._row0 + len(self._idx))
+                self._clock_warned = True
+            clock = None
+        # counter missing of the previous buffered row, then of the new rows except the last
+        idx_all = np.concatenate((self._idx[-1:], index))
+        step = np.mod(np.diff(idx_all), self.m)
+        lost = np.where(step != 0, np.maximum(0, np.rint(step / self.usual).astype(np.int64) - 1)
+                        * self.per_packet, 0)
+        had_prev = len(self._idx) > 0
+        if had_prev:
+            self._miss[-1] = lost[0]
+            new_miss = lost[1:]
+        else:
+            new_miss = lost
+        start_pos = (self._pos[-1] + 1 + self._miss[-1]) if had_prev else 0
+        pos_new = start_pos + np.arange(k) + np.concatenate(([0], np.cumsum(new_miss)))
+        off_new = (clock - pos_new / self.fs) if clock is not None else np.full(k, np.nan)
+        self._idx = np.concatenate((self._idx, index))
+        self._pos = np.concatenate((self._pos, pos_new.astype(np.float64)))
+        self._off = np.concatenate((self._off, off_new))
+        self._miss = np.concatenate((self._miss, new_miss, [0]))
+        self._data = data if self._data is None else np.concatenate((self._data, data))
+        yield from self._advance(final=False)
+
+    def finish(self):
+        """End of file: yields the remaining blocks."""
+        yield from self._advance(final=True)
+        if self.splitter.gaps:
+            g = self.splitter.gaps
+            log.info("%s: %d gap(s), %.3f s lost", self.path, len(g), sum(x.n_missing for x in g) / self.fs)
+
+    def _advance(self, final: bool):
+        n = len(self._idx)
+        end = self._row0 + n                     # global rows buffered: [row0, end)
+        # rows whose missing can be finalised: [commit, c1)
+        c1 = end if final else end - (self.w + 2)
+        c1 = max(c1, self._commit)
+        miss = self._miss.copy()
+        reasons = {}
+        if self.use_clock and c1 > self._commit and np.isfinite(self._off).any():
+            off = self._off
+            jump = np.diff(off)
+            thr = max(CANDIDATE_CYCLES * self.cycle / self.fs, 0.25)
+            with np.errstate(invalid="ignore"):
+                cand = np.flatnonzero(jump > thr)             # local rows i: gap after row i
+            for j, i in enumerate(cand):
+                gi = self._row0 + i
+                if gi < self._commit or gi >= c1:
+                    continue
+                prev_c = cand[j - 1] if j > 0 else -1
+                next_c = cand[j + 1] if j + 1 < len(cand) else n - 1
+                lo = max(prev_c + 1, i + 1 - self.w)
+                hi = min(next_c + 1, i + 1 + self.w)
+                extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * self.fs
+                if not np.isfinite(extra):
+                    continue
+                cycles = round(extra / self.cycle)
+                if cycles >= 1 and abs(extra - cycles * self.cycle) <= CYCLE_TOLERANCE * self.cycle:
+                    miss[i] += cycles * self.cycle
+                elif extra > CYCLE_TOLERANCE * self.cycle:
+                    miss[i] = int(round(miss[i] + extra))
+                    reasons[i] = REASON_CLOCK
+        # emit rows [emitted, c1 + 1) (or to end): row r's loss-before is miss[r - 1]
+        e1 = end if final else c1
+        if e1 > self._emitted:
+            a, b = self._emitted - self._row0, e1 - self._row0
+            before = np.empty(b - a, np.int64)
+            before[0] = self._last_before
+            before[1:] = miss[a:b - 1]
+            why = [self._last_reason] + [reasons.get(r, REASON_COUNTER) for r in range(a, b - 1)]
+            yield from self.splitter.feed(self._data[a:b], before, lambda r: why[r])
+            self._last_before = int(miss[b - 1])
+            self._last_reason = reasons.get(b - 1, REASON_COUNTER)
+            self._emitted = e1
+        self._commit = c1
+        # keep look-back context for the envelope: rows >= commit - w - 2
+        keep = max(0, min(self._commit - self.w - 2, self._emitted) - self._row0)
+        if keep:
+            self._row0 += keep
+            self._idx, self._pos, self._off = self._idx[keep:], self._pos[keep:], self._off[keep:]
+            self._miss, self._data = self._miss[keep:], self._data[keep:]

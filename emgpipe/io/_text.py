@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from itertools import islice
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -119,11 +119,80 @@ def _is_truncated(line: str, delimiter, n_fields: int) -> bool:
     return len(fields) < n_fields or (len(fields) == n_fields and not fields[-1].strip())
 
 
+#: Lines per block when a reader streams a file (:func:`iter_table`): a block of
+#: 50 000 rows is a few MB of line strings plus its array, whatever the file's length.
+STREAM_LINES = 50_000
+
+
+class TableBlock(Table):
+    """One block of rows from :func:`iter_table` (``data``, ``row_line(i)``, ``last``)."""
+
+    def __init__(self, data, first_line, dropped_last_line, blank_lines, last):
+        super().__init__(data, first_line, dropped_last_line, blank_lines)
+        self.last = last
+
+
+def iter_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
+               delimiter: str | None = ",",
+               converters: dict[int, Callable[[str], float]] | None = None,
+               block_lines: int = STREAM_LINES) -> Iterator[TableBlock]:
+    """Parse the rest of an open text file as a numeric table, block by block.
+
+    Same rules and messages as :func:`read_table` (which is this, concatenated):
+    every row must have exactly ``len(names)`` fields; blank lines are skipped;
+    a cut-short *last* line is dropped with a warning (the block that holds it
+    has ``dropped_last_line`` set and ``last`` True). Memory: one block of line
+    strings plus one line of look-ahead.
+
+    Yields
+    ------
+    TableBlock
+        ``data`` (rows, n_fields) float64; ``row_line(i)`` is the file line of row ``i``.
+    """
+    converters = dict(converters or {})
+    n_fields = len(names)
+    lineno = first_line
+    it = _text_lines(path, f)
+    block = list(islice(it, block_lines))
+    while block:
+        ahead = list(islice(it, 1))
+        dropped, blanks = None, []
+        last = not ahead
+        if last:
+            # last block: drop trailing blank lines, then a truncated last line
+            n_read = len(block)
+            while block and not block[-1].strip():
+                block.pop()
+            if block and _is_truncated(block[-1], delimiter, n_fields):
+                dropped = lineno + len(block) - 1
+                log.warning("%s: line %d: last line is cut short (%r); dropped it",
+                            name_of(path), dropped, block[-1].rstrip("\r\n")[:60])
+                block.pop()
+        if block:
+            try:
+                arr = np.loadtxt(block, delimiter=delimiter, ndmin=2, dtype=np.float64,
+                                 comments=None, converters=converters or None, encoding=None)
+            except (ValueError, IndexError, TypeError):
+                arr = None
+            if arr is None or (arr.shape[0] and arr.shape[1] != n_fields):
+                _diagnose(path, block, lineno, delimiter, names, converters)
+            if arr.shape[0] != len(block):  # numpy skipped blank lines: remember them
+                blanks = [lineno + k for k, ln in enumerate(block) if not ln.strip()]
+        else:
+            arr = np.empty((0, n_fields))
+        if arr.shape[0] or last:
+            yield TableBlock(arr, lineno, dropped, blanks, last)
+        lineno += len(block) if not last else n_read
+        if last:
+            return
+        block = ahead + list(islice(it, block_lines - 1))
+
+
 def read_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
                delimiter: str | None = ",",
                converters: dict[int, Callable[[str], float]] | None = None,
                block_lines: int = BLOCK_LINES) -> Table:
-    """Parse the rest of an open text file as a numeric table.
+    """Parse the rest of an open text file as a numeric table (all rows at once).
 
     Every row must have exactly ``len(names)`` fields (numpy enforces that rows
     agree; the first row of each block is checked against ``names``).
@@ -148,38 +217,13 @@ def read_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
     Table
         ``data`` has one column per field.
     """
-    converters = dict(converters or {})
-    n_fields = len(names)
-    parts, blanks = [], []
-    dropped = None
-    lineno = first_line
-    it = _text_lines(path, f)
-    block = list(islice(it, block_lines))
-    while block:
-        nxt = list(islice(it, block_lines))
-        if not nxt:
-            # last block: drop trailing blank lines, then a truncated last line
-            while block and not block[-1].strip():
-                block.pop()
-            if block and _is_truncated(block[-1], delimiter, n_fields):
-                dropped = lineno + len(block) - 1
-                log.warning("%s: line %d: last line is cut short (%r); dropped it",
-                            name_of(path), dropped, block[-1].rstrip("\r\n")[:60])
-                block.pop()
-        if block:
-            try:
-                arr = np.loadtxt(block, delimiter=delimiter, ndmin=2, dtype=np.float64,
-                                 comments=None, converters=converters or None, encoding=None)
-            except (ValueError, IndexError, TypeError):
-                arr = None
-            if arr is None or (arr.shape[0] and arr.shape[1] != n_fields):
-                _diagnose(path, block, lineno, delimiter, names, converters)
-            if arr.shape[0] != len(block):  # numpy skipped blank lines: remember them
-                blanks.extend(lineno + k for k, ln in enumerate(block) if not ln.strip())
-            parts.append(arr)
-        lineno += len(block)
-        block = nxt
-    data = np.concatenate(parts) if parts else np.empty((0, n_fields))
+    parts, blanks, dropped = [], [], None
+    for blk in iter_table(path, f, first_line, names=names, delimiter=delimiter,
+                          converters=converters, block_lines=block_lines):
+        parts.append(blk.data)
+        blanks.extend(blk._blank.tolist())
+        dropped = blk.dropped_last_line if blk.last else dropped
+    data = np.concatenate(parts) if parts else np.empty((0, len(names)))
     return Table(data, first_line, dropped, blanks)
 
 
@@ -226,3 +270,37 @@ def reject_options(path, fmt: str, opts: dict) -> None:
 
 def wrap_oserror(path, exc: OSError) -> RecordingError:
     return BadData(path, f"cannot read ({exc.strerror or exc})")
+
+
+def last_line(path, nbytes: int = 65536) -> str | None:
+    """The file's last non-blank line (read from its end: a cheap duration estimate)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - nbytes))
+            tail = f.read()
+    except OSError:
+        return None
+    lines = [ln for ln in tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else None
+
+
+def estimate_rows(path, header_lines: int, sample_bytes: int = 1 << 18) -> int | None:
+    """Data rows in a text file, estimated from its size and the length of its
+    first rows (no pass over the file: for a progress bar)."""
+    try:
+        with open(path, "rb") as f:
+            for _ in range(header_lines):
+                f.readline()
+            start = f.tell()
+            head = f.read(sample_bytes)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    rows = head.count(b"\n")
+    if rows == 0:
+        return 1 if head.strip() else 0
+    if len(head) < sample_bytes:
+        return rows + (0 if head.endswith(b"\n") else 1)
+    return int(round((size - start) * rows / len(head)))

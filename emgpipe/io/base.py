@@ -3,13 +3,20 @@
 A recording is a list of contiguous *segments* (first sample index, samples):
 samples that a device lost are not filled in, they are a jump in the sample
 index between segments, reported as :class:`~emgpipe.types.Gap` objects.
+
+Readers return a :class:`StreamedRecording`: its header facts (``fs``,
+channels, ``meta``) are read when the file is opened, and its samples are
+read from the file, block by block, each time :meth:`Recording.iter_chunks`
+runs (memory flat in the recording's length, issue 15). ``segments`` and
+``to_array()`` still give every sample at once (tests, plots, offline tools):
+they are built from the same block stream.
 """
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -99,31 +106,289 @@ class Recording:
             out[seq:seq + len(data)] = data
         return out
 
+    @property
+    def duration_hint_s(self) -> float:
+        """Duration for a progress bar: exact here; cheap estimate on a :class:`StreamedRecording`."""
+        return self.duration_s
+
     def iter_chunks(self, chunk_s: float = 1.0, source_id: str | None = None,
                     start_s: float = 0.0, stop_s: float | None = None) -> Iterator[Chunk]:
         """Yield the recording as chunks of about ``chunk_s`` seconds.
 
         The first chunk after a gap carries the gap in ``attrs["gaps"]``.
         ``start_s``/``stop_s`` select a part (stream times stay those of the file).
+        Chunks start at each segment's first sample (or ``start_s``) and are
+        ``chunk_s`` long except the last of each segment.
         """
+        n, sid, first, last = self._chunk_plan(chunk_s, source_id, start_s, stop_s)
+        if last is None:
+            last = self.n_total
+        gaps_by_end = {g.seq + g.n_missing: g for g in self.gaps}
+        yield from _chunk_segments(((seq, data, gaps_by_end.get(seq)) for seq, data in self.segments),
+                                   n, first, last, self, sid)
+
+    def _chunk_plan(self, chunk_s, source_id, start_s, stop_s):
         n = max(1, int(round(chunk_s * self.fs)))
         sid = source_id if source_id is not None else f"file:{self.path}"
         first = int(math.ceil(start_s * self.fs - 1e-9))
-        last = self.n_total if stop_s is None else min(self.n_total, int(math.floor(stop_s * self.fs + 1e-9)))
-        gaps_by_end = {g.seq + g.n_missing: g for g in self.gaps}
-        for seq, data in self.segments:
-            lo, hi = max(seq, first), min(seq + len(data), last)
-            if hi <= lo:
+        last = None if stop_s is None else int(math.floor(stop_s * self.fs + 1e-9))
+        return n, sid, first, last
+
+
+def _chunk_segments(segments, n, first, last, rec, sid):
+    """Chunks of whole segments ``(seq, data, gap ending at seq or None)`` (in-memory path)."""
+    for seq, data, gap in segments:
+        lo, hi = max(seq, first), min(seq + len(data), last)
+        if hi <= lo:
+            continue
+        pending = gap if lo == seq else None
+        for a in range(lo, hi, n):
+            b = min(a + n, hi)
+            attrs = {}
+            if pending is not None:
+                attrs["gaps"] = (pending,)
+                pending = None
+            yield Chunk(data[a - seq:b - seq], fs=rec.fs, t0=a / rec.fs, seq=a,
+                        ch_names=rec.ch_names, units=rec.units, source_id=sid, attrs=attrs)
+
+
+class Block(NamedTuple):
+    """A run of contiguous samples from a reader's block stream.
+
+    ``gap`` is the :class:`Gap` that ends right before ``seq`` (None if none).
+    A block whose ``seq`` is not the previous block's end starts a new segment.
+    """
+
+    seq: int
+    data: np.ndarray
+    gap: Gap | None = None
+
+
+class StreamedRecording(Recording):
+    """A recording whose samples are read from its file as they are iterated.
+
+    Parameters
+    ----------
+    path, fs, ch_names, units, meta
+        As :class:`Recording` (known when the file is opened).
+    blocks : callable
+        ``blocks()`` opens the file and yields :class:`Block` objects in order,
+        reading it incrementally (bounded memory); errors in the data are
+        raised when the block holding them is read.
+    n_total : int, optional
+        Samples spanned, when the header says it exactly (EDF, WFDB).
+    gaps : list of Gap, optional
+        When known without reading the samples (EDF+D record onsets).
+    duration_hint_s : float, optional
+        Estimate for a progress bar when the duration is not known exactly.
+
+    ``segments``, ``gaps``, ``n_total`` and the other whole-file facts are
+    computed on first use from one pass over ``blocks()``: ``segments`` keeps
+    the samples (whole-array access), the others keep only counts and gaps.
+    A complete :meth:`iter_chunks` pass also records them.
+    """
+
+    def __init__(self, path, fs, ch_names, blocks: Callable[[], Iterator[Block]], units: str = "uV",
+                 meta: dict | None = None, n_total: int | None = None, gaps: list | None = None,
+                 duration_hint_s: float | None = None):
+        self.path = path
+        self.fs = float(fs)
+        self.ch_names = tuple(ch_names)
+        self.units = units
+        self.meta = meta if meta is not None else {}
+        self._blocks = blocks
+        self._segments = None
+        self._gaps = None if gaps is None else list(gaps)
+        self._n_total = n_total
+        self._n_present = None
+        self._hint = duration_hint_s
+        if not (self.fs > 0 and math.isfinite(self.fs)):
+            raise BadData(self.path, f"sample rate must be positive, got {fs!r}")
+
+    def __repr__(self):
+        return (f"StreamedRecording(path={self.path!r}, fs={self.fs:g}, ch_names={self.ch_names}, "
+                f"format={self.meta.get('format')!r})")
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    # whole-file facts -------------------------------------------------------
+    def _scan(self, keep: bool) -> None:
+        segments, gaps, n_present, end = [], [], 0, 0
+        cur = None                                   # (seq, [arrays]) of the open segment
+        for blk in self._blocks():
+            if blk.gap is not None:
+                gaps.append(blk.gap)
+            if len(blk.data) == 0:
                 continue
-            pending = gaps_by_end.get(seq) if lo == seq else None
-            for a in range(lo, hi, n):
-                b = min(a + n, hi)
+            if keep:
+                if cur is not None and blk.seq == end:
+                    cur[1].append(blk.data)
+                else:
+                    if cur is not None:
+                        segments.append(cur)
+                    cur = (blk.seq, [blk.data])
+            n_present += len(blk.data)
+            end = blk.seq + len(blk.data)
+        if keep:
+            if cur is not None:
+                segments.append(cur)
+            self._segments = [(int(s), parts[0] if len(parts) == 1 else np.concatenate(parts))
+                              for s, parts in segments]
+        self._done(gaps, n_present, end)
+
+    def _done(self, gaps, n_present, end):
+        self._gaps, self._n_present, self._n_total = list(gaps), n_present, end
+
+    @property
+    def segments(self) -> list:
+        """Every sample, as ``(seq, data)`` segments (reads the whole file into memory)."""
+        if self._segments is None:
+            self._scan(keep=True)
+        return self._segments
+
+    @segments.setter
+    def segments(self, value):
+        self._segments = value
+
+    @property
+    def gaps(self) -> list:
+        if self._gaps is None:
+            self._scan(keep=False)
+        return self._gaps
+
+    @gaps.setter
+    def gaps(self, value):
+        self._gaps = list(value)
+
+    @property
+    def n_total(self) -> int:
+        if self._n_total is None:
+            self._scan(keep=False)
+        return self._n_total
+
+    @property
+    def n_present(self) -> int:
+        if self._n_present is None:
+            if self._segments is not None:
+                return sum(len(d) for _, d in self._segments)
+            self._scan(keep=False)
+        return self._n_present
+
+    @property
+    def duration_hint_s(self) -> float:
+        """Exact duration when known (header, or after a pass), else the reader's estimate."""
+        if self._n_total is not None:
+            return self._n_total / self.fs
+        return self._hint if self._hint is not None else 0.0
+
+    # streaming ---------------------------------------------------------------
+    def iter_chunks(self, chunk_s: float = 1.0, source_id: str | None = None,
+                    start_s: float = 0.0, stop_s: float | None = None) -> Iterator[Chunk]:
+        """As :meth:`Recording.iter_chunks`, reading the file block by block
+        (unless ``segments`` was already loaded). Same chunks either way."""
+        if self._segments is not None:
+            yield from super().iter_chunks(chunk_s, source_id, start_s, stop_s)
+            return
+        n, sid, first, last = self._chunk_plan(chunk_s, source_id, start_s, stop_s)
+        gaps, n_present, end = [], 0, 0
+        seg_seq = None                 # first sample of the open segment
+        pending = None                 # gap for the open segment's first chunk
+        buf, buf_a, seen = [], 0, 0    # samples [buf_a, seen) of the open segment, not yet yielded
+
+        def chunks(final):
+            nonlocal buf, buf_a, pending
+            if seen <= buf_a:
+                return
+            data = buf[0] if len(buf) == 1 else np.concatenate(buf)
+            base, a = buf_a, buf_a
+            while a < seen and (final or a + n <= seen):
+                b = min(a + n, seen)
                 attrs = {}
                 if pending is not None:
                     attrs["gaps"] = (pending,)
                     pending = None
-                yield Chunk(data[a - seq:b - seq], fs=self.fs, t0=a / self.fs, seq=a,
+                yield Chunk(data[a - base:b - base], fs=self.fs, t0=a / self.fs, seq=a,
                             ch_names=self.ch_names, units=self.units, source_id=sid, attrs=attrs)
+                a = b
+            buf, buf_a = ([data[a - base:seen - base]] if seen > a else []), a
+
+        complete = True
+        for blk in self._blocks():
+            if blk.gap is not None:
+                gaps.append(blk.gap)
+            m = len(blk.data)
+            if m == 0:
+                continue
+            if seg_seq is None or blk.seq != end:          # a new segment begins
+                yield from chunks(True)
+                seg_seq = blk.seq
+                lo = max(seg_seq, first)
+                pending = blk.gap if lo == seg_seq else None
+                buf, buf_a, seen = [], lo, lo
+            n_present += m
+            end = blk.seq + m
+            a = max(blk.seq, lo)
+            b = end if last is None else min(end, last)
+            if b > a:
+                buf.append(blk.data[a - blk.seq:b - blk.seq])
+                seen = b
+                yield from chunks(False)
+            if last is not None and end >= last:
+                complete = False
+                break
+        yield from chunks(True)
+        if complete:
+            self._done(gaps, n_present, end)
+
+
+class Splitter:
+    """Turn rows with a per-row count of samples lost *before* each row into :class:`Block` s.
+
+    The streaming form of :func:`segments_from_missing`: state (the next
+    sample index) carries over from one :meth:`feed` to the next, so a gap
+    found between two file blocks is reported as if the file were one block.
+
+    Examples
+    --------
+    >>> sp = Splitter(1000.0)
+    >>> out = list(sp.feed(np.zeros((3, 1)), np.array([0, 0, 2]), "x")) + list(
+    ...     sp.feed(np.zeros((2, 1)), np.array([1, 0]), "x"))
+    >>> [(b.seq, len(b.data), b.gap and (b.gap.seq, b.gap.n_missing)) for b in out]
+    [(0, 2, None), (4, 1, (2, 2)), (6, 2, (5, 1))]
+    """
+
+    def __init__(self, fs: float, seq: int = 0, pending: Gap | None = None):
+        self.fs = fs
+        self.seq = int(seq)
+        self.pending = pending
+        self.gaps = []
+        if pending is not None:
+            self.gaps.append(pending)
+
+    def feed(self, data: np.ndarray, before: np.ndarray, reason) -> Iterator[Block]:
+        """``before[i]`` samples were lost right before row ``i``; ``reason`` is a
+        string or ``reason(i)`` for the gap before row ``i``."""
+        before = np.asarray(before)
+        start = 0
+        for b in np.flatnonzero(before > 0):
+            b = int(b)
+            if b > start:
+                yield self._piece(data[start:b])
+            why = reason(b) if callable(reason) else reason
+            g = Gap(seq=self.seq, n_missing=int(before[b]), fs=self.fs, reason=why)
+            self.gaps.append(g)
+            self.seq += g.n_missing
+            self.pending = g
+            start = b
+        if start < len(data):
+            yield self._piece(data[start:])
+
+    def _piece(self, data):
+        blk = Block(self.seq, data, self.pending)
+        self.pending = None
+        self.seq += len(data)
+        return blk
 
 
 def segments_from_index(path, data: np.ndarray, index: np.ndarray, fs: float,

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
-from .base import Recording
-from ._gaps import segments_from_counter
-from ._text import check_rows_finite, first_line, name_of, open_text, read_table, reject_options
+from .base import Recording, StreamedRecording
+from ._gaps import CounterStream
+from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
+                    reject_options)
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,13 @@ def _pick_by_rate(cands, clock, n_rows) -> Board | None:
 
 
 def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
-    """Read a BrainFlow CSV file.
+    """Open a BrainFlow CSV file; samples stream from the file.
+
+    The first block of rows (the *prefix*, up to
+    :data:`~emgpipe.io._text.STREAM_LINES` rows) decides whether the
+    timestamp column is a usable clock, picks the board when the column
+    count is ambiguous (the prefix's mean timestamp rate) and gives the
+    counter's statistics (:class:`~emgpipe.io._gaps.CounterStream`).
 
     Parameters
     ----------
@@ -135,12 +142,13 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         EXG channels ``EXG Channel 0``.. in µV; ``meta``: ``format``, ``board``,
         ``board_id``, ``board_from`` (``option``/``columns``/``columns+timestamps``).
     """
     reject_options(path, "BrainFlow CSV", opts)
-    with open_text(path) as f:
+
+    def table(f):
         first = first_line(path, f, "BrainFlow CSV")
         b, delim, cands = parse_header(first, board, path)
         names = [f"row {k}" for k in range(b.num_rows)]
@@ -152,13 +160,18 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
             yield first
             yield from f
 
-        table = read_table(path, lines(), 1, names=names, delimiter=delim)
-    if table.data.shape[0] == 0:
+        return b, cands, names, iter_table(path, lines(), 1, names=names, delimiter=delim)
+
+    with open_text(path) as f:
+        b, cands, names, it = table(f)
+        prefix = next(it, None)
+        it.close()
+    if prefix is None or prefix.data.shape[0] == 0:
         raise BadData(path, "no samples (only a truncated line)")
-    clock = table.data[:, b.timestamp]
+    clock = prefix.data[:, b.timestamp]
     clock = clock if np.isfinite(clock).all() and np.all(clock > 1e8) else None
-    idx = table.data[:, b.package]
-    have_counter = np.all(np.isfinite(idx)) and np.all(idx == np.rint(idx)) and idx.min() >= 0
+    idx = prefix.data[:, b.package]
+    have_counter = bool(np.all(np.isfinite(idx)) and np.all(idx == np.rint(idx)) and idx.min() >= 0)
     board_from = "option" if board is not None else "columns"
     if board is None and len(cands) > 1:
         pick = _pick_by_rate(cands, clock, len(idx))
@@ -169,16 +182,46 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
                         name_of(path), b.num_rows, "/".join(cands), b.name)
     ch = tuple(f"EXG Channel {k}" for k in range(len(b.exg)))
     cols = list(b.exg)
-    check_rows_finite(path, table, ch, cols=cols)
-    data = np.ascontiguousarray(table.data[:, cols])
+    check_rows_finite(path, prefix, ch, cols=cols)
     rate = float(fs) if fs is not None else b.fs
-    if have_counter:
-        segments, gaps = segments_from_counter(name_of(path), data, idx.astype(np.int64), rate,
-                                               modulo=b.modulo, clock=clock)
-    else:
-        log.warning("%s: package_num column is not a counter; gaps cannot be detected", name_of(path))
-        segments, gaps = [(0, data)], []
+    use_clock = clock is not None
     meta = {"format": FORMAT, "board": b.name, "board_id": b.board_id, "board_from": board_from,
-            "dropped_last_line": table.dropped_last_line,
+            "dropped_last_line": prefix.dropped_last_line if prefix.last else None,
             "time_offset_epoch_s": float(clock[0]) if clock is not None else None}
-    return Recording(path=name_of(path), fs=rate, ch_names=ch, segments=segments, gaps=gaps, meta=meta)
+    prefix_idx = idx.astype(np.int64) if have_counter else None
+    del prefix, clock, idx
+    if not have_counter:
+        log.warning("%s: package_num column is not a counter; gaps cannot be detected", name_of(path))
+
+    def blocks():
+        from .base import Block
+        with open_text(path) as f:
+            it = table(f)[3]
+            gs = CounterStream(name_of(path), rate, prefix_idx, modulo=b.modulo,
+                               use_clock=use_clock) if have_counter else None
+            seq = 0
+            for blk in it:
+                if blk.last:
+                    meta["dropped_last_line"] = blk.dropped_last_line
+                if not blk.data.shape[0]:
+                    continue
+                check_rows_finite(path, blk, ch, cols=cols)
+                data = np.ascontiguousarray(blk.data[:, cols])
+                if gs is None:
+                    yield Block(seq, data)
+                    seq += len(data)
+                    continue
+                idx = blk.data[:, b.package]
+                if not (np.all(np.isfinite(idx)) and np.all(idx == np.rint(idx)) and idx.min() >= 0):
+                    raise BadData(path, f"line {blk.first_line}-{blk.row_line(len(idx) - 1)}: "
+                                        f"package_num column stops being a counter")
+                clk = blk.data[:, b.timestamp] if use_clock else None
+                if clk is not None and not np.all(clk > 1e8):
+                    clk = np.full(len(clk), np.nan)
+                yield from gs.feed(data, idx.astype(np.int64), clk)
+            if gs is not None:
+                yield from gs.finish()
+
+    rows = estimate_rows(path, 0)
+    return StreamedRecording(path=name_of(path), fs=rate, ch_names=ch, blocks=blocks, meta=meta,
+                             duration_hint_s=None if rows is None else rows / rate)

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadData, BadHeader, StorageError
-from .base import Recording
-from ._gaps import split_missing
-from ._text import check_rows_finite, first_line, name_of, open_text, read_table, reject_options
+from .base import Recording, Splitter, StreamedRecording
+from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, last_line, name_of,
+                    open_text, reject_options)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,16 @@ def _fs_from_times(path, t: np.ndarray, table) -> tuple[float, np.ndarray]:
 
 
 def read(path, *, fs: float | None = None, **opts) -> Recording:
-    """Read a contract recording CSV (+ its sidecar).
+    """Open a contract recording CSV (+ its sidecar); samples stream from the file.
+
+    The header, the sidecar and the first block of rows (the *prefix*, up to
+    :data:`~emgpipe.io._text.STREAM_LINES` rows) are read and checked here;
+    the sample rate, when neither ``fs`` nor the sidecar gives it, is
+    estimated from the prefix's ``time_s`` (exactly the whole-file estimate
+    for files that fit in the prefix; for longer ones the estimate of their
+    first rows, snapped to a whole number of Hz as before). Later rows are
+    read block by block when the recording is iterated; ``time_s`` jumps
+    become gaps across block boundaries too.
 
     Parameters
     ----------
@@ -161,9 +170,10 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         ``meta``: ``format``, ``mode`` (from the sidecar), ``sidecar``,
-        ``time_offset_s`` (first ``time_s``), ``dropped_last_line``.
+        ``time_offset_s`` (first ``time_s``), ``dropped_last_line`` (known
+        once the last block has been read).
     """
     reject_options(path, "contract CSV", opts)
     name = name_of(path)
@@ -171,21 +181,20 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
     with open_text(path) as f:
         header = first_line(path, f, "contract CSV")
         ch = parse_header(header, path)
-        table = read_table(path, f, 2, names=(TIME_COL,) + ch, delimiter=",")
+        names = (TIME_COL,) + ch
+        it = iter_table(path, f, 2, names=names, delimiter=",")
+        prefix = next(it, None)
+        it.close()
     if side is not None and "channels" in side and tuple(side["channels"]) != ch:
         raise BadHeader(path, f"sidecar {sidecar_path(path).name} lists channels "
                               f"{list(side['channels'])} but the header has {list(ch)}")
-    n = table.data.shape[0]
+    n = 0 if prefix is None else prefix.data.shape[0]
     if n == 0:
         raise BadData(path, "no samples (header only)")
-    check_rows_finite(path, table, (TIME_COL,) + ch)
-    t = table.data[:, 0]
-    data = np.ascontiguousarray(table.data[:, 1:])
+    check_rows_finite(path, prefix, names)
+    t = prefix.data[:, 0]
     side_fs = float(side["fs"]) if side and "fs" in side else None
-    if n >= 2:
-        est, d = _fs_from_times(path, t, table)
-    else:
-        est, d = None, np.empty(0)
+    est = _fs_from_times(path, t, prefix)[0] if n >= 2 else None
     if fs is not None:
         rate = float(fs)
     elif side_fs is not None:
@@ -197,21 +206,54 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
         rate = est
     else:
         raise BadData(path, "only one sample and no sidecar fs: cannot tell the sample rate")
-    steps = np.rint(d * rate).astype(np.int64) if d.size else np.zeros(0, np.int64)
-    missing = np.where(d * rate > GAP_STEPS, steps - 1, 0)
-    if n >= 2:
-        missing = np.append(missing, 0)
-    else:
-        missing = np.zeros(1, np.int64)
-    segments, gaps = split_missing(data, missing, rate, f"{TIME_COL} jump")
-    if gaps:
-        log.info("%s: %d gap(s), %d samples missing", name, len(gaps), sum(g.n_missing for g in gaps))
-    meta = {"format": FORMAT, "time_offset_s": float(t[0]), "dropped_last_line": table.dropped_last_line}
+    t0 = float(t[0])
+    meta = {"format": FORMAT, "time_offset_s": t0,
+            "dropped_last_line": prefix.dropped_last_line if prefix.last else None}
     if side is not None:
         meta["sidecar"] = side
         if "mode" in side:
             meta["mode"] = side["mode"]
-    return Recording(path=name, fs=rate, ch_names=ch, segments=segments, gaps=gaps, meta=meta)
+
+    def blocks():
+        sp = Splitter(rate)
+        prev = None
+        with open_text(path) as f:
+            first_line(path, f, "contract CSV")
+            for blk in iter_table(path, f, 2, names=names, delimiter=","):
+                if blk.last:
+                    meta["dropped_last_line"] = blk.dropped_last_line
+                if not blk.data.shape[0]:
+                    continue
+                check_rows_finite(path, blk, names)
+                tb = blk.data[:, 0]
+                tt = tb if prev is None else np.concatenate(([prev], tb))
+                d = np.diff(tt)
+                bad = np.flatnonzero(d <= 0)
+                if bad.size:
+                    k = int(bad[0]) + 1
+                    raise BadData(path, f"line {blk.row_line(k - (prev is not None))}: {TIME_COL} does "
+                                        f"not increase ({float(tt[k])!r} after {float(tt[k - 1])!r})")
+                steps = np.rint(d * rate).astype(np.int64)
+                missing = np.where(d * rate > GAP_STEPS, steps - 1, 0)
+                before = missing if prev is not None else np.concatenate(([0], missing))
+                yield from sp.feed(np.ascontiguousarray(blk.data[:, 1:]), before, f"{TIME_COL} jump")
+                prev = float(tb[-1])
+        if sp.gaps:
+            log.info("%s: %d gap(s), %d samples missing", name, len(sp.gaps),
+                     sum(g.n_missing for g in sp.gaps))
+
+    hint = None
+    if prefix.last:
+        hint = (float(t[-1]) - t0) * rate + 1
+    else:
+        tail = last_line(path)
+        try:
+            hint = (float(tail.split(",")[0]) - t0) * rate + 1
+        except (AttributeError, ValueError):
+            rows = estimate_rows(path, 1)
+            hint = rows
+    return StreamedRecording(path=name, fs=rate, ch_names=ch, blocks=blocks, meta=meta,
+                             duration_hint_s=None if hint is None else hint / rate)
 
 
 class CsvWriter:

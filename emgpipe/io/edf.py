@@ -1,10 +1,15 @@
-"""EDF, EDF+ and BDF(+) recordings, read with ``edfio``.
+"""EDF, EDF+ and BDF(+) recordings, streamed data record by data record.
 
 - The fixed-size header (256 bytes + 256 per signal; EDF spec, Kemp et al.
   1992; EDF+ spec, Kemp & Olivan 2003; BDF = BioSemi's 24-bit variant with
   version ``\\xffBIOSEMI``) is parsed here by :func:`parse_header` (pure, on
-  bytes) to validate the file and to find the data records; ``edfio`` decodes
-  the samples.
+  bytes) to validate the file and to find the data records. Samples are
+  decoded here, a block of whole data records (about 1 MB) at a time, with
+  edfio's calibration formula (so values equal edfio's bit for bit); edfio's
+  TAL parser reads the annotations. (edfio and pyedflib can read parts of a
+  file, but edfio memory-maps EDF and reads whole BDF files, and its
+  annotations touch every record: reading the records ourselves keeps the
+  resident memory one block.)
 - Signals: annotation signals are never data. Of the others, those whose
   physical dimension is a voltage (``uV``/``µV``/``mV``/``V``/``nV``) are
   read; if some labels say ``EMG``, only those. All read signals must share
@@ -23,6 +28,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -30,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
-from .base import Recording
-from ._gaps import split_missing
+from ..types import Gap
+from .base import Recording, Splitter, StreamedRecording
 from ._text import check_samples_finite, name_of, reject_options, unique_names
 
 log = logging.getLogger(__name__)
@@ -194,8 +200,87 @@ def _select(path, h: Header, channels):
     return keep, dropped
 
 
+#: Bytes of data records read at a time when streaming (whole records, at least one).
+BLOCK_BYTES = 1 << 20
+
+
+def _gain_offset(sig: Signal):
+    """edfio's calibration: ``(digital + offset) * gain`` (None: uncalibrated)."""
+    try:
+        gain = (sig.physical_max - sig.physical_min) / (sig.digital_max - sig.digital_min)
+        offset = sig.physical_max / gain - sig.digital_max
+    except ZeroDivisionError:
+        log.warning("signal '%s': digital or physical range is empty; samples not calibrated", sig.label)
+        return None
+    return gain, offset
+
+
+def _annotation_bytes(f, h: Header, n_records: int):
+    """Per data record: the bytes of every annotation signal (one seek+read each)."""
+    offs, pos = [], 0
+    for s in h.signals:
+        size = h.sample_bytes * s.samples_per_record
+        if s.label.strip() == ("BDF Annotations" if h.bdf else "EDF Annotations"):
+            offs.append((pos, size))
+        pos += size
+    if not offs:
+        return
+    a0 = offs[0][0]
+    span = offs[-1][0] + offs[-1][1] - a0
+    for r in range(n_records):
+        f.seek(h.header_bytes + r * h.record_bytes + a0)
+        raw = f.read(span)
+        yield [raw[o - a0:o - a0 + size] for o, size in offs]
+
+
+def _scan_annotations(path, f, h: Header, n_records: int):
+    """EDF+ annotations (as edfio gives them) and each record's onset (EDF+D), from one
+    pass over the annotation bytes only."""
+    from edfio.edf_annotations import EdfAnnotation, _EdfAnnotationsDataRecord
+
+    anns, onsets, sub = [], [], None
+    tk = re.compile(rb"([+-]\d+(?:\.\d+)?)\x14\x14")
+    for r, parts in enumerate(_annotation_bytes(f, h, n_records)):
+        if h.flavour.endswith("+D"):
+            m = tk.match(parts[0])
+            if not m:
+                raise BadData(path, f"data record {r + 1} has no time-keeping annotation")
+            onsets.append(float(m.group(1)))
+        for i, raw in enumerate(parts):
+            try:
+                if sub is None:
+                    first = raw[: raw.find(b"\x00") + 1]
+                    sub = _EdfAnnotationsDataRecord.from_bytes(first).tals[0].onset
+                got = _EdfAnnotationsDataRecord.from_bytes(raw).annotations
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                raise BadData(path, f"data record {r + 1}: cannot decode its annotations "
+                                    f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
+            anns.extend(got[1:] if i == 0 else got)
+    sub = sub or 0
+    anns = sorted(EdfAnnotation(round(a.onset - sub, 12), a.duration, a.text) for a in anns)
+    return ([{"onset_s": float(a.onset), "duration_s": None if a.duration is None else float(a.duration),
+              "text": a.text} for a in anns], np.asarray(onsets))
+
+
+def _decode(buf: bytes, h: Header, k: int) -> np.ndarray:
+    """``k`` data records -> digital samples (k, samples per record over all signals)."""
+    if h.bdf:
+        b = np.frombuffer(buf, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        d = b[:, 0] + (b[:, 1] << 8) + (b[:, 2] << 16)
+        d[d >= (1 << 23)] -= 1 << 24
+    else:
+        d = np.frombuffer(buf, dtype="<i2")
+    return d.reshape(k, -1)
+
+
 def read(path, *, channels=None, **opts) -> Recording:
-    """Read an EDF/EDF+/BDF/BDF+ file.
+    """Open an EDF/EDF+/BDF/BDF+ file; samples stream from it, a block of data records at a time.
+
+    The header gives the channels and, with the file size, the exact number of
+    samples; EDF+ annotations and (EDF+D) each record's onset come from one
+    pass over the annotation bytes of each record (seek + read, a few bytes
+    per record). Samples are decoded and calibrated as edfio does
+    (``(digital + offset) * gain``, then scaled to µV), bit for bit.
 
     Parameters
     ----------
@@ -205,78 +290,105 @@ def read(path, *, channels=None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         ``meta``: ``format``, ``flavour``, ``annotations``, ``units`` (as in
         the file), ``dropped_signals``, ``start``, ``dropped_bytes``.
     """
-    import edfio
-
     reject_options(path, "EDF/BDF", opts)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise BadData(path, "file not found") from None
     except IsADirectoryError:
         raise BadData(path, "is a directory, not a recording file") from None
     except OSError as exc:
         raise BadData(path, f"cannot read ({exc.strerror or exc})") from None
-    if not raw:
-        raise BadData(path, "file is empty")
-    h = parse_header(raw, path)
-    body = len(raw) - h.header_bytes
-    n_full = body // h.record_bytes if h.record_bytes else 0
-    declared = h.n_records if h.n_records >= 0 else n_full
-    if n_full == 0 or declared == 0:
-        raise BadData(path, "no samples (header only)")
-    dropped_bytes = 0
-    if n_full < declared or h.n_records < 0 or body > n_full * h.record_bytes:
-        n_use = min(n_full, declared)
-        dropped_bytes = body - n_use * h.record_bytes
-        if n_use < declared or dropped_bytes:
-            log.warning("%s: header says %s data records, file holds %d whole ones (%d bytes "
-                        "left over); reading %d", name_of(path), h.n_records, n_full,
-                        body - n_full * h.record_bytes, n_use)
-        raw = (raw[:236] + str(n_use).ljust(8).encode() + raw[244:h.header_bytes + n_use * h.record_bytes])
-        declared = n_use
-    pick, dropped = _select(path, h, channels)
-    try:
-        rec = (edfio.read_bdf if h.bdf else edfio.read_edf)(raw)
-    except Exception as exc:       # edfio raises ValueError/IndexError/... on malformed files
-        raise BadData(path, f"cannot decode ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-    # edfio lists the data signals in file order, annotation signals excluded
-    data_order = [k for k, s in enumerate(h.signals) if not s.is_annotation]
-    cols, units = [], []
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(256)
+            if not head:
+                raise BadData(path, "file is empty")
+            if len(head) == 256:
+                try:
+                    ns = int(_field(head, 252, 256))
+                except ValueError:
+                    ns = 0
+                head += f.read(max(0, 256 * ns))
+            h = parse_header(head, path)
+            body = size - h.header_bytes
+            n_full = body // h.record_bytes if h.record_bytes else 0
+            declared = h.n_records if h.n_records >= 0 else n_full
+            if n_full == 0 or declared == 0:
+                raise BadData(path, "no samples (header only)")
+            dropped_bytes = 0
+            if n_full < declared or h.n_records < 0 or body > n_full * h.record_bytes:
+                n_use = min(n_full, declared)
+                dropped_bytes = body - n_use * h.record_bytes
+                if n_use < declared or dropped_bytes:
+                    log.warning("%s: header says %s data records, file holds %d whole ones (%d bytes "
+                                "left over); reading %d", name_of(path), h.n_records, n_full,
+                                body - n_full * h.record_bytes, n_use)
+                declared = n_use
+            pick, dropped = _select(path, h, channels)
+            annotations, onsets = _scan_annotations(path, f, h, declared)
+        except OSError as exc:
+            raise BadData(path, f"cannot read ({exc.strerror or exc})") from None
+    units, scale = [], []
     for k in pick:
-        s = rec.signals[data_order.index(k)]
         factor = UNIT_TO_UV.get(h.signals[k].dimension.lower())
         if factor is None:
             raise BadHeader(path, f"signal '{h.signals[k].label}': unit '{h.signals[k].dimension}' "
                                   f"is not a voltage")
-        cols.append(np.asarray(s.data, dtype=np.float64) * factor)
         units.append(h.signals[k].dimension)
-    data = np.column_stack(cols)
+        scale.append((_gain_offset(h.signals[k]), factor))
     names = [h.signals[k].label for k in pick]
-    check_samples_finite(path, data, names)   # digital samples cannot be NaN; guards odd scalings
+    ch = unique_names(names)
     fs = h.signals[pick[0]].samples_per_record / h.record_s
-    gaps = []
+    per = h.signals[pick[0]].samples_per_record
+    starts = np.cumsum([0] + [s.samples_per_record for s in h.signals])
+    late = np.zeros(max(0, declared - 1), np.int64)
     if h.flavour.endswith("+D"):
-        onsets = record_onsets(raw, h, declared)
-        per = h.signals[pick[0]].samples_per_record
-        missing = np.zeros(len(data), np.int64)
         late = np.rint((np.diff(onsets) - h.record_s) * fs).astype(np.int64)
         if (late < 0).any():
             r = int(np.flatnonzero(late < 0)[0]) + 2
             raise BadData(path, f"data record {r} starts before the previous one ends (EDF+D)")
-        missing[per - 1::per][:len(late)] = late
-        segments, gaps = split_missing(data, missing, fs, "EDF+D record gap")
-    else:
-        segments = [(0, data)]
-    annotations = [{"onset_s": float(a.onset), "duration_s": None if a.duration is None
-                    else float(a.duration), "text": a.text} for a in rec.annotations]
+    gaps, seq = [], per
+    for r, n_late in enumerate(late):
+        if n_late > 0:
+            gaps.append(Gap(seq=int(seq), n_missing=int(n_late), fs=fs, reason="EDF+D record gap"))
+        seq += int(n_late) + per
+    n_total = declared * per + int(late.sum())
     meta = {"format": FORMAT, "flavour": h.flavour, "annotations": annotations, "units": units,
             "dropped_signals": dropped, "start": h.start, "dropped_bytes": dropped_bytes,
             "labels_all": [s.label for s in h.signals if not s.is_annotation]}
-    return Recording(path=name_of(path), fs=fs, ch_names=unique_names(names), segments=segments,
-                     gaps=gaps, meta=meta)
+    k_block = max(1, BLOCK_BYTES // max(1, h.record_bytes))
 
+    def blocks():
+        sp = Splitter(fs)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(h.header_bytes)
+                for r0 in range(0, declared, k_block):
+                    k = min(k_block, declared - r0)
+                    buf = fh.read(k * h.record_bytes)
+                    if len(buf) < k * h.record_bytes:
+                        raise BadData(path, f"file shrank while reading (data record {r0 + 1})")
+                    dig = _decode(buf, h, k)
+                    cols = []
+                    for kk, ((go, factor)) in zip(pick, scale):
+                        d = dig[:, starts[kk]:starts[kk + 1]].reshape(-1)
+                        x = d.astype(np.float64) if go is None else (d + go[1]) * go[0]
+                        cols.append(np.asarray(x, dtype=np.float64) * factor)
+                    data = np.column_stack(cols)
+                    check_samples_finite(path, data, ch, where=lambda i, a=r0 * per: f"sample {a + i + 1}")
+                    before = np.zeros(len(data), np.int64)
+                    if h.flavour.endswith("+D"):
+                        for j in range(max(1, r0), r0 + k):
+                            before[(j - r0) * per] = late[j - 1]
+                    yield from sp.feed(data, before, "EDF+D record gap")
+        except OSError as exc:
+            raise BadData(path, f"cannot read ({exc.strerror or exc})") from None
+
+    return StreamedRecording(path=name_of(path), fs=fs, ch_names=ch, blocks=blocks, meta=meta,
+                             n_total=n_total, gaps=gaps)

@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BadData, BadHeader
-from .base import Recording
-from ._gaps import segments_from_counter
-from ._text import check_rows_finite, first_line, name_of, open_text, read_table, reject_options
+from .base import Recording, StreamedRecording
+from ._gaps import CounterStream
+from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
+                    reject_options)
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,35 @@ def _clock_seconds(table_col: np.ndarray, is_hms: bool) -> np.ndarray:
     return t
 
 
+def _start(path, f):
+    """Read the header of an open file: (Header, first data line, remaining lines)."""
+    head = []
+    while len(head) <= 200:
+        line = first_line(path, f, "OpenBCI GUI text") if not head else _next_line(path, f)
+        if not line:
+            break
+        head.append(line)
+        if not line.startswith("%"):
+            break
+    else:
+        raise BadHeader(path, "more than 200 '%' header lines")
+    h = parse_header(head, path)
+    if h.first_row != "data":
+        first = _next_line(path, f)
+        if not first.strip():
+            raise BadData(path, "no samples (header only)")
+    else:
+        first = head[-1]
+    return h, first, _chain([first], f)
+
+
 def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
-    """Read an OpenBCI GUI text recording.
+    """Open an OpenBCI GUI text recording; samples stream from the file.
+
+    The header and the first block of rows (the *prefix*, up to
+    :data:`~emgpipe.io._text.STREAM_LINES` rows) are read here: the prefix
+    decides whether the host clock is usable (and in ms or s) and gives the
+    counter's statistics (see :class:`~emgpipe.io._gaps.CounterStream`).
 
     Parameters
     ----------
@@ -220,30 +248,14 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         EXG channels in µV; ``meta``: ``format``, ``version`` (``v6``/``v5``/
         ``v5-old``), ``board``, ``header``, ``counter_modulo``, ``dropped_last_line``.
     """
     reject_options(path, "OpenBCI GUI text", opts)
-    with open_text(path) as f:
-        head = []
-        while len(head) <= 200:
-            line = first_line(path, f, "OpenBCI GUI text") if not head else _next_line(path, f)
-            if not line:
-                break
-            head.append(line)
-            if not line.startswith("%"):
-                break
-        else:
-            raise BadHeader(path, "more than 200 '%' header lines")
-        h = parse_header(head, path)
-        if h.first_row != "data":
-            first = _next_line(path, f)
-            if not first.strip():
-                raise BadData(path, "no samples (header only)")
-        else:
-            first = head[-1]
-        rest = _chain([first], f)
+
+    def table(f):
+        h, first, rest = _start(path, f)
         lay = layout(h, first, path)
         names = [f"column {k + 1}" for k in range(lay.n_fields)]
         for k, nm in zip(lay.exg, lay.ch_names):
@@ -251,41 +263,92 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
         if h.columns is not None:
             names = [c or f"column {k + 1}" for k, c in enumerate(h.columns)]
         conv = {lay.clock: _hms_or_nan} if lay.clock is not None else None
-        table = read_table(path, rest, h.n_header_lines + 1, names=names,
-                           delimiter=h.delimiter, converters=conv)
-    if table.data.shape[0] == 0:
+        return h, lay, names, iter_table(path, rest, h.n_header_lines + 1, names=names,
+                                         delimiter=h.delimiter, converters=conv)
+
+    with open_text(path) as f:
+        h, lay, names, it = table(f)
+        prefix = next(it, None)
+        it.close()
+    if prefix is None or prefix.data.shape[0] == 0:
         raise BadData(path, "no samples (header only)")
     rate = float(fs) if fs is not None else h.fs
     exg = lay.exg
     ch = lay.ch_names
     if channels is not None:
         exg, ch = _select(path, exg, ch, channels)
-    check_rows_finite(path, table, ch, cols=exg)
-    data = np.ascontiguousarray(table.data[:, exg])
-    clock = None
-    if lay.timestamp is not None and np.all(table.data[:, lay.timestamp] > 1e8):
-        clock = _clock_seconds(table.data[:, lay.timestamp], False)
-    elif lay.clock is not None and np.isfinite(table.data[:, lay.clock]).all():
-        clock = _clock_seconds(table.data[:, lay.clock], True)
+    check_rows_finite(path, prefix, ch, cols=exg)
+    clock_kind, ms = None, False
+    if lay.timestamp is not None and np.all(prefix.data[:, lay.timestamp] > 1e8):
+        clock_kind = "timestamp"
+        ms = bool(np.nanmedian(prefix.data[:, lay.timestamp]) > MS_EPOCH)
+    elif lay.clock is not None and np.isfinite(prefix.data[:, lay.clock]).all():
+        clock_kind = "formatted"
     modulo = None
     if lay.index is not None:
-        idx = table.data[:, lay.index]
-        if not np.all(idx == np.rint(idx)) or idx.min() < 0:
-            raise BadData(path, f"column '{names[lay.index]}' is not a sample counter")
+        _check_counter(path, prefix, lay, names)
         modulo = CYTON_MODULO if "cyton" in lay.board.lower() else None
-        segments, gaps = segments_from_counter(name_of(path), data, idx.astype(np.int64), rate,
-                                               modulo=modulo, clock=clock)
-        if modulo is None:
-            modulo = int(idx.max()) + 1
-    else:
-        segments, gaps = [(0, data)], []
+        counter_m = modulo or int(prefix.data[:, lay.index].max()) + 1
     version = "v6" if h.first_row == "names" else ("v5" if h.n_channels else "v5-old")
     meta = {"format": FORMAT, "version": version, "board": lay.board,
             "header": {"title": h.title, "fs": h.fs, "n_channels": h.n_channels, **h.extra},
-            "counter_modulo": modulo, "dropped_last_line": table.dropped_last_line,
-            "clock": "timestamp" if lay.timestamp is not None and clock is not None
-            else ("formatted" if clock is not None else None)}
-    return Recording(path=name_of(path), fs=rate, ch_names=ch, segments=segments, gaps=gaps, meta=meta)
+            "counter_modulo": modulo if lay.index is None else counter_m,
+            "dropped_last_line": prefix.dropped_last_line if prefix.last else None,
+            "clock": "timestamp" if lay.timestamp is not None and clock_kind is not None
+            else ("formatted" if clock_kind is not None else None)}
+    prefix_idx = prefix.data[:, lay.index].astype(np.int64) if lay.index is not None else None
+    del prefix
+
+    def blocks():
+        from .base import Block, Splitter
+        with open_text(path) as f:
+            _, _, _, it = table(f)
+            gs = CounterStream(name_of(path), rate, prefix_idx, modulo=modulo,
+                               use_clock=clock_kind is not None) if lay.index is not None else None
+            seq, day, prev = 0, 0.0, None
+            for blk in it:
+                if blk.last:
+                    meta["dropped_last_line"] = blk.dropped_last_line
+                if not blk.data.shape[0]:
+                    continue
+                check_rows_finite(path, blk, ch, cols=exg)
+                data = np.ascontiguousarray(blk.data[:, exg])
+                if gs is None:
+                    yield Block(seq, data)
+                    seq += len(data)
+                    continue
+                _check_counter(path, blk, lay, names)
+                clock = None
+                if clock_kind == "timestamp":
+                    clock = blk.data[:, lay.timestamp].astype(np.float64)
+                    if not np.all(clock > 1e8):
+                        clock = np.full(len(clock), np.nan)
+                    elif ms:
+                        clock = clock / 1000.0
+                elif clock_kind == "formatted":
+                    raw = blk.data[:, lay.clock].astype(np.float64)
+                    # seconds of the day wrap at midnight
+                    rr = raw if prev is None else np.concatenate(([prev], raw))
+                    back = np.diff(rr) < -43_200
+                    wraps = np.cumsum(back)
+                    if prev is None:
+                        wraps = np.concatenate(([0], wraps))
+                    clock = raw + 86_400.0 * (day + wraps) if (day or wraps.any()) else raw
+                    day += float(wraps[-1]) if len(wraps) else 0.0
+                    prev = float(raw[-1])
+                yield from gs.feed(data, blk.data[:, lay.index].astype(np.int64), clock)
+            if gs is not None:
+                yield from gs.finish()
+
+    rows = estimate_rows(path, h.n_header_lines)
+    return StreamedRecording(path=name_of(path), fs=rate, ch_names=ch, blocks=blocks, meta=meta,
+                             duration_hint_s=None if rows is None else rows / rate)
+
+
+def _check_counter(path, blk, lay, names):
+    idx = blk.data[:, lay.index]
+    if not np.all(idx == np.rint(idx)) or idx.min() < 0:
+        raise BadData(path, f"column '{names[lay.index]}' is not a sample counter")
 
 
 def _hms_or_nan(cell: str) -> float:

@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
-from .base import Recording
-from ._gaps import segments_from_counter
-from ._text import (check_rows_finite, first_line, name_of, open_text, read_table, reject_options,
-                    unique_names)
+from .base import Recording, StreamedRecording
+from ._gaps import CounterStream
+from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
+                    reject_options, unique_names)
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,10 @@ def _pick(path, h: Header, channels):
 
 
 def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
-    """Read an OpenSignals text file; ADC counts converted to µV.
+    """Open an OpenSignals text file; samples (ADC counts converted to µV) stream from it.
+
+    The first block of rows (the *prefix*) is checked here and gives the
+    ``nSeq`` counter's statistics (:class:`~emgpipe.io._gaps.CounterStream`).
 
     Parameters
     ----------
@@ -236,12 +239,13 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         ``meta``: ``format``, ``variant``, ``device``, ``scaling`` (formula,
         VCC, G_EMG, bits), ``header``.
     """
     reject_options(path, "OpenSignals text", opts)
-    with open_text(path) as f:
+
+    def table(f):
         head = [first_line(path, f, "OpenSignals text")]
         while head[-1].startswith("#"):
             line = f.readline()
@@ -264,35 +268,63 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
             yield from data_lines
             yield from f
 
-        table = read_table(path, rows(), h.n_header_lines + 1, names=list(h.columns), delimiter=None)
-    if table.data.shape[0] == 0:
+        return h, iter_table(path, rows(), h.n_header_lines + 1, names=list(h.columns), delimiter=None)
+
+    with open_text(path) as f:
+        h, it = table(f)
+        prefix = next(it, None)
+        it.close()
+    if prefix is None or prefix.data.shape[0] == 0:
         raise BadData(path, "no samples (header only)")
     pick = _pick(path, h, channels)
     cols = [h.analog[k] for k in pick]
     names = unique_names([h.labels[k] for k in pick])
     bits = [h.resolution[k] for k in pick]
-    check_rows_finite(path, table, names, cols=cols)
-    adc = table.data[:, cols]
     top = 2 ** np.asarray(bits) - 1
-    bad = (adc < 0) | (adc > top) | (adc != np.rint(adc))
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise BadData(path, f"line {table.row_line(int(r))}: channel '{names[c]}' value {adc[r, c]:g} "
-                            f"is not a {bits[c]}-bit ADC count (0..{top[c]}); already converted?")
     vcc, gain, fam = transfer(h.device)
-    data = adc_to_uv(adc, bits, vcc, gain)
     rate = float(fs) if fs is not None else h.fs
-    if h.seq_col is not None:
-        idx = table.data[:, h.seq_col].astype(np.int64)
-        segments, gaps = segments_from_counter(name_of(path), data, idx, rate,
-                                               modulo=2 ** h.seq_bits if h.seq_bits else None)
-    else:
-        segments, gaps = [(0, data)], []
+
+    def convert(blk):
+        check_rows_finite(path, blk, names, cols=cols)
+        adc = blk.data[:, cols]
+        bad = (adc < 0) | (adc > top) | (adc != np.rint(adc))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise BadData(path, f"line {blk.row_line(int(r))}: channel '{names[c]}' value {adc[r, c]:g} "
+                                f"is not a {bits[c]}-bit ADC count (0..{top[c]}); already converted?")
+        return adc_to_uv(adc, bits, vcc, gain)
+
+    convert(prefix)
+    modulo = 2 ** h.seq_bits if h.seq_bits else None
+    prefix_idx = prefix.data[:, h.seq_col].astype(np.int64) if h.seq_col is not None else None
     meta = {"format": FORMAT, "variant": h.variant, "device": h.device or None,
             "scaling": {"formula": "uV = (ADC / 2**n - 1/2) * VCC / G_EMG * 1e6", "VCC_V": vcc,
                         "G_EMG": gain, "bits": bits, "sensor": f"{fam} EMG (PLUX datasheet)"},
             "header": {"labels": list(h.labels), "sensors": list(h.sensors), **h.extra},
-            "dropped_last_line": table.dropped_last_line}
-    return Recording(path=name_of(path), fs=rate, ch_names=names, segments=segments, gaps=gaps,
-                     meta=meta)
+            "dropped_last_line": prefix.dropped_last_line if prefix.last else None}
+    del prefix
 
+    def blocks():
+        from .base import Block
+        with open_text(path) as f:
+            it = table(f)[1]
+            gs = CounterStream(name_of(path), rate, prefix_idx, modulo=modulo) \
+                if prefix_idx is not None else None
+            seq = 0
+            for blk in it:
+                if blk.last:
+                    meta["dropped_last_line"] = blk.dropped_last_line
+                if not blk.data.shape[0]:
+                    continue
+                data = convert(blk)
+                if gs is None:
+                    yield Block(seq, data)
+                    seq += len(data)
+                else:
+                    yield from gs.feed(data, blk.data[:, h.seq_col].astype(np.int64))
+            if gs is not None:
+                yield from gs.finish()
+
+    n_rows = estimate_rows(path, h.n_header_lines)
+    return StreamedRecording(path=name_of(path), fs=rate, ch_names=names, blocks=blocks, meta=meta,
+                             duration_hint_s=None if n_rows is None else n_rows / rate)

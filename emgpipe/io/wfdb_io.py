@@ -6,7 +6,10 @@
   [adcres [adczero [initval [checksum [blocksize [description]]]]]]`` (WFDB
   "header(5)" man page). It finds the signals' units and rates before the
   samples are decoded.
-- Samples come from ``wfdb.rdrecord`` in physical units; ``uV``/``mV``/``V``/
+- Samples come from ``wfdb.rdrecord`` in physical units, a block at a time
+  (``sampfrom``/``sampto``: wfdb seeks to the block in the signal file), so
+  memory stays one block whatever the record's length; ``wfdb.rdheader``
+  gives names, units, rate and length (exact duration) without the samples; ``uV``/``mV``/``V``/
   ``nV`` are scaled to µV (a signal without units is taken as mV, WFDB's
   default, with a warning).
 - All signals must have one rate (``samples per frame`` 1); ``channels=``
@@ -26,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadData, BadHeader, UnsupportedFormat, UsageError
-from .base import Recording
+from ..types import Gap
+from .base import Recording, Splitter, StreamedRecording
 from ._gaps import split_missing
 from ._text import check_samples_finite, name_of, reject_options, unique_names
 
@@ -35,6 +39,9 @@ log = logging.getLogger(__name__)
 FORMAT = "wfdb"
 UNIT_TO_UV = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
 DEFAULT_FS = 250.0      # WFDB default sampling frequency when the header omits it (header(5))
+#: Samples (over all signals) per ``wfdb.rdrecord(sampfrom=, sampto=)`` call when streaming.
+BLOCK_SAMPLES = 1 << 19
+REASON = "invalid samples (WFDB)"
 
 
 @dataclass
@@ -124,7 +131,7 @@ def read(path, *, channels=None, **opts) -> Recording:
 
     Returns
     -------
-    Recording
+    StreamedRecording
         ``meta``: ``format``, ``record``, ``units`` (as in the header), ``comments``.
     """
     import wfdb
@@ -153,11 +160,11 @@ def read(path, *, channels=None, **opts) -> Recording:
         if s != "~" and not (hea.parent / s).is_file():
             raise BadData(hea, f"signal file {s} not found beside the header")
     try:
-        rec = wfdb.rdrecord(str(hea.with_suffix("")), physical=True)
+        info = wfdb.rdheader(str(hea.with_suffix("")))
     except Exception as exc:       # wfdb raises ValueError/IndexError/... on bad files
         raise BadData(hea, f"cannot decode ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-    names = list(rec.sig_name or [f"ch{k + 1}" for k in range(rec.n_sig)])
-    pick = list(range(rec.n_sig))
+    names = list(info.sig_name or [f"ch{k + 1}" for k in range(info.n_sig)])
+    pick = list(range(info.n_sig))
     if channels is not None:
         want = [channels] if isinstance(channels, (str, int)) else list(channels)
         pick = []
@@ -168,26 +175,80 @@ def read(path, *, channels=None, **opts) -> Recording:
                 pick.append(names.index(c))
             else:
                 raise UsageError(f"{name_of(hea)}: no signal {c!r} (signals: {', '.join(names)})")
-    units = [rec.units[k] if rec.units and rec.units[k] else "mV" for k in pick]
-    cols = []
+    units = [info.units[k] if info.units and info.units[k] else "mV" for k in pick]
+    factors = []
     for k, u in zip(pick, units):
         f = UNIT_TO_UV.get(u.strip().lower())
         if f is None:
             raise BadHeader(hea, f"signal '{names[k]}': unit '{u}' is not a voltage")
-        cols.append(np.asarray(rec.p_signal[:, k], dtype=np.float64) * f)
-    data = np.column_stack(cols)
+        factors.append(f)
     ch = unique_names([names[k] for k in pick])
-    if len(data) == 0:
+    fs = float(info.fs)
+    n_samples = info.sig_len
+    if n_samples is None:          # header without a length: from the signal file's size
+        n_samples = _length_from_size(hea, h)
+    if not n_samples:
         raise BadData(hea, "no samples (header only)")
-    fs = float(rec.fs)
-    invalid = ~np.isfinite(data)
-    all_bad = invalid.all(axis=1)
-    if (invalid.any(axis=1) & ~all_bad).any():
-        check_samples_finite(hea, np.where(all_bad[:, None], 0.0, data), ch)
-    segments, gaps = _drop_invalid_rows(data, all_bad, fs)
     meta = {"format": FORMAT, "record": h.record, "units": units,
-            "comments": list(rec.comments or [])}
-    return Recording(path=name_of(hea), fs=fs, ch_names=ch, segments=segments, gaps=gaps, meta=meta)
+            "comments": list(info.comments or [])}
+    step = max(1, BLOCK_SAMPLES // max(1, info.n_sig))
+    record = str(hea.with_suffix(""))
+
+    def blocks():
+        sp = None
+        lead = 0                   # all-invalid rows before the first valid one
+        run = 0                    # all-invalid rows since the last valid row
+        for a in range(0, n_samples, step):
+            b = min(n_samples, a + step)
+            try:
+                rec = wfdb.rdrecord(record, sampfrom=a, sampto=b, physical=True)
+            except Exception as exc:
+                raise BadData(hea, f"cannot decode samples {a + 1}-{b} ({type(exc).__name__}: "
+                                   f"{exc})".replace("\n", " ")) from None
+            data = np.column_stack([np.asarray(rec.p_signal[:, k], dtype=np.float64) * f
+                                    for k, f in zip(pick, factors)])
+            invalid = ~np.isfinite(data)
+            all_bad = invalid.all(axis=1)
+            if (invalid.any(axis=1) & ~all_bad).any():
+                check_samples_finite(hea, np.where(all_bad[:, None], 0.0, data), ch,
+                                     where=lambda r, a=a: f"sample {a + r + 1}")
+            keep = np.flatnonzero(~all_bad)
+            if sp is None:
+                if not keep.size:
+                    lead += len(data)
+                    continue
+                lead += int(keep[0])
+                sp = Splitter(fs, seq=lead, pending=Gap(0, lead, fs, REASON) if lead else None)
+                before = np.append(0, np.diff(keep) - 1)
+            else:
+                before = np.diff(np.concatenate(([-1 - run], keep))) - 1
+            if keep.size:
+                run = len(data) - 1 - int(keep[-1])
+                yield from sp.feed(data[keep], before, REASON)
+            else:
+                run += len(data)
+        if sp is None:
+            raise BadData(hea, "every sample is marked invalid")
+
+    rec = StreamedRecording(path=name_of(hea), fs=fs, ch_names=ch, blocks=blocks, meta=meta,
+                            duration_hint_s=n_samples / fs)
+    if n_samples <= step:
+        rec.segments                # one block: read (and check) it now, as before streaming
+    return rec
+
+
+def _length_from_size(hea: Path, h: Header) -> int | None:
+    """Samples in a record whose header omits them, from the signal file's size (fmt 16/80/24/32)."""
+    width = {"16": 2, "80": 1, "24": 3, "32": 4, "8": 1, "61": 2, "160": 2}
+    files = {}
+    for s in h.signals:
+        files.setdefault(s.file, []).append(s.fmt)
+    lens = []
+    for fn, fmts in files.items():
+        if fn == "~" or any(f not in width for f in fmts):
+            return None
+        lens.append((hea.parent / fn).stat().st_size // sum(width[f] for f in fmts))
+    return min(lens) if lens else None
 
 
 def _drop_invalid_rows(data, bad, fs):
