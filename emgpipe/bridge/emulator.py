@@ -2,8 +2,10 @@
 
 :class:`DeviceModel` is the firmware's behaviour without a transport: it
 samples a signal on its own clock, batches DATA frames, answers IDENTIFY /
-START / STOP / SET_RATE / BUZZ exactly as the sketches do, and injects faults
-on demand (junk bytes, dropped frames, CRC corruption, silence).
+START / STOP / SET_RATE / BUZZ exactly as the sketches do, sends a BUTTON
+frame when the wearer "presses" its button (:meth:`DeviceModel.press_button`:
+short = "not a cramp", long = "cramp"), and injects faults on demand (junk
+bytes, dropped frames, CRC corruption, silence).
 :class:`BridgeEmulator` serves it on a POSIX pseudo-terminal, so the real
 ``bridge:`` source (pyserial) talks to it; ``unplug()`` / ``replug()`` close
 and reopen the pty behind a stable symlink, like a USB cable.
@@ -35,9 +37,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import UsageError
-from .protocol import (PROTOCOL_VERSION, Board, ChannelKind, CommandFrame, Flag, FrameDecoder,
-                       FrameType, Reason, Result, StatusFrame, encode_ack, encode_data,
-                       encode_status, max_samples_per_frame)
+from .protocol import (LONG_PRESS_MS, PROTOCOL_VERSION, Board, ChannelKind, CommandFrame, Flag,
+                       FrameDecoder, FrameType, Press, Reason, Result, StatusFrame, encode_ack,
+                       encode_button, encode_data, encode_status, max_samples_per_frame)
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ class DeviceModel:
     Attributes
     ----------
     buzzes : list of (duration_ms, strength)
+    presses : list of (Press, held_ms, sample)
+        Button presses sent.
     commands : list of CommandFrame
     sent : list of (first_sample, counts, delivered)
         Every DATA frame built; ``delivered`` is False for frames a fault dropped or corrupted.
@@ -174,6 +178,8 @@ class DeviceModel:
         self.lock = threading.RLock()
         self._decoder = FrameDecoder()
         self.buzzes: list = []
+        self.presses: list = []
+        self._button_out: list = []
         self.commands: list = []
         self.sent: list = []
         self.identifies = 0
@@ -228,6 +234,18 @@ class DeviceModel:
             self._pending = []
             self._seq = 0
             self._decoder.reset()
+
+    def press_button(self, long: bool = False, held_ms: int | None = None) -> bytes:
+        """The wearer presses the button: a BUTTON frame goes out with the next
+        :meth:`poll` (short press = "not a cramp", ``long`` = "cramp", as the
+        firmware's debouncer reports them). Returns the frame."""
+        with self.lock:
+            press = Press.LONG if long else Press.SHORT
+            held = int(held_ms) if held_ms is not None else (LONG_PRESS_MS if long else 200)
+            frame = encode_button(self._frame_seq(), press, held, self.next_sample)
+            self.presses.append((press, held, self.next_sample))
+            self._button_out.append(frame)
+            return frame
 
     def inject_junk(self, data: bytes) -> None:
         """Queue raw bytes to go out before a coming frame (one run per frame)."""
@@ -354,6 +372,10 @@ class DeviceModel:
         with self.lock:
             due = int((now - self._clock0) * self.fs * self.speed) - self.next_sample
             out = self.advance(due)
+            if self._button_out:              # the firmware sends a press at once, streaming or not
+                if not self.silent:
+                    out.extend(self._button_out)
+                self._button_out = []
             if self.streaming and not self.silent and now - self.last_status_t >= 1.0:
                 self.last_status_t = now
                 out.append(self.status(Reason.PERIODIC))
@@ -484,6 +506,10 @@ class BridgeEmulator:
             self._thread = None
         self._close_pty()
 
+    def press_button(self, long: bool = False, held_ms: int | None = None) -> None:
+        """Press the device's button (short: "not a cramp"; ``long``: "cramp")."""
+        self.model.press_button(long, held_ms)
+
     def unplug(self) -> None:
         """Pull the cable: the pty disappears; the device keeps sampling (or not, on replug)."""
         self._close_pty()
@@ -530,6 +556,33 @@ def add_emulator_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds (default: until Ctrl-C)")
+    parser.add_argument("--press", action="append", default=[], metavar="S[:long]",
+                        help="press the button S seconds after start (short: 'not a cramp'; "
+                             "S:long: 'cramp'); repeatable")
+
+
+def parse_presses(specs) -> list:
+    """``--press S[:long]`` options -> sorted ``[(seconds, long), ...]``."""
+    out = []
+    for spec in specs or []:
+        at, _, kind = str(spec).partition(":")
+        try:
+            at_s = float(at)
+        except ValueError:
+            raise UsageError(f"--press {spec!r}: expected seconds, optionally ':long'") from None
+        if kind not in ("", "long", "short") or not at_s >= 0:
+            raise UsageError(f"--press {spec!r}: seconds >= 0, then optionally ':long' or ':short'")
+        out.append((at_s, kind == "long"))
+    return sorted(out)
+
+
+def press_due(emu, presses: list, elapsed_s: float, out=sys.stdout) -> None:
+    """Press the emulator's button for each of ``presses`` due by ``elapsed_s`` (removed)."""
+    while presses and elapsed_s >= presses[0][0]:
+        _, long = presses.pop(0)
+        emu.press_button(long)
+        print(f"button: {'long' if long else 'short'} press ({'cramp' if long else 'not a cramp'})",
+              file=out, flush=True)
 
 
 def run_emulator(args, out=sys.stdout) -> int:
@@ -539,7 +592,9 @@ def run_emulator(args, out=sys.stdout) -> int:
     """
     emu = BridgeEmulator(link=getattr(args, "link", None), board=args.board, fs=args.fs,
                          sensors=args.sensors, env=args.env, seed=getattr(args, "seed", 0))
+    presses = parse_presses(getattr(args, "press", None))
     emu.start()
+    t_start = time.monotonic()
     print(f"emulated firmware_bridge ({args.board}, {args.fs} Hz, protocol v{PROTOCOL_VERSION}) "
           f"on {emu.path}\nuse: emgpipe live --source bridge:{emu.path}   (Ctrl-C to stop)",
           file=out, flush=True)
@@ -553,6 +608,7 @@ def run_emulator(args, out=sys.stdout) -> int:
             for ms, strength in buzzes[shown:]:
                 print(f"buzz {ms} ms (strength {strength})", file=out, flush=True)
             shown = len(buzzes)
+            press_due(emu, presses, time.monotonic() - t_start, out)
     except KeyboardInterrupt:
         pass
     finally:

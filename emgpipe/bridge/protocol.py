@@ -48,6 +48,11 @@ MIN_BODY = HEADER_LEN + CRC_LEN
 DATA_FIXED = 8
 STATUS_FIXED = 30
 ACK_FIXED = 4
+BUTTON_FIXED = 8
+#: A press held at least this long is a long press ("cramp"); shorter: "not a cramp".
+LONG_PRESS_MS = 1000
+#: The firmware's debounce: a level must hold this long to count.
+DEBOUNCE_MS = 30
 MAX_CHANNELS = 16
 
 #: Default serial baud rate of both sketches: exact (0.0 % error) on a 16 MHz
@@ -68,6 +73,7 @@ class FrameType(IntEnum):
     DATA = 0x01
     STATUS = 0x02
     ACK = 0x03
+    BUTTON = 0x04
     IDENTIFY = 0x81
     START = 0x82
     STOP = 0x83
@@ -82,6 +88,13 @@ class Result(IntEnum):
     BAD_LENGTH = 3
     UNSUPPORTED = 4
     BUSY = 5
+
+
+class Press(IntEnum):
+    """BUTTON frame: which press (the wearer's answer to the latest cramp alert)."""
+
+    SHORT = 1   # < 1 s: "not a cramp"
+    LONG = 2    # >= 1 s: "cramp"
 
 
 class ChannelKind(IntEnum):
@@ -128,6 +141,7 @@ class FrameError(IntEnum):
 
 _MIN_PAYLOAD = {
     FrameType.DATA: DATA_FIXED, FrameType.STATUS: STATUS_FIXED, FrameType.ACK: ACK_FIXED,
+    FrameType.BUTTON: BUTTON_FIXED,
     FrameType.IDENTIFY: 0, FrameType.START: 0, FrameType.STOP: 0,
     FrameType.SET_RATE: 2, FrameType.BUZZ: 3,
 }
@@ -271,6 +285,26 @@ class AckFrame(Frame):
 
 
 @dataclass(frozen=True)
+class ButtonFrame(Frame):
+    """A debounced press of the device's button (device -> host, type 0x04).
+
+    ``press``: :class:`Press` (1 short, 2 long); ``button``: which button (0);
+    ``held_ms``: how long it was held (a long press is sent once it reaches
+    1 s, while still held); ``sample``: the device's sample index then.
+    """
+
+    press: int = 0
+    button: int = 0
+    held_ms: int = 0
+    sample: int = 0
+
+    @property
+    def answer(self) -> str | None:
+        """``"not_cramp"`` (short press), ``"cramp"`` (long press) or None (unknown press kind)."""
+        return {Press.SHORT: "not_cramp", Press.LONG: "cramp"}.get(self.press)
+
+
+@dataclass(frozen=True)
 class CommandFrame(Frame):
     """A host -> device command (decoded by the emulator / firmware)."""
 
@@ -329,6 +363,13 @@ def encode_status(st: StatusFrame) -> bytes:
 
 def encode_ack(seq: int, cmd_type: int, cmd_seq: int, result: int) -> bytes:
     return encode_frame(FrameType.ACK, seq, struct.pack("<BHB", cmd_type, cmd_seq & 0xFFFF, result))
+
+
+def encode_button(seq: int, press: int, held_ms: int, sample: int, button: int = 0) -> bytes:
+    """BUTTON frame (device -> host): a debounced short or long press."""
+    return encode_frame(FrameType.BUTTON, seq, struct.pack("<BBHI", int(press), button,
+                                                            min(int(held_ms), 0xFFFF),
+                                                            sample & 0xFFFFFFFF))
 
 
 def encode_command(ftype: int, seq: int, *, fs_hz: int = 0, duration_ms: int = 0,
@@ -390,12 +431,52 @@ def parse_body(body: bytes):
     if ftype == FrameType.ACK:
         cmd_type, cmd_seq, result = struct.unpack_from("<BHB", payload)
         return AckFrame(ftype, seq, payload, cmd_type=cmd_type, cmd_seq=cmd_seq, result=result)
+    if ftype == FrameType.BUTTON:
+        press, button, held, sample = struct.unpack_from("<BBHI", payload)
+        return ButtonFrame(ftype, seq, payload, press=press, button=button, held_ms=held, sample=sample)
     extra = {}
     if ftype == FrameType.SET_RATE:
         extra["fs_hz"] = struct.unpack_from("<H", payload)[0]
     elif ftype == FrameType.BUZZ:
         extra["duration_ms"], extra["strength"] = struct.unpack_from("<HB", payload)
     return CommandFrame(ftype, seq, payload, **extra)
+
+
+# --------------------------------------------------------------------------- button
+
+class ButtonDebouncer:
+    """The firmware's button debouncer (``emg_button_update`` in ``emgframe.c``), in Python.
+
+    ``update(pressed, now_ms)`` with the button's level (True = pressed: the
+    pin reads LOW with its pull-up) returns ``(Press.SHORT, held_ms)`` when a
+    press shorter than :data:`LONG_PRESS_MS` is released, ``(Press.LONG,
+    held_ms)`` once a press has been held that long (while still held, once
+    per press), else None. A level counts once it held :data:`DEBOUNCE_MS`.
+
+    >>> b = ButtonDebouncer()
+    >>> [b.update(p, t) for p, t in ((1, 0), (0, 5), (1, 8), (1, 40), (0, 300), (0, 340))]
+    [None, None, None, None, None, (<Press.SHORT: 1>, 292)]
+    """
+
+    def __init__(self):
+        self.raw = self.stable = self.long_sent = 0
+        self.raw_ms = self.down_ms = 0
+
+    def update(self, pressed, now_ms: int):
+        level = 1 if pressed else 0
+        now_ms &= 0xFFFFFFFF
+        if level != self.raw:
+            self.raw, self.raw_ms = level, now_ms
+        if self.raw != self.stable and (now_ms - self.raw_ms) % (1 << 32) >= DEBOUNCE_MS:
+            self.stable = self.raw
+            if self.stable:
+                self.down_ms, self.long_sent = self.raw_ms, 0
+            elif not self.long_sent:
+                return Press.SHORT, min(0xFFFF, (self.raw_ms - self.down_ms) % (1 << 32))
+        if self.stable and not self.long_sent and (now_ms - self.down_ms) % (1 << 32) >= LONG_PRESS_MS:
+            self.long_sent = 1
+            return Press.LONG, min(0xFFFF, (now_ms - self.down_ms) % (1 << 32))
+        return None
 
 
 # --------------------------------------------------------------------------- streaming decoder

@@ -7,6 +7,10 @@ and starts streaming; ``chunks()`` yields µV chunks whose ``seq`` follows the
 device's sample counter. A lost link (unplug, BLE drop, or no data for
 ``stall`` seconds) is retried with back-off; the outage comes out as a gap on
 the next chunk. ``send_buzz(ms)`` drives the haptic motor (thread-safe).
+A press of the device's button (BUTTON frame: short = "not a cramp", long =
+"cramp") is handed to every callable in ``answer_listeners`` as
+``{"answer", "source": "button", "press", "held_ms", "sample"}``, on the
+thread that iterates the chunks.
 
 URI options (``bridge:/dev/ttyACM0?rate=1000&env=1``):
 
@@ -36,8 +40,8 @@ from ..errors import DeviceError, DeviceNotFound, ProtocolError, StreamLost, Usa
 from ..sources.base import Source
 from ..types import Chunk
 from .links import BleLink, LinkLost, SerialLink, available_ports, PORT_EXAMPLES
-from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, DataFrame, Flag, FrameDecoder,
-                       FrameType, Result, StatusFrame, encode_command)
+from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, ButtonFrame, DataFrame, Flag,
+                       FrameDecoder, FrameType, Result, StatusFrame, encode_command)
 from .stream import DEFAULT_ENV_GAIN, ChunkAssembler, merge_chunks
 
 log = logging.getLogger(__name__)
@@ -140,6 +144,8 @@ class BridgeSource(Source):
         self.buzz_acked = 0
         self.device_overruns = 0
         self.protocol_warnings = 0
+        self.button_presses = 0
+        self.answer_listeners: list = []     # called with each button answer (dict)
 
     # ------------------------------------------------------------------ commands
     def _next_seq(self) -> int:
@@ -302,6 +308,7 @@ class BridgeSource(Source):
                   "length_errors": d.length + d.short + d.oversize, "bytes_in": d.bytes_in,
                   "disconnects": self.disconnects, "device_overruns": self.device_overruns,
                   "buzz_sent": self.buzz_sent, "buzz_acked": self.buzz_acked,
+                  "button_presses": self.button_presses,
                   "protocol_warnings": self.protocol_warnings})
         return c
 
@@ -365,12 +372,32 @@ class BridgeSource(Source):
                 self.protocol_warnings += 1
                 log.warning("%s: device answered %s to command type 0x%02x", self.uri,
                             f.result, f.cmd_type)
+        elif isinstance(f, ButtonFrame):
+            self._on_button(f)
         elif isinstance(f, DataFrame):
             pass  # DATA before START is acknowledged: left over from a previous session
         else:
             self.protocol_warnings += 1
             log.warning("%s: unexpected %s frame from the device", self.uri, f.type.name)
         return False
+
+    def _on_button(self, f: ButtonFrame) -> None:
+        """The wearer pressed the device's button: their answer to the latest cramp alert."""
+        self.button_presses += 1
+        answer = f.answer
+        if answer is None:
+            self.protocol_warnings += 1
+            log.warning("%s: button frame with unknown press kind %d; ignored", self.uri, f.press)
+            return
+        log.info("%s: button %s press (%d ms): %s", self.uri, "long" if answer == "cramp" else "short",
+                 f.held_ms, answer)
+        ev = {"answer": answer, "source": "button", "press": int(f.press), "held_ms": f.held_ms,
+              "sample": f.sample}
+        for fn in list(self.answer_listeners):
+            try:
+                fn(ev)
+            except Exception:            # a listener must not stop the stream
+                log.exception("%s: button listener failed", self.uri)
 
     def _recover(self, reason: str) -> None:
         """Reconnect with back-off until ``reconnect`` seconds pass."""

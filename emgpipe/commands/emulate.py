@@ -218,6 +218,8 @@ def start_bridge(args):
     except ImportError as err:
         raise UsageError(f"emulate bridge: the bridge backend is not available ({err})") from None
     from ..sources.base import parse_speed
+    from ..bridge.emulator import parse_presses, press_due
+    presses = parse_presses(getattr(args, "press", None))     # bad --press: before anything starts
     speed = parse_speed(args.speed)
     if speed is None:
         raise UsageError("emulate bridge: --speed must be a factor (the bridge has a sample clock)")
@@ -227,15 +229,17 @@ def start_bridge(args):
     emu = BridgeEmulator(sig.read, link=args.link, board=getattr(args, "board", "avr"), fs=fs,
                          sensors=sensors, env=getattr(args, "env", True), seed=args.seed,
                          speed=speed).start()
+    t0 = time.monotonic()
     port = _port_shown(emu.path, args.link)
     desc = f"a MyoWare on firmware_bridge ({sensors} sensor(s), {fs} Hz)"
     shown = [0]
 
-    def show_buzzes():  # the host's haptic alerts, as the real board would buzz
+    def show_buzzes():  # the host's haptic alerts, as the real board would buzz; --press presses
         buzzes = list(emu.model.buzzes)
         for ms, strength in buzzes[shown[0]:]:
             print(f"buzz {ms} ms (strength {strength})", flush=True)
         shown[0] = len(buzzes)
+        press_due(emu, presses, time.monotonic() - t0)
     return emu, port, desc, sig, show_buzzes
 
 

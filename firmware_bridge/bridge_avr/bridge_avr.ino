@@ -4,7 +4,9 @@
  * Samples RAW - REF (and ENV) of 1-2 MyoWare 2.0 sensors at 1 kHz (default)
  * on a Timer1 CTC interrupt, and sends them in batches as firmware_bridge
  * frames (../protocol.md) at 500000 baud. Answers IDENTIFY, START, STOP,
- * SET_RATE and BUZZ; drives a haptic motor on BUZZ.
+ * SET_RATE and BUZZ; drives a haptic motor on BUZZ. A push button on BUTTON_PIN (D2 to
+ * GND, internal pull-up) answers the latest cramp alert: a short press sends a BUTTON
+ * frame "not a cramp", a press held 1 s "cramp" (debounced by emg_button_update).
  *
  * Timing: the Timer1 compare ISR starts a chain of ADC conversions (RAW, REF,
  * ENV per sensor); the ADC ISR stores each result, starts the next one and,
@@ -45,6 +47,9 @@
 #ifndef HAPTIC_PIN
 #define HAPTIC_PIN 5         /* Timer0 PWM pin; drive the motor through a transistor/driver,
                                 never straight from the pin. -1 if no motor fitted. */
+#endif
+#ifndef BUTTON_PIN
+#define BUTTON_PIN 2         /* answer button between D2 and GND (internal pull-up); -1 if none */
 #endif
 #define LED_PIN LED_BUILTIN
 
@@ -331,6 +336,20 @@ static void send_data(void)
     send(emg_build_data(txbuf, sizeof txbuf, tx_seq++, first, fs_hz, N_CH, spf, frame_samples));
 }
 
+#if BUTTON_PIN >= 0
+static emg_button_t button;
+
+/* The wearer's answer: a debounced short (< 1 s) or long (>= 1 s) press, sent at once. */
+static void poll_button(uint32_t now)
+{
+    uint16_t held = 0;
+    uint8_t press = emg_button_update(&button, digitalRead(BUTTON_PIN) == LOW ? 1u : 0u, now, &held);
+    if (press != EMG_PRESS_NONE) {
+        send(emg_build_button(txbuf, sizeof txbuf, tx_seq++, press, 0, held, head_now()));
+    }
+}
+#endif
+
 static uint32_t next_boot_id(void)
 {
     /* A per-boot counter in EEPROM bytes 0..3 (magic in 4..5): unique across reboots, so the
@@ -352,6 +371,10 @@ void setup()
 #if HAPTIC_PIN >= 0
     pinMode(HAPTIC_PIN, OUTPUT);
     digitalWrite(HAPTIC_PIN, LOW);
+#endif
+#if BUTTON_PIN >= 0
+    pinMode(BUTTON_PIN, INPUT_PULLUP);
+    emg_button_init(&button);
 #endif
     emg_decoder_init(&rx, rxbuf, sizeof rxbuf);
     boot_id = next_boot_id();
@@ -375,6 +398,9 @@ void loop()
         led_blinks--;
         led_next_ms = now + 150;
     }
+#if BUTTON_PIN >= 0
+    poll_button(now);
+#endif
     if (!streaming) return;
     send_data();
     if (now - last_status_ms >= STATUS_PERIOD_MS) {

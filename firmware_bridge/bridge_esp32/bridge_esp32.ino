@@ -9,6 +9,9 @@
  *     (d7528d6b-9e4a-4c66-bb1e-3d30e35a1633), batches of 25 ms; a frame longer than the
  *     negotiated MTU - 3 is split over consecutive notifications;
  *   - over USB serial at 500000 baud: batches of 10 ms.
+ * A push button on BUTTON_PIN (to GND, internal pull-up) answers the latest cramp
+ * alert: a short press sends BUTTON "not a cramp", a press held 1 s "cramp" (debounced
+ * by emg_button_update in the shared codec), on every transport with a host.
  * Each transport has its own START/STOP state, frame counter and read position in one
  * sample ring, so a host on each may stream at once.
  *
@@ -40,6 +43,10 @@
 #define PIN_RAW A4
 #define PIN_REF A5
 #define HAPTIC_PIN 25        /* motor driver input (through a transistor); -1 if none */
+#ifndef BUTTON_PIN
+#define BUTTON_PIN 32        /* answer button to GND (internal pull-up); -1 if none.
+                                Not 34-39: those inputs have no pull-up. */
+#endif
 #define LED_PIN 2
 #define BAUD 500000UL
 #define DEFAULT_FS 1000u
@@ -364,6 +371,23 @@ static void send_data(uint8_t t)
                            frame_samples));
 }
 
+#if BUTTON_PIN >= 0
+static emg_button_t button;
+
+/* The wearer's answer: a debounced short (< 1 s) or long press becomes a BUTTON frame on
+ * serial and, when connected, on BLE (each with its own frame counter). */
+static void poll_button(uint32_t now)
+{
+    uint16_t held = 0;
+    uint8_t press = emg_button_update(&button, digitalRead(BUTTON_PIN) == LOW, now, &held);
+    if (press == EMG_PRESS_NONE) return;
+    for (uint8_t t = 0; t < 2; t++) {
+        if (t == T_BLE && !ble_connected) continue;
+        send(t, emg_build_button(txbuf, sizeof txbuf, ports[t].seq++, press, 0, held, head_now()));
+    }
+}
+#endif
+
 void setup()
 {
     Serial.setTxBufferSize(2048);
@@ -372,6 +396,10 @@ void setup()
 #if HAPTIC_PIN >= 0
     pinMode(HAPTIC_PIN, OUTPUT);
     digitalWrite(HAPTIC_PIN, LOW);
+#endif
+#if BUTTON_PIN >= 0
+    pinMode(BUTTON_PIN, INPUT_PULLUP);
+    emg_button_init(&button);
 #endif
     analogReadResolution(ADC_BITS);
     boot_id = esp_random();
@@ -429,6 +457,9 @@ void loop()
         led_blinks--;
         led_next_ms = now + 150;
     }
+#if BUTTON_PIN >= 0
+    poll_button(now);
+#endif
     for (uint8_t t = 0; t < 2; t++) {
         Port &p = ports[t];
         if (!p.streaming || (t == T_BLE && !ble_connected)) continue;

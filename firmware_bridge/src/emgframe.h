@@ -42,6 +42,7 @@ extern "C" {
 #define EMG_DATA_FIXED 8u       /* first_sample u32, fs u16, n_ch u8, n_samples u8 */
 #define EMG_STATUS_FIXED 30u    /* status payload before the channel map */
 #define EMG_ACK_FIXED 4u        /* cmd_type u8, cmd_seq u16, result u8 */
+#define EMG_BUTTON_FIXED 8u     /* press u8, button u8, held_ms u16, sample u32 */
 #define EMG_MAX_CHANNELS 16u
 
 /* Frame types. Bit 7 set = host -> device. */
@@ -49,6 +50,7 @@ enum {
     EMG_T_DATA = 0x01,
     EMG_T_STATUS = 0x02,
     EMG_T_ACK = 0x03,
+    EMG_T_BUTTON = 0x04,
     EMG_T_IDENTIFY = 0x81,
     EMG_T_START = 0x82,
     EMG_T_STOP = 0x83,
@@ -65,6 +67,9 @@ enum {
     EMG_R_UNSUPPORTED = 4,
     EMG_R_BUSY = 5
 };
+
+/* BUTTON presses: the wearer's answer to the latest cramp alert. */
+enum { EMG_PRESS_NONE = 0, EMG_PRESS_SHORT = 1, EMG_PRESS_LONG = 2 };
 
 /* Channel kinds (low nibble of a channel descriptor; high nibble = sensor). */
 enum { EMG_KIND_RAW = 0, EMG_KIND_ENV = 1, EMG_KIND_RECT = 2 };
@@ -165,6 +170,10 @@ size_t emg_build_data(uint8_t *out, size_t cap, uint16_t seq, uint32_t first_sam
 size_t emg_build_status(uint8_t *out, size_t cap, uint16_t seq, const emg_status_t *st);
 size_t emg_build_ack(uint8_t *out, size_t cap, uint16_t seq, uint8_t cmd_type,
                      uint16_t cmd_seq, uint8_t result);
+/* A debounced button press (device -> host): press = EMG_PRESS_SHORT/LONG,
+ * held_ms = how long it was held, sample = the device's sample index. */
+size_t emg_build_button(uint8_t *out, size_t cap, uint16_t seq, uint8_t press, uint8_t button,
+                        uint16_t held_ms, uint32_t sample);
 /* Host -> device commands. arg16 = fs_hz (SET_RATE) or duration_ms (BUZZ);
  * arg8 = strength (BUZZ). Unused arguments are ignored. */
 size_t emg_build_command(uint8_t *out, size_t cap, uint8_t type, uint16_t seq,
@@ -207,7 +216,15 @@ typedef struct {
     uint8_t result;
 } emg_ack_t;
 
+typedef struct {
+    uint8_t press;        /* EMG_PRESS_SHORT or EMG_PRESS_LONG */
+    uint8_t button;
+    uint16_t held_ms;
+    uint32_t sample;
+} emg_button_frame_t;
+
 int emg_parse_data(const emg_frame_t *f, emg_data_t *d);
+int emg_parse_button(const emg_frame_t *f, emg_button_frame_t *b);
 int16_t emg_data_sample(const emg_data_t *d, unsigned sample, unsigned ch);
 int emg_parse_status(const emg_frame_t *f, emg_status_t *st);
 int emg_parse_ack(const emg_frame_t *f, emg_ack_t *a);
@@ -228,6 +245,29 @@ typedef struct {
 
 void emg_decoder_init(emg_decoder_t *d, uint8_t *buf, size_t cap);
 int emg_decoder_feed(emg_decoder_t *d, uint8_t byte, emg_frame_t *f);
+
+/* ---- Button debouncer ----
+ * A push button between a GPIO pin and GND with the pin's pull-up: pressed =
+ * the pin reads LOW. Call emg_button_update from loop() with the pin's state
+ * and millis(); a level counts once it has held EMG_BUTTON_DEBOUNCE_MS. It
+ * returns EMG_PRESS_SHORT when a press shorter than EMG_BUTTON_LONG_MS is
+ * released ("not a cramp"), EMG_PRESS_LONG once a press has been held
+ * EMG_BUTTON_LONG_MS (sent while still held, once per press: "cramp"), else
+ * EMG_PRESS_NONE; *held_ms (may be NULL) gets the press's length. millis()
+ * wrap-around is handled (unsigned differences). */
+#define EMG_BUTTON_DEBOUNCE_MS 30u
+#define EMG_BUTTON_LONG_MS 1000u
+
+typedef struct {
+    uint8_t raw;          /* last level read (1 = pressed) */
+    uint8_t stable;       /* debounced level */
+    uint8_t long_sent;    /* this press already reported as long */
+    uint32_t raw_ms;      /* when raw last changed */
+    uint32_t down_ms;     /* when the debounced press began */
+} emg_button_t;
+
+void emg_button_init(emg_button_t *b);
+uint8_t emg_button_update(emg_button_t *b, uint8_t pressed, uint32_t now_ms, uint16_t *held_ms);
 
 #ifdef __cplusplus
 }

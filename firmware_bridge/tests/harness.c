@@ -11,12 +11,16 @@
  *                                 -> wire HEX          (emg_build_status)
  *   ack SEQ CMDTYPE CMDSEQ RESULT -> wire HEX
  *   cmd TYPE SEQ ARG16 ARG8       -> wire HEX
+ *   button SEQ PRESS BUTTON HELD SAMPLE -> wire HEX  (emg_build_button)
+ *   debounce MS:LEVEL MS:LEVEL ...  -> "press KIND HELD MS" per press emg_button_update
+ *                                      reports for the (time, level) readings, then "end"
  *   stream HEX                    -> one line per decoder event, then "end":
  *        error CODE
  *        data SEQ FIRST FS NCH NS V...
  *        status SEQ <fields as above>
  *        ack SEQ CMDTYPE CMDSEQ RESULT
  *        cmd TYPE SEQ FS DURATION STRENGTH
+ *        button SEQ PRESS BUTTON HELD SAMPLE
  *
  * HEX "-" is the empty string. Numbers are decimal.
  */
@@ -101,6 +105,11 @@ static void report_frame(const emg_frame_t *f)
         emg_ack_t a;
         emg_parse_ack(f, &a);
         printf("ack %u %u %u %u\n", f->seq, a.cmd_type, a.cmd_seq, a.result);
+    } else if (f->type == EMG_T_BUTTON) {
+        emg_button_frame_t b;
+        emg_parse_button(f, &b);
+        printf("button %u %u %u %u %lu\n", f->seq, b.press, b.button, b.held_ms,
+               (unsigned long)b.sample);
     } else {
         emg_command_t cmd;
         emg_parse_command(f, &cmd);
@@ -175,6 +184,28 @@ int main(void)
             uint16_t a16 = (uint16_t)next_num(&arg);
             uint8_t a8 = (uint8_t)next_num(&arg);
             print_hex("wire", out, emg_build_command(out, EMG_MAX_WIRE, type, seq, a16, a8));
+        } else if (strcmp(line, "button") == 0) {
+            uint16_t seq = (uint16_t)next_num(&arg);
+            uint8_t press = (uint8_t)next_num(&arg);
+            uint8_t button = (uint8_t)next_num(&arg);
+            uint16_t held = (uint16_t)next_num(&arg);
+            uint32_t sample = (uint32_t)strtoul(arg, &arg, 10);
+            print_hex("wire", out, emg_build_button(out, EMG_MAX_WIRE, seq, press, button, held, sample));
+        } else if (strcmp(line, "debounce") == 0) {
+            emg_button_t btn;
+            emg_button_init(&btn);
+            while (*arg) {
+                char *end;
+                uint32_t ms = (uint32_t)strtoul(arg, &end, 10);
+                uint16_t held = 0;
+                uint8_t kind;
+                if (end == arg || *end != ':') break;
+                arg = end + 1;
+                kind = emg_button_update(&btn, (uint8_t)next_num(&arg), ms, &held);
+                if (kind != EMG_PRESS_NONE) printf("press %u %u %lu\n", kind, held, (unsigned long)ms);
+                while (*arg == ' ') arg++;
+            }
+            printf("end\n");
         } else if (strcmp(line, "stream") == 0) {
             emg_decoder_t dec;
             emg_frame_t f;

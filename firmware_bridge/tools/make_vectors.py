@@ -53,6 +53,8 @@ def event_line(ev) -> str:
         return f"status {ev.seq} {status_args(ev)}"
     if isinstance(ev, P.AckFrame):
         return f"ack {ev.seq} {ev.cmd_type} {ev.cmd_seq} {ev.result}"
+    if isinstance(ev, P.ButtonFrame):
+        return f"button {ev.seq} {ev.press} {ev.button} {ev.held_ms} {ev.sample}"
     return f"cmd {int(ev.type)} {ev.seq} {ev.fs_hz} {ev.duration_ms} {ev.strength}"
 
 
@@ -118,6 +120,10 @@ def build_vectors() -> dict:
                        "wire": P.encode_status(st).hex()})
     builds.append({"name": "ack", "cmd": "ack 17 133 4660 0",
                    "wire": P.encode_ack(17, 0x85, 4660, 0).hex()})
+    for name, press, held, sample in (("button_short", P.Press.SHORT, 180, 123456),
+                                      ("button_long", P.Press.LONG, 1000, 2**32 - 1)):
+        builds.append({"name": name, "cmd": f"button 77 {int(press)} 0 {held} {sample}",
+                       "wire": P.encode_button(77, press, held, sample).hex()})
     for name, ft, a16, a8, kw in (("identify", T.IDENTIFY, 0, 0, {}),
                                   ("start", T.START, 0, 0, {}),
                                   ("stop", T.STOP, 0, 0, {}),
@@ -203,6 +209,12 @@ def build_vectors() -> dict:
                          + b"\xaa" * 6) + data(25, 250))
     add_stream("no_leading_delimiter", "frames sent as COBS + 0x00 only (no leading 0x00) decode",
                data(26, 260)[1:] + data(27, 270)[1:])
+    add_stream("button", "a short press between two data frames, a long press, a BUTTON frame one "
+               "byte short (bad length)",
+               data(30, 300) + P.encode_button(31, P.Press.SHORT, 240, 305) + data(32, 310)
+               + P.encode_button(33, P.Press.LONG, 1000, 1320)
+               + raw_frame(struct.pack("<BBHBBH", 1, T.BUTTON, 34, 1, 0, 100) + b"\x01\x02\x03")
+               + data(35, 320))
     esp = P.encode_status(_status(seq=28, board=P.Board.ESP32, bits=12, vref=3300))
     add_stream("esp32_session", "an ESP32 status then 12-bit ENV values up to 4095",
                esp + P.encode_data(29, 0, 1000, samples(25, 2, 0, 4095)))

@@ -147,7 +147,7 @@ def avr_core(tmp_path_factory):
 
 
 @pytest.mark.parametrize("config", ["", "-DN_SENSORS=2", "-DN_SENSORS=2 -DSEND_ENV=0",
-                                    "-DHAPTIC_PIN=-1"])
+                                    "-DHAPTIC_PIN=-1", "-DBUTTON_PIN=-1"])
 def test_avr_sketch_builds_and_fits(avr_core, tmp_path, config):
     """Full avr-gcc build and link of the Uno sketch, warnings as errors, in each configuration."""
     gcc, cxx, core_objs = avr_core
@@ -163,3 +163,56 @@ def test_avr_sketch_builds_and_fits(avr_core, tmp_path, config):
     ram = sec.get("data", 0) + sec.get("bss", 0)
     assert flash < 32256 - 512   # ATmega328P flash minus the Uno's optiboot
     assert ram < 2048 - 512      # leave >= 512 B of the 2 KB SRAM for the stack
+
+
+def _debounce_line(readings) -> str:
+    return "debounce " + " ".join(f"{t}:{int(level)}" for t, level in readings)
+
+
+def _python_presses(readings) -> list:
+    b = P.ButtonDebouncer()
+    out = []
+    for t, level in readings:
+        r = b.update(level, t)
+        if r is not None:
+            out.append(f"press {int(r[0])} {r[1]} {t}")
+    return out + ["end"]
+
+
+def _held(t0, t1, step=5):
+    return [(t, 1) for t in range(t0, t1, step)]
+
+
+def test_c_button_debouncer_short_long_and_bounce(harness):
+    bounce = [(0, 1), (2, 0), (4, 1), (6, 0), (8, 1)]                 # contact bounce at the press
+    short = bounce + _held(10, 250) + [(250, 0), (252, 1), (254, 0)] + [(t, 0) for t in range(256, 400, 5)]
+    long_ = _held(0, 1600) + [(t, 0) for t in range(1600, 1700, 5)]
+    glitch = [(0, 1), (10, 0)] + [(t, 0) for t in range(15, 200, 5)]   # 10 ms spike: no press
+    wrap = [((2**32 - 100 + t) % 2**32, lv) for t, lv in _held(0, 1200) + [(1200, 0), (1300, 0)]]
+    cases = [short, long_, glitch, wrap]
+    got = run_harness(harness, [_debounce_line(r) for r in cases])
+    want = sum((_python_presses(r) for r in cases), [])
+    assert got == want
+    ends = [i for i, line in enumerate(got) if line == "end"]
+    per_case = [got[a + 1:b] for a, b in zip([-1] + ends[:-1], ends)]
+    assert per_case[0] == ["press 1 246 286"]         # short: at the release once 30 ms steady; 8..254 ms
+    assert per_case[1] == ["press 2 1000 1000"]       # long: once, at 1 s, while still held; nothing at release
+    assert per_case[2] == []                          # a 10 ms glitch is not a press
+    assert per_case[3] == ["press 2 1000 900"]        # millis() wrap-around
+
+
+def test_c_and_python_debouncers_agree_on_random_presses(harness):
+    rng = random.Random(5)
+    cases = []
+    for _ in range(60):
+        t, level, readings = rng.randrange(2**32), 0, []
+        for _ in range(rng.randint(5, 80)):
+            t = (t + rng.choice((1, 2, 5, 10, 40, 200, 700, 1100))) % 2**32
+            if rng.random() < 0.4:
+                level ^= 1
+            readings.append((t, level))
+        cases.append(readings)
+    got = run_harness(harness, [_debounce_line(r) for r in cases])
+    assert got == sum((_python_presses(r) for r in cases), [])
+    assert sum(line.startswith("press 1") for line in got) > 10
+    assert sum(line.startswith("press 2") for line in got) > 10

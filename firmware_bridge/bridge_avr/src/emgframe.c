@@ -267,6 +267,18 @@ size_t emg_build_ack(uint8_t *out, size_t cap, uint16_t seq, uint8_t cmd_type,
     return emg_writer_end(&w);
 }
 
+size_t emg_build_button(uint8_t *out, size_t cap, uint16_t seq, uint8_t press, uint8_t button,
+                        uint16_t held_ms, uint32_t sample)
+{
+    emg_writer_t w;
+    emg_writer_begin(&w, out, cap, EMG_T_BUTTON, seq);
+    emg_writer_u8(&w, press);
+    emg_writer_u8(&w, button);
+    emg_writer_u16(&w, held_ms);
+    emg_writer_u32(&w, sample);
+    return emg_writer_end(&w);
+}
+
 size_t emg_build_command(uint8_t *out, size_t cap, uint8_t type, uint16_t seq,
                          uint16_t arg16, uint8_t arg8)
 {
@@ -302,6 +314,7 @@ static int min_payload(uint8_t type)
     case EMG_T_DATA: return (int)EMG_DATA_FIXED;
     case EMG_T_STATUS: return (int)EMG_STATUS_FIXED;
     case EMG_T_ACK: return (int)EMG_ACK_FIXED;
+    case EMG_T_BUTTON: return (int)EMG_BUTTON_FIXED;
     case EMG_T_IDENTIFY:
     case EMG_T_START:
     case EMG_T_STOP: return 0;
@@ -415,6 +428,19 @@ int emg_parse_ack(const emg_frame_t *f, emg_ack_t *a)
     return EMG_FRAME;
 }
 
+int emg_parse_button(const emg_frame_t *f, emg_button_frame_t *b)
+{
+    const uint8_t *p = f->payload;
+    if (f->type != EMG_T_BUTTON) {
+        return EMG_E_TYPE;
+    }
+    b->press = p[0];
+    b->button = p[1];
+    b->held_ms = rd16(p + 2);
+    b->sample = rd32(p + 4);
+    return EMG_FRAME;
+}
+
 int emg_parse_command(const emg_frame_t *f, emg_command_t *c)
 {
     if (!(f->type & 0x80u)) {
@@ -477,4 +503,49 @@ int emg_decoder_feed(emg_decoder_t *d, uint8_t byte, emg_frame_t *f)
         return EMG_E_COBS;
     }
     return emg_parse_body(d->buf, body_len, f);
+}
+
+/* ------------------------------------------------------------- button */
+
+void emg_button_init(emg_button_t *b)
+{
+    b->raw = 0;
+    b->stable = 0;
+    b->long_sent = 0;
+    b->raw_ms = 0;
+    b->down_ms = 0;
+}
+
+static uint16_t clamp16(uint32_t v)
+{
+    return (uint16_t)(v > 0xFFFFu ? 0xFFFFu : v);
+}
+
+uint8_t emg_button_update(emg_button_t *b, uint8_t pressed, uint32_t now_ms, uint16_t *held_ms)
+{
+    uint8_t level = pressed ? 1u : 0u;
+    if (level != b->raw) {
+        b->raw = level;
+        b->raw_ms = now_ms;
+    }
+    if (b->raw != b->stable && (uint32_t)(now_ms - b->raw_ms) >= EMG_BUTTON_DEBOUNCE_MS) {
+        b->stable = b->raw;
+        if (b->stable) {
+            b->down_ms = b->raw_ms;       /* the press began at its first edge */
+            b->long_sent = 0;
+        } else if (!b->long_sent) {
+            if (held_ms) {
+                *held_ms = clamp16((uint32_t)(b->raw_ms - b->down_ms));
+            }
+            return EMG_PRESS_SHORT;
+        }
+    }
+    if (b->stable && !b->long_sent && (uint32_t)(now_ms - b->down_ms) >= EMG_BUTTON_LONG_MS) {
+        b->long_sent = 1;
+        if (held_ms) {
+            *held_ms = clamp16((uint32_t)(now_ms - b->down_ms));
+        }
+        return EMG_PRESS_LONG;
+    }
+    return EMG_PRESS_NONE;
 }
