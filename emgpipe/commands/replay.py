@@ -120,7 +120,8 @@ def run(args) -> int:
             rec = read_recording(path, fmt=args.fmt)
             pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile,
                                  answers)
-            progress = Progress(path.name, rec.duration_s, tty and rec.duration_s > 60)
+            total = rec.duration_hint_s       # header or file-size estimate: no pass over the file
+            progress = Progress(path.name, total, tty and total > 60)
             t0 = time.perf_counter()
             with EventsCsvWriter(out, model=pipe.model.tag) as writer:
                 pipe.events.sink(writer.write)          # rows written as events become final
