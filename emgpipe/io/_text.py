@@ -122,6 +122,10 @@ def _is_truncated(line: str, delimiter, n_fields: int) -> bool:
 #: Lines per block when a reader streams a file (:func:`iter_table`): a block of
 #: 50 000 rows is a few MB of line strings plus its array, whatever the file's length.
 STREAM_LINES = 50_000
+#: Rows a reader reads when it opens a file (the *prefix*) to check it and to learn
+#: what needs more than one row: the rate from ``time_s``, a packet counter's cycle
+#: and usual step, whether the host clock column is usable.
+PREFIX_LINES = 50_000
 
 
 class TableBlock(Table):
@@ -135,7 +139,7 @@ class TableBlock(Table):
 def iter_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
                delimiter: str | None = ",",
                converters: dict[int, Callable[[str], float]] | None = None,
-               block_lines: int = STREAM_LINES) -> Iterator[TableBlock]:
+               block_lines: int | None = None) -> Iterator[TableBlock]:
     """Parse the rest of an open text file as a numeric table, block by block.
 
     Same rules and messages as :func:`read_table` (which is this, concatenated):
@@ -151,6 +155,7 @@ def iter_table(path, f: Iterable[str], first_line: int, *, names: Sequence[str],
     """
     converters = dict(converters or {})
     n_fields = len(names)
+    block_lines = block_lines or STREAM_LINES
     lineno = first_line
     it = _text_lines(path, f)
     block = list(islice(it, block_lines))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
+from . import _text
 from .base import Recording, StreamedRecording
 from ._gaps import CounterStream
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
@@ -148,7 +149,7 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
     """
     reject_options(path, "BrainFlow CSV", opts)
 
-    def table(f):
+    def table(f, block_lines=None):
         first = first_line(path, f, "BrainFlow CSV")
         b, delim, cands = parse_header(first, board, path)
         names = [f"row {k}" for k in range(b.num_rows)]
@@ -160,10 +161,11 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
             yield first
             yield from f
 
-        return b, cands, names, iter_table(path, lines(), 1, names=names, delimiter=delim)
+        return b, cands, names, iter_table(path, lines(), 1, names=names, delimiter=delim,
+                                                  block_lines=block_lines)
 
     with open_text(path) as f:
-        b, cands, names, it = table(f)
+        b, cands, names, it = table(f, _text.PREFIX_LINES)
         prefix = next(it, None)
         it.close()
     if prefix is None or prefix.data.shape[0] == 0:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadData, BadHeader, StorageError
+from . import _text
 from .base import Recording, Splitter, StreamedRecording
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, last_line, name_of,
                     open_text, reject_options)
@@ -182,7 +183,7 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
         header = first_line(path, f, "contract CSV")
         ch = parse_header(header, path)
         names = (TIME_COL,) + ch
-        it = iter_table(path, f, 2, names=names, delimiter=",")
+        it = iter_table(path, f, 2, names=names, delimiter=",", block_lines=_text.PREFIX_LINES)
         prefix = next(it, None)
         it.close()
     if side is not None and "channels" in side and tuple(side["channels"]) != ch:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BadData, BadHeader
+from . import _text
 from .base import Recording, StreamedRecording
 from ._gaps import CounterStream
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
@@ -254,7 +255,7 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
     """
     reject_options(path, "OpenBCI GUI text", opts)
 
-    def table(f):
+    def table(f, block_lines=None):
         h, first, rest = _start(path, f)
         lay = layout(h, first, path)
         names = [f"column {k + 1}" for k in range(lay.n_fields)]
@@ -264,10 +265,11 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
             names = [c or f"column {k + 1}" for k, c in enumerate(h.columns)]
         conv = {lay.clock: _hms_or_nan} if lay.clock is not None else None
         return h, lay, names, iter_table(path, rest, h.n_header_lines + 1, names=names,
-                                         delimiter=h.delimiter, converters=conv)
+                                         delimiter=h.delimiter, converters=conv,
+                                         block_lines=block_lines)
 
     with open_text(path) as f:
-        h, lay, names, it = table(f)
+        h, lay, names, it = table(f, _text.PREFIX_LINES)
         prefix = next(it, None)
         it.close()
     if prefix is None or prefix.data.shape[0] == 0:

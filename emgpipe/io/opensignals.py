@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
+from . import _text
 from .base import Recording, StreamedRecording
 from ._gaps import CounterStream
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
@@ -245,7 +246,7 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
     """
     reject_options(path, "OpenSignals text", opts)
 
-    def table(f):
+    def table(f, block_lines=None):
         head = [first_line(path, f, "OpenSignals text")]
         while head[-1].startswith("#"):
             line = f.readline()
@@ -268,10 +269,11 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
             yield from data_lines
             yield from f
 
-        return h, iter_table(path, rows(), h.n_header_lines + 1, names=list(h.columns), delimiter=None)
+        return h, iter_table(path, rows(), h.n_header_lines + 1, names=list(h.columns),
+                             delimiter=None, block_lines=block_lines)
 
     with open_text(path) as f:
-        h, it = table(f)
+        h, it = table(f, _text.PREFIX_LINES)
         prefix = next(it, None)
         it.close()
     if prefix is None or prefix.data.shape[0] == 0:
