@@ -12,6 +12,13 @@ A press of the device's button (BUTTON frame: short = "not a cramp", long =
 ``{"answer", "source": "button", "press", "held_ms", "sample"}``, on the
 thread that iterates the chunks.
 
+Link drops are told to every callable in ``link_listeners`` (the live view's
+status line, the night database's ``links`` table), with the same dicts as the
+Cyton and Ganglion sources (:class:`emgpipe.openbci.stream.LinkLog`):
+``"disconnect"`` when the link is lost, ``"reconnect"`` (with ``n_missing``,
+the samples the gap on the first chunk after it announces, and ``elapsed_s``)
+and ``"gave_up"``; each outage is also kept in ``meta["disconnects"]``.
+
 URI options (``bridge:/dev/ttyACM0?rate=1000&env=1``):
 
 ========== ============================================================
@@ -37,6 +44,7 @@ import time
 from typing import Iterator
 
 from ..errors import DeviceError, DeviceNotFound, ProtocolError, StreamLost, UsageError
+from ..openbci.stream import LinkLog
 from ..sources.base import Source
 from ..types import Chunk
 from .links import BleLink, LinkLost, SerialLink, available_ports, PORT_EXAMPLES
@@ -146,6 +154,11 @@ class BridgeSource(Source):
         self.protocol_warnings = 0
         self.button_presses = 0
         self.answer_listeners: list = []     # called with each button answer (dict)
+        #: Callables told about link drops (see :class:`~emgpipe.openbci.stream.LinkLog`).
+        self.link_listeners: list = []
+        self.meta["disconnects"] = []
+        self._link = LinkLog(uri, self.meta["disconnects"], self.link_listeners)
+        self._restored = None                # (monotonic, elapsed s) of a reconnect not yet told
 
     # ------------------------------------------------------------------ commands
     def _next_seq(self) -> int:
@@ -404,9 +417,9 @@ class BridgeSource(Source):
         self.disconnects += 1
         self._streaming = False
         self.assembler.interrupted(f"disconnect ({reason})")
-        log.warning("%s: link lost (%s); reconnecting", self.uri, reason)
-        self.link.close()
         t_lost = time.monotonic()
+        self._link.lost(t_lost, reason, self._stream_seq())   # logs the warning, tells the listeners
+        self.link.close()
         delays = itertools.chain(self.backoff, itertools.repeat(self.backoff[-1]))
         last_err = reason
         while not self._stop_ev.is_set():
@@ -414,13 +427,15 @@ class BridgeSource(Source):
                 if not self.link.is_open:
                     self.link.open()
                 self._handshake()
-                log.warning("%s: reconnected after %.1f s", self.uri, time.monotonic() - t_lost)
+                # told with the first chunk after it, whose gap says how many samples were lost
+                self._restored = (time.monotonic(), time.monotonic() - t_lost)
                 return
             except (DeviceError, LinkLost) as exc:
                 last_err = str(exc)
                 log.info("%s: reconnect attempt failed: %s", self.uri, exc)
                 self.link.close()
             if time.monotonic() - t_lost > self.reconnect:
+                self._link.gave_up(time.monotonic(), last_err, self._stream_seq())
                 raise StreamLost(f"{self.uri}: device lost ({reason}) and not back after "
                                  f"{self.reconnect:g} s (last error: {last_err})")
             self._stop_ev.wait(next(delays))
@@ -452,11 +467,22 @@ class BridgeSource(Source):
                     restart = True
             if out:
                 self.meta["counters"] = self.counters()
-                self._ready.extend(merge_chunks(out))
+                merged = merge_chunks(out)
+                if self._restored is not None:
+                    t_back, elapsed = self._restored
+                    self._restored = None
+                    self._link.restored(t_back, sum(g.n_missing for c in merged for g in c.gaps),
+                                        elapsed, merged[0].seq)
+                self._ready.extend(merged)
             if restart:
                 self._restart_session("device restarted")
             elif self._streaming and now - self._last_data_t > self.stall:
                 self._recover(f"no data for {self.stall:g} s")
+
+    def _stream_seq(self) -> int:
+        """Stream index of the next sample (where a loss starts)."""
+        asm = self.assembler
+        return int(getattr(asm, "next_seq", getattr(asm, "_next_seq", 0))) if asm is not None else 0
 
     def _restart_session(self, reason: str) -> None:
         try:
