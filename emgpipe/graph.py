@@ -71,7 +71,9 @@ class Pipeline:
 
     Use :meth:`push` for each chunk and :meth:`close` at the end; connect
     sinks to :attr:`events` (``Event``), :attr:`filtered` (``Chunk``) and
-    :attr:`features` (``Features``) with ``.sink(fn)``.
+    :attr:`features` (``Features``) with ``.sink(fn)``. Whoever builds a
+    pipeline calls :meth:`destroy` when done with it (streamz keeps every sink
+    alive in a module-level set until it is destroyed).
     """
 
     def __init__(self, model=None, mode: str | None = None, detectors: Iterable = (),
@@ -154,6 +156,30 @@ class Pipeline:
         for d in self.detectors:
             closing.extend(d.close(self.end_s))
         self.closing.emit(closing)
+
+    def destroy(self) -> None:
+        """Tear the graph down: every node and sink downstream of :attr:`chunks`
+        and :attr:`closing` (the callers' sinks too) is disconnected, and the
+        sinks leave streamz's ``_global_sinks`` set, so the pipeline, its
+        detectors and whatever its sinks hold can be garbage-collected.
+
+        Call it after :meth:`close`. Safe to call twice; counters
+        (:attr:`end_s`, :attr:`n_samples`, ...) stay readable, nothing more can
+        be pushed through.
+        """
+        from streamz.sinks import Sink, _global_sinks
+        nodes, seen, todo = [], set(), [self.chunks, self.closing]
+        while todo:
+            node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            nodes.append(node)
+            todo.extend(node.downstreams)
+        for node in nodes:                       # every edge is some node's upstream edge
+            Stream.destroy(node)
+            if isinstance(node, Sink):           # (Sink.destroy would remove it only once)
+                _global_sinks.discard(node)
 
     @property
     def mains_hz(self):

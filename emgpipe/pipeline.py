@@ -70,6 +70,7 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
     part (the causality test). ``pipeline`` may be one the caller built and
     connected sinks to (e.g. an events file).
     """
+    own = pipeline is None
     p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile,
                                   answers)
     announced, final = collect(p)
@@ -82,5 +83,7 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
         if progress is not None:
             progress(chunk.end_s)
     p.close()
+    if own:                      # built here: torn down here (streamz keeps sinks alive otherwise)
+        p.destroy()
     final.sort(key=lambda e: (e.start_s, e.channel, e.kind))
     return RunResult(final, announced, p.end_s, p.n_samples, p.n_lost, p.mains_hz, p.model.tag)

@@ -419,6 +419,7 @@ class LiveSession:
             self.pipeline.close()
         finally:
             self._release()
+            self.pipeline.destroy()            # the session's graph and sinks can be collected
 
     def _release(self) -> None:
         alerts = getattr(self, "alerts", None)

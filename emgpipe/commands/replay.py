@@ -123,9 +123,12 @@ def run(args) -> int:
             total = rec.duration_hint_s       # header or file-size estimate: no pass over the file
             progress = Progress(path.name, total, tty and total > 60)
             t0 = time.perf_counter()
-            with EventsCsvWriter(out, model=pipe.model.tag) as writer:
-                pipe.events.sink(writer.write)          # rows written as events become final
-                result = run_recording(rec, speed=speed, pipeline=pipe, progress=progress)
+            try:
+                with EventsCsvWriter(out, model=pipe.model.tag) as writer:
+                    pipe.events.sink(writer.write)      # rows written as events become final
+                    result = run_recording(rec, speed=speed, pipeline=pipe, progress=progress)
+            finally:
+                pipe.destroy()                          # else streamz keeps every file's graph alive
             progress.done()
             print(summarise(path.name, rec, result, out, time.perf_counter() - t0))
         except EmgpipeError as err:

@@ -537,6 +537,8 @@ class NightRecorder:
             steps.append(("stop the alerts", self.alerts.close))
         if self.src is not None:
             steps.append(("close the source", self.src.close))
+        if getattr(self, "pipe", None) is not None:
+            steps.append(("tear the pipeline down", self.pipe.destroy))
         first = None
         for what, fn in steps:
             try:
