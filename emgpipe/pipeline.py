@@ -62,13 +62,15 @@ def resolve_mode(mode: str | None, recording: Recording | None = None) -> str | 
 def run_recording(recording: Recording, mode: str | None = None, model=None,
                   chunk_s: float | None = None, stop_s: float | None = None, progress=None,
                   speed: float | None = None, pipeline: Pipeline | None = None,
-                  profile: dict | None = None, answers: list | None = None) -> RunResult:
+                  profile: dict | None = None, answers: list | None = None,
+                  before_push=None) -> RunResult:
     """Replay a recording causally; returns its events.
 
     ``speed`` None replays at max speed (large chunks), otherwise paced at
     ``speed`` x real time in 50 ms chunks. ``stop_s`` replays only the first
     part (the causality test). ``pipeline`` may be one the caller built and
-    connected sinks to (e.g. an events file).
+    connected sinks to (e.g. an events file). ``before_push(pipeline, chunk)``
+    runs before each chunk (e.g. a simulated wearer's answer, between chunks).
     """
     own = pipeline is None
     p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile,
@@ -79,6 +81,8 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
     pacer = Pacer(speed)
     for chunk in recording.iter_chunks(chunk_s=chunk_s, stop_s=stop_s):
         pacer.wait_until(chunk.end_s)
+        if before_push is not None:
+            before_push(p, chunk)
         p.push(chunk)
         if progress is not None:
             progress(chunk.end_s)

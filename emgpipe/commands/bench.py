@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..errors import BadData, UsageError
-from ..metrics import EVENT_KINDS, combine, format_table, read_labels, score
+from ..metrics import EVENT_KINDS, combine, format_table, match, read_labels, score
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,88 @@ def group_key(recording) -> str:
     return f"{name}@{dev}{fs}" if dev else f"{name}@{fs}"
 
 
-def bench_one(path, mode="auto", model=None) -> dict:
-    """Replay and score one labelled recording (top level: runs in worker processes)."""
+#: A simulated wearer answers a false cramp alert this long after it (s).
+WEARER_DELAY_S = 5.0
+#: Cramps at most this strong (% of the simulated MVC) are "weak" (issue 13: 8-20 %).
+WEAK_MVC_PCT = 20.0
+
+
+def quiet_ratios(rec, labels, signal: str) -> dict:
+    """Each cramp label's RMS over the channel's quiet level, as the detector's
+    filters see it: ``{(channel, start_s): ratio}``. The quiet level is the
+    median 0.25 s RMS of the windows at least 1 s away from every label of
+    that channel (for an envelope: of the envelope itself)."""
+    import numpy as np
+
+    from ..graph import filters_from_model
+    from ..models import load_model
+
+    cramps = [x for x in labels if x.kind == "cramp"]
+    if not cramps:
+        return {}
+    x = np.concatenate([c.data for c in rec.iter_chunks(chunk_s=60.0)]) if rec.n_total else None
+    if x is None or not len(x):
+        return {}
+    if signal != "envelope":
+        from ..types import Chunk
+        x = filters_from_model(load_model(None))(Chunk(x, fs=rec.fs, ch_names=tuple(rec.ch_names))).data
+    n = max(1, int(round(0.25 * rec.fs)))
+    out = {}
+    for ci, name in enumerate(rec.ch_names):
+        mine = [c for c in cramps if c.channel == name]
+        if not mine:
+            continue
+        col = x[:, ci]
+        nw = len(col) // n
+        w = np.sqrt(np.mean(col[:nw * n].reshape(nw, n) ** 2, axis=1))
+        t = np.arange(nw) * n / rec.fs
+        busy = np.zeros(nw, bool)
+        for lab in labels:
+            if lab.channel == name:
+                busy |= (t + 0.25 >= lab.start_s - 1.0) & (t <= lab.end_s + 1.0)
+        quiet = float(np.median(w[~busy])) if (~busy).any() else float("nan")
+        for c in mine:
+            a, b = int(c.start_s * rec.fs), int(c.end_s * rec.fs)
+            out[(name, c.start_s)] = float(np.sqrt(np.mean(col[a:b] ** 2)) / quiet) if b > a else float("nan")
+    return out
+
+
+def _wearer(labels):
+    """A simulated wearer: answers "not a cramp" to the first false cramp alert,
+    ``WEARER_DELAY_S`` after it. Returns (before_push hook, state dict)."""
+    cramps = [x for x in labels if x.kind == "cramp"]
+    state = {"pending": None, "answered": None}
+
+    def on_event(e):
+        if e.kind != "cramp" or e.status != "onset" or state["pending"] or state["answered"]:
+            return
+        if not any(c.channel == e.channel and c.start_s - 2 <= e.alert_s <= c.end_s + 2 for c in cramps):
+            state["pending"] = (e.channel, e.alert_s + WEARER_DELAY_S, e)
+
+    def before_push(p, chunk):
+        if not state["pending"]:
+            if not getattr(p, "_wearer_sink", False):
+                p.events.sink(on_event)
+                p._wearer_sink = True
+            return
+        ch, t, e = state["pending"]
+        if chunk.start_s >= t:
+            state["pending"] = None
+            state["answered"] = (ch, chunk.start_s, e)
+            p.answer(ch, "not_cramp", chunk.start_s)
+    return before_push, state
+
+
+def bench_one(path, mode="auto", model=None, wearer: bool = False) -> dict:
+    """Replay and score one labelled recording (top level: runs in worker processes).
+
+    With ``wearer``, the recording is also replayed (a) with a simulated wearer
+    who answers "not a cramp" to the first false alert and (b) again from the
+    start with that answer in the wearer's profile (the next session); the
+    false alerts after the answer are counted for both.
+    """
     from ..io import read_recording
-    from ..pipeline import run_recording
+    from ..pipeline import resolve_mode, run_recording, signal_of
 
     rec = read_recording(path)
     labels = read_labels(Path(path).with_name(Path(path).stem + ".labels.csv"))
@@ -85,10 +163,37 @@ def bench_one(path, mode="auto", model=None) -> dict:
         labels = [x for x in labels if x.kind != "fasciculation"]
     t = time.monotonic()
     result = run_recording(rec, mode=mode, model=model)
+    replay_s = time.monotonic() - t
     events = getattr(result, "events", result)
-    return {"path": str(path), "group": group_key(rec), "duration_s": rec.duration_s,
-            "replay_s": time.monotonic() - t, "scores": score(events, labels, rec.duration_s),
-            "n_events": len(events), "n_labels": len(labels)}
+    scores = score(events, labels, rec.duration_s)
+    m = match(events, labels, "cramp")
+    found = {(lab.channel, lab.start_s): d.alert_s - lab.start_s for d, lab in m.pairs}
+    ratios = quiet_ratios(rec, labels, signal_of(rec))
+    cramps = [{"channel": lab.channel, "start_s": lab.start_s, "mvc_pct": lab.mvc_pct,
+               "quiet_ratio": ratios.get((lab.channel, lab.start_s)),
+               "found": (lab.channel, lab.start_s) in found,
+               "latency_s": found.get((lab.channel, lab.start_s))}
+              for lab in labels if lab.kind == "cramp"]
+    out = {"path": str(path), "group": group_key(rec), "duration_s": rec.duration_s,
+           "mode": resolve_mode(mode, rec) or "awake", "replay_s": replay_s, "scores": scores,
+           "n_events": len(events), "n_labels": len(labels), "cramps": cramps,
+           "false_alerts": [round(d.alert_s, 2) for d in m.false_positives]}
+    if wearer:
+        hook, st = _wearer(labels)
+        r1 = run_recording(rec, mode=mode, model=model, chunk_s=1.0, before_push=hook)
+        out["wearer"] = None
+        if st["answered"]:
+            ch, t_ans, e = st["answered"]
+            fp1 = match(r1.events, labels, "cramp").false_positives
+            from ..answers import answer_record
+            r2 = run_recording(rec, mode=mode, model=model, answers=[answer_record(e, "not_cramp")])
+            fp2 = match(r2.events, labels, "cramp").false_positives
+            out["wearer"] = {"answered_s": t_ans, "after_same_session": sum(d.alert_s > t_ans for d in fp1),
+                             "after_h": (rec.duration_s - t_ans) / 3600,
+                             "next_session": len(fp2),
+                             "next_session_missed": sum(1 for c in cramps if c["found"])
+                             - len(match(r2.events, labels, "cramp").pairs)}
+    return out
 
 
 def _row(name, scores: dict, hours: float, n_files: int) -> dict:

@@ -135,7 +135,12 @@ class CrampSettings:
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.5                  # awake, without evidence, from rest or rhythmic activity
     min_s_after_hold: float = 8.0       # awake, when this muscle made a steady hold that ended by itself
-    hold_context_s: float = 60.0        # ... within this long before (someone exercising it)
+    hold_context_s: float = 180.0       # ... within this long before (someone exercising it;
+                                        # rests between exercise sets: 1-3 min, ACSM 2009)
+    hold_steady: float = 0.5            # a steady hold's 10th percentile is this x its 90th (2 s)
+    work_min_s: float = 2.0             # ... of holds steady this long (working, not a brief press)
+    work_pct: float = 90.0              # a muscle's working level: this percentile of its steady holds
+    work_ratio: float = 1.5             # a cramp in a working muscle is this x its working level
     hold_min_s: float = 2.0             # a run that stays above off_ratio this long is a hold (walking: < 1 s)
     min_s_sleep: float = 8.0            # asleep, no leg movement in the series window before
     min_s_sleep_series: float = 10.5    # asleep during a PLM series: beyond the AASM 10 s LM limit
@@ -243,6 +248,7 @@ class _Run:
     peak: float = 0.0
     evidence: str = ""
     why: str = ""                                     # last reason it was not a cramp (debugging)
+    was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
     label: str = ""                                   # the wearer's answer to its cramp alert
 
@@ -332,7 +338,8 @@ class _Channel:
         self.run: _Run | None = None
         self.fasc: _Episode | None = None
         self.fasc_times: deque = deque()     # (time, n) of recent potentials
-        self.hist = np.empty(0)              # ratios of the windows before this batch (precursor test)
+        self.hist = np.empty(0)              # RMS of the windows before this batch (precursor test) ...
+        self.bhist = np.empty(0)             # ... and their baselines (NaN while warming up)
         self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
         self.phist = np.empty(0)             # ... and their numbers of potentials
         self.khist = np.empty(0)             # ... and their largest potentials
@@ -341,6 +348,7 @@ class _Channel:
         self.last_run_end = -1e9             # when the last activity run ended
         self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
         self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
+        self.work: deque = deque()           # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
 
@@ -462,7 +470,7 @@ class CrampDetector:
         else:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
-        self._batch_ratios = ratios
+        self._batch_rms, self._batch_bases = rms, bases
         out: list = []
         # 2. the state machine, only where something happens. A channel in an
         # announced cramp that stays active (the long middle of a cramp) is
@@ -501,10 +509,11 @@ class CrampDetector:
                            active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
                            (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
             i += 1
-        # 3. keep the recent ratios for the precursor test
+        # 3. keep the recent levels and baselines for the precursor test
         n_keep = int(round(s.precursor_s / hop)) + 1
         for k, ch in enumerate(self._ch):
-            ch.hist = np.concatenate([ch.hist, ratios[:, k]])[-n_keep:]
+            ch.hist = np.concatenate([ch.hist, rms[:, k]])[-n_keep:]
+            ch.bhist = np.concatenate([ch.bhist, bases[:, k]])[-n_keep:]
         return out
 
     def _potentials(self, values: dict, bases: np.ndarray, starts: np.ndarray):
@@ -614,8 +623,9 @@ class CrampDetector:
         in_cramp = run.cramp is not None
         # a cramp goes on while its interference pattern stays above off_ratio x
         # baseline and off_frac of its plateau (isolated spikes don't count)
-        on = active or (in_cramp and smooth and ratio >= s.off_ratio
-                        and r >= s.off_frac * run.cramp.features["rms_uv"])
+        # (hysteresis: once a run has started, off_ratio keeps a window on)
+        on = active or (smooth and ratio >= s.off_ratio
+                        and (not in_cramp or r >= s.off_frac * run.cramp.features["rms_uv"]))
         if ratio >= s.off_ratio:
             run.held_from = t0 if run.held_from is None else run.held_from
             run.held_s = max(run.held_s, t1 - run.held_from)
@@ -638,6 +648,15 @@ class CrampDetector:
             run.recent_on += on
             while run.recent and run.recent[0][0] < t1 - s.decision_s:
                 run.recent_on -= run.recent.popleft()[2]
+            if on and run.held_from is not None and t1 - run.held_from >= s.hold_min_s \
+                    and self._steady_hold(run.recent, t1 - s.hold_min_s):
+                # a steady hold (not the bursts of walking or cycling) teaches the
+                # working level, until the contraction is called a cramp
+                run.was_hold = True
+                if t1 - run.held_from >= s.work_min_s:
+                    ch.work.append((t0, r))
+                    while ch.work[0][0] < t0 - s.hold_context_s:
+                        ch.work.popleft()
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:
@@ -671,6 +690,15 @@ class CrampDetector:
         if not strong:
             run.why = f"weak {level:.1f} µV"
             return
+        work = self._work_level(ch, recent[0][0]) if self.mode != "sleep" else None
+        if work is not None:       # (awake: asleep, muscles do no steady work)
+            # above work_ratio x the working level for as long as a cramp must last
+            # (not a brief stronger press, like braking, inside a long hold)
+            last = [x[1] for x in recent if x[0] >= t1 - need]
+            above = float(np.mean(np.asarray(last) >= s.work_ratio * work)) if last else 0.0
+            if above < s.min_duty:
+                run.why = f"{above:.2f} of {need:.0f} s above {s.work_ratio} x its working level"
+                return
         rows = [x[3] for x in recent if x[3] is not None]
         co = float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
         if co >= s.coactive_ratio:
@@ -688,6 +716,28 @@ class CrampDetector:
                                     "min_s": need},
                           detector=self.detector, source_id=self._source)
         out.append(run.cramp)
+
+    def _work_level(self, ch: _Channel, t: float) -> float | None:
+        """The muscle's working level before ``t``: the ``work_pct`` percentile of
+        its steady-hold windows in the ``hold_context_s`` before, None without."""
+        s = self.settings
+        lv = [r for t0, r in ch.work if t - s.hold_context_s <= t0 < t]
+        return float(np.percentile(lv, s.work_pct)) if lv else None
+
+    def _steady_hold(self, recent, since: float) -> bool:
+        """The windows from ``since`` on are steady: their 10th percentile is at
+        least ``hold_steady`` of their 90th (a pedal or postural hold is
+        modulated by some +-30 %; a walking or cycling burst falls towards rest
+        between steps, even in a smoothed envelope)."""
+        lv = []
+        for x in reversed(recent):
+            if x[0] < since:
+                break
+            lv.append(x[1])
+        if len(lv) < 2:
+            return False
+        lo, hi = np.percentile(lv, (10, 90))
+        return lo >= self.settings.hold_steady * hi
 
     @staticmethod
     def _detail(run: _Run) -> str:
@@ -710,7 +760,8 @@ class CrampDetector:
             return "series" if series else "sleep"
         if run.evidence:
             return "evidence"
-        return "hold" if t0 - ch.last_hold_end <= s.hold_context_s else "rest"
+        held = max(ch.last_hold_end, ch.work[-1][0] if ch.work else -1e9)
+        return "hold" if t0 - held <= s.hold_context_s else "rest"
 
     def _rule(self, context: str) -> tuple[float, float]:
         """How long a run in this context must last, and how many times its
@@ -720,7 +771,7 @@ class CrampDetector:
                 "sleep_evidence": (s.min_s_sleep_evidence, s.cramp_ratio_rest),
                 "rest": (s.min_s, s.cramp_ratio_rest),
                 "hold": (s.min_s_after_hold, s.cramp_ratio),
-                "sleep": (s.min_s_sleep, s.cramp_ratio),
+                "sleep": (s.min_s_sleep, s.cramp_ratio_rest),
                 "series": (s.min_s_sleep_series, s.cramp_ratio)}[context]
 
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
@@ -734,12 +785,18 @@ class CrampDetector:
         if n >= s.evidence_fasc:
             why.append(f"{n:.0f} fasciculations in the minute before")
         n_pre = int(round(s.precursor_s / self._hop))
-        vals = np.concatenate([ch.hist, self._batch_ratios[:i, self._index[ch.name]]])[-n_pre:]
-        if len(vals) >= 0.5 * n_pre:
+        k = self._index[ch.name]
+        lv = np.concatenate([ch.hist, self._batch_rms[:i, k]])[-n_pre:]
+        bs = np.concatenate([ch.bhist, self._batch_bases[:i, k]])[-n_pre:]
+        ok = np.flatnonzero(~np.isnan(bs))
+        if len(ok) and len(lv) >= 0.5 * n_pre:
+            # against the baseline from before the precursor window: a slow
+            # precursor at ~2x rest teaches the rising baseline a little
+            vals = lv / bs[ok[0]]
             med = float(np.median(vals))
-            # a precursor is a raised but sub-threshold tension (Chaney & Sherman),
-            # not a stretch of voluntary bursts
-            bursty = float(np.mean(vals >= s.on_ratio))
+            # a precursor is a raised tension well below a contraction's level
+            # (Chaney & Sherman: ~2x), not a stretch of voluntary bursts
+            bursty = float(np.mean(vals >= s.cramp_ratio))
             if med >= s.precursor_ratio and bursty < 0.1:
                 why.append(f"precursor at {med:.1f}x baseline")
         return ", ".join(why)
@@ -819,7 +876,7 @@ class CrampDetector:
             log.debug("%s: %.1f-%.1f s not a cramp: %s", ch.name, run.start_s, end, run.why)
         s = self.settings
         dur = end - run.start_s
-        if run.held_s >= s.hold_min_s:
+        if run.was_hold:
             ch.last_hold_end = end
         if dur < s.min_voluntary_s:
             return
