@@ -1,8 +1,10 @@
 """What an alert says: the muscle and leg behind a channel, and a stretch in plain words.
 
 Channel names carry the muscle (``calf_left``, ``gastrocnemius_medial_right``,
-``EMG_BF``...). :func:`muscle_of` maps them to one of a few muscle groups and
-:func:`stretch_prompt` gives the stretch for it. Stretching the cramping
+``EMG_BF``...). :func:`muscle_of` and :func:`side_of` read them with the one
+channel-name parser the detector and the report use too
+(:func:`emgpipe.channels.parse_channel`) and :func:`stretch_prompt` gives the
+stretch for the muscle group. Stretching the cramping
 muscle is what stops a cramp (Bertolasi et al. 1993; physiology.md, "How
 cramps end"); the calf advice (pull the toes toward you, or the wall stretch)
 follows the usual clinical advice for nocturnal leg cramps (Allen & Kirby,
@@ -20,27 +22,18 @@ Examples
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass
+
+from ..channels import parse_channel
 
 #: How long each stretch is held: the 30 s hold of common static-stretch
 #: advice (ACSM guidelines: 10-30 s per stretch).
 HOLD_S = 30
 
-#: Muscle group -> (display name, words that name it). A word matches a whole
-#: token of the channel name (split on non-letters) or, when it is long
-#: (>= 5 letters), any part of the name.
-MUSCLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "calf": ("Calf", ("calf", "calves", "gastrocnemius", "gastroc", "gastro", "soleus", "sol",
-                      "triceps_surae", "mg", "lg", "gm", "gl", "gas")),
-    "hamstring": ("Hamstring", ("hamstring", "hamstrings", "biceps_femoris", "bicepsfemoris",
-                                "semitendinosus", "semimembranosus", "bf", "st", "sm", "ham")),
-    "shin": ("Shin", ("tibialis", "shin", "ta", "tib")),
-    "foot": ("Foot", ("foot", "feet", "hallucis", "plantar", "toe", "toes", "ah", "fhb")),
-    "thigh": ("Front-of-thigh", ("quadriceps", "quad", "quads", "vastus", "rectus_femoris",
-                                 "vl", "vm", "rf")),
-}
+#: Muscle group (:data:`emgpipe.channels.GROUPS`) -> its name in an alert.
+MUSCLES: dict[str, str] = {"calf": "Calf", "hamstring": "Hamstring", "shin": "Shin", "foot": "Foot",
+                           "quadriceps": "Front-of-thigh"}
 
 #: Plain-words stretch per muscle group ({hold} = HOLD_S).
 STRETCHES: dict[str, str] = {
@@ -54,40 +47,20 @@ STRETCHES: dict[str, str] = {
              "floor, or kneel and sit back on your heels; hold {hold} s."),
     "foot": ("pull your toes up toward your shin with your hand and spread them, or stand and put "
              "your weight on the foot; hold {hold} s, then massage the sole."),
-    "thigh": ("stand holding on to something, bend the knee and pull the foot toward your "
+    "quadriceps": ("stand holding on to something, bend the knee and pull the foot toward your "
               "buttock; hold {hold} s."),
 }
 GENERIC = ("gently stretch the cramping muscle to its full length and hold {hold} s; walk "
            "around or massage it when it eases.")
 
-_SIDES = {"left": ("left", "l", "lt", "sx", "links"), "right": ("right", "r", "rt", "dx", "rechts")}
-
-
-def _tokens(name: str) -> list[str]:
-    # split camelCase and any non-letter separator: "CalfLeft" -> calf, left
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    return [t for t in re.split(r"[^a-z]+", spaced.lower()) if t]
-
-
 def muscle_of(channel: str) -> str | None:
     """Muscle group of a channel name (a key of :data:`MUSCLES`) or None."""
-    low = channel.lower()
-    flat = re.sub(r"[^a-z]+", "_", low)
-    toks = set(_tokens(channel))
-    for key, (_, words) in MUSCLES.items():
-        for w in words:
-            if w in toks or (len(w) >= 5 and (w in low or w in flat)):
-                return key
-    return None
+    return parse_channel(channel).muscle_group
 
 
 def side_of(channel: str) -> str | None:
-    """``"left"``, ``"right"`` or None, from tokens such as ``left``, ``L``, ``rt``."""
-    toks = _tokens(channel)
-    for side, words in _SIDES.items():
-        if any(t in words for t in toks):
-            return side
-    return None
+    """``"left"``, ``"right"`` or None, from tokens such as ``left``, ``L``, ``rt``, ``sx``."""
+    return parse_channel(channel).leg
 
 
 def limb_key(channel: str) -> str:
@@ -111,7 +84,7 @@ def title_of(channel: str) -> str:
     side = side_of(channel)
     if m is None:
         return f"Cramp on {channel}"
-    name = MUSCLES[m][0]
+    name = MUSCLES[m]
     return f"{name} cramp ({side})" if side else f"{name} cramp ({channel})"
 
 

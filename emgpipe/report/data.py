@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..alerts.prompts import muscle_of, side_of
+from ..channels import parse_channel
 from ..errors import UsageError
 from ..io.events_csv import read_events
 from ..night.store import NightStore, find_databases
@@ -42,11 +42,11 @@ class ReportEvent:
 
     @property
     def leg(self) -> str:
-        return side_of(self.channel) or "?"
+        return parse_channel(self.channel).leg or "?"
 
     @property
     def muscle(self) -> str:
-        return muscle_of(self.channel) or self.channel
+        return parse_channel(self.channel).muscle_group or self.channel
 
 
 @dataclass

@@ -20,7 +20,7 @@ from tests.alerts.alert_helpers import cramp
     ("EMG_TA", "shin", None),
     ("foot_right", "foot", "right"),
     ("abductor_hallucis_lt", "foot", "left"),
-    ("EMG_VL", "thigh", None),
+    ("EMG_VL", "quadriceps", None),
     ("ch3", None, None),
     ("EXG Channel 0", None, None),
 ])
