@@ -48,7 +48,7 @@ from ..openbci.stream import LinkLog
 from ..sources.base import Source
 from ..types import Chunk
 from .links import BleLink, LinkLost, SerialLink, available_ports, PORT_EXAMPLES
-from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, ButtonFrame, DataFrame, Flag,
+from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, ButtonFrame, ChannelKind, DataFrame, Flag,
                        FrameDecoder, FrameType, Result, StatusFrame, encode_command)
 from .stream import DEFAULT_ENV_GAIN, ChunkAssembler, merge_chunks
 
@@ -311,6 +311,16 @@ class BridgeSource(Source):
             "boot_id": f"{st.boot_id:08x}",
             "haptic": st.has(Flag.HAPTIC),
         })
+        # what the stream's columns are: RAW (RAW - REF, EMG) or ENV (the MyoWare's
+        # rectified, smoothed envelope, which must not be band-passed: emgpipe.pipeline.signal_of)
+        kinds = [ChannelKind(st.channels[i][1]).name.lower() if st.channels[i][1] in ChannelKind._value2member_map_
+                 else str(st.channels[i][1]) for i in self.assembler.keep]
+        self.meta["channel_kinds"] = kinds
+        self.meta["signal"] = "envelope" if kinds and all(k == "env" for k in kinds) else "emg"
+        if "env" in kinds and self.meta["signal"] != "envelope" and not getattr(self, "_warned_mixed", False):
+            self._warned_mixed = True
+            log.warning("%s: the ENV channels come with RAW ones and are filtered as EMG like them "
+                        "(leave out env=1 to monitor RAW only)", self.uri)
         self.meta["counters"] = self.counters()
 
     def counters(self) -> dict:

@@ -14,8 +14,9 @@ def register(sub) -> argparse.ArgumentParser:
         description="Records REST_S seconds of rest, then MVC_S seconds during which you contract the "
                     "muscles as hard as you comfortably can (calf: push the balls of your feet down; "
                     "shin: pull your toes up), and writes a profile with each channel's rest and maximal "
-                    "level. live, night and replay use it with --profile (live and night use the default "
-                    "profile automatically when it exists).")
+                    "level, keyed by the source's channel names (name them with ?names=calf_left,...: "
+                    "live, night and replay use the profile with --profile for the channels of the same "
+                    "names, and warn when none match).")
     p.add_argument("--source", required=True, metavar="URI", help="device or recording (see emgpipe live)")
     p.add_argument("--out", default=None, metavar="PATH",
                    help="profile file (default: the per-user profile, see --show-path)")

@@ -82,6 +82,9 @@ def register(sub) -> argparse.ArgumentParser:
                    help="detector mode (default: the source's, else awake)")
     p.add_argument("--speed", default=None,
                    help="file: and sim: sources: realtime (default), max or a factor; devices ignore it")
+    p.add_argument("--profile", default=None, metavar="FILE",
+                   help="calibration profile from emgpipe calibrate (its channel names must be the "
+                        "source's: name them with ?names=...)")
     p.add_argument("--answers", default=None, metavar="FILE",
                    help="the wearer's answers to cramp alerts, read by the detector and appended to by "
                         "the n / c keys and the bridge button (default: answers.json in the "
@@ -261,6 +264,10 @@ class LiveSession:
     answers_path : path, optional
         Where new answers are appended (default: the profile folder's
         ``answers.json``).
+    profile : Profile or dict, optional
+        Calibration profile; the detector gets the source's channels of it
+        (:func:`emgpipe.channels.profile_for_stream`: a one-line warning naming
+        ``profile_path`` when none match).
 
     Attributes
     ----------
@@ -273,14 +280,18 @@ class LiveSession:
 
     def __init__(self, source, *, model=None, mode=None, events_out=None, ui=False,
                  lsl_out=None, duration_s=None, extra_detectors=(), alert_args=None,
-                 on_alert=None, answers=None, answers_path=None):
+                 on_alert=None, answers=None, answers_path=None, profile=None, profile_path=None):
         from ..answers import AnswerQueue
+        from ..channels import profile_for_stream
         from ..io.events_csv import EventsCsvWriter
-        from ..pipeline import make_pipeline
+        from ..pipeline import make_pipeline, signal_of
         self.source = source
         self.duration_s = duration_s
         self.mode = mode or source.meta.get("mode") or "awake"
-        self.pipeline = pipe = make_pipeline(model, self.mode, answers=answers)
+        # the source says what it streams (a MyoWare ENV envelope is not band-passed)
+        self.signal = signal_of(source)
+        calibration = profile_for_stream(profile, source.ch_names, str(profile_path or "--profile"))
+        self.pipeline = pipe = make_pipeline(model, self.mode, self.signal, calibration, answers)
         self.answer_queue = None
         pipe.detectors.extend(extra_detectors)
         self.console = Console()
@@ -475,6 +486,10 @@ def run(args) -> int:
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")
     options = {"speed": args.speed} if args.speed is not None else {}
+    profile = None
+    if args.profile:
+        from ..calibration import Profile
+        profile = Profile.load(args.profile)     # a bad file fails before the device opens
     src = open_source(args.source, **options)
     src.open()  # a missing port, no device, permission denied: one line from the CLI
     try:
@@ -482,7 +497,7 @@ def run(args) -> int:
         session = LiveSession(src, model=args.model, mode=args.mode, events_out=args.events_out,
                               ui=ui, lsl_out=args.lsl_out, duration_s=args.duration,
                               alert_args=args, answers=load_answers(args.answers),
-                              answers_path=args.answers)
+                              answers_path=args.answers, profile=profile, profile_path=args.profile)
         t0 = time.monotonic()
         try:
             session.run()

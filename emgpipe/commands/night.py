@@ -68,6 +68,9 @@ def run(args) -> int:
 
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")
+    if args.profile:
+        from ..calibration import Profile
+        Profile.load(args.profile)     # checked as live and replay check it (rest_uv < mvc_uv...)
     speed = None
     if args.speed is not None:
         speed = parse_speed(args.speed)
@@ -76,6 +79,7 @@ def run(args) -> int:
         args.source, args.out, duration_s=args.duration, speed=speed, model=args.model, mode=args.mode,
         alerts=args, raw_format=args.raw_format, range_uv=args.range_uv, rotate_s=args.rotate_s,
         flush_s=args.flush_s, profile=load_profile(args.profile) if args.profile else None,
+        profile_path=args.profile,
         reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None,
         answers=load_answers(args.answers), answers_path=args.answers,
         on_start=lambda line: print(f"{line}. Ctrl-C stops. Not a medical device.", flush=True))

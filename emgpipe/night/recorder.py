@@ -195,7 +195,13 @@ class NightRecorder:
     raw_format : ``"auto"``, ``"edf"`` or ``"bdf"``; range_uv : physical range.
     rotate_s, flush_s : raw file rotation and flush periods (stream s).
     profile : dict, optional
-        Calibration profile for the detector; recorded in ``nights``.
+        Calibration profile (the profile file's JSON, a
+        :class:`~emgpipe.calibration.Profile` or ``{channel: {rest_uv, mvc_uv}}``);
+        the detector gets the stream's channels of it
+        (:func:`emgpipe.channels.profile_for_stream`, a warning if none match);
+        recorded in ``nights``.
+    profile_path : str, optional
+        The profile's file, named in that warning.
     detectors : list, optional
         Detectors instead of the model's (tests).
     reconnect : bool
@@ -219,7 +225,7 @@ class NightRecorder:
                  rotate_s: float = 3600.0, flush_s: float = 2.0, profile: dict | None = None,
                  detectors=None, reconnect: bool = True, echo: Callable | None = None,
                  source_factory: Callable | None = None, reminder_s=None, on_start: Callable | None = None,
-                 answers: list | None = None, answers_path=None):
+                 answers: list | None = None, answers_path=None, profile_path=None):
         if duration_s is not None and not duration_s > 0:
             raise UsageError(f"--duration {duration_s:g}: must be positive")
         if not rotate_s > 0:
@@ -236,6 +242,7 @@ class NightRecorder:
         self.rotate_s = rotate_s
         self.flush_s = flush_s
         self.profile = profile
+        self.profile_path = None if profile_path is None else str(profile_path)
         self.detectors = detectors
         self.reconnect = reconnect
         self.echo = echo
@@ -282,20 +289,20 @@ class NightRecorder:
             src.answer_listeners.append(self.answer)
         return src
 
-    def _pipeline(self, mode):
+    def _pipeline(self, mode, signal: str = "emg"):
+        """The pipeline for the source: its signal kind (``meta["signal"]``: a MyoWare
+        ENV stream is not band-passed) and the profile's per-channel calibration."""
+        from ..channels import profile_for_stream
         from ..graph import Pipeline, default_detectors
         from ..models import load_model
         m = load_model(self.model)
         if self.detectors is not None:
             dets = self.detectors
-        elif self.profile is not None:
-            try:
-                dets = default_detectors(m, mode, profile=self.profile, answers=self.answers)
-            except TypeError:
-                raise UsageError("--profile: this detector does not take a calibration profile") from None
         else:
-            dets = default_detectors(m, mode, answers=self.answers)
-        return Pipeline(m, mode=mode, detectors=dets)
+            # the detector looks channels up in {channel: {rest_uv, mvc_uv}}, not in the file
+            profile = profile_for_stream(self.profile, self.ch_names, self.profile_path or "--profile")
+            dets = default_detectors(m, mode, profile, signal, answers=self.answers)
+        return Pipeline(m, mode=mode, detectors=dets, signal=signal)
 
     def _alert_manager(self):
         from ..alerts import AlertManager, build_alert_manager
@@ -444,7 +451,8 @@ class NightRecorder:
             mode = self.mode
             if mode in (None, "auto"):
                 mode = meta.get("mode") if meta.get("mode") in ("sleep", "awake") else "sleep"
-            self.pipe = self._pipeline(mode)
+            from ..pipeline import signal_of
+            self.pipe = self._pipeline(mode, signal_of(self.src))
             self.quality = QualityMeter(self.fs, self.ch_names)
             bdf, range_uv = choose_raw_format(meta, self.raw_format, self.range_uv)
             self.night_id = self.store.begin_night(
