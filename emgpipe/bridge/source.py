@@ -26,7 +26,7 @@ baud       serial baud rate (default 500000)
 rate       sample rate to request, Hz (default: the device's)
 env        1 to include the ENV channels (default: RAW - REF only)
 env_gain   ENV gain for µV scaling (default 10200, MW-LIB's pot default)
-names      comma-separated names of the RAW channels
+names      comma-separated names of the RAW channels, one per RAW channel
 stall      seconds without data before the link counts as lost (2)
 reconnect  seconds to keep retrying a lost device, ``inf`` = forever (600)
 handshake  seconds to wait for the device to answer (5)
@@ -264,6 +264,10 @@ class BridgeSource(Source):
             if not first:
                 self.assembler.restarted("sample rate restored (device counter restarted)")
         if first:
+            n_raw = sum(1 for _, k in st.channels if k == ChannelKind.RAW)
+            if self.names and len(self.names) != n_raw:
+                raise UsageError(f"--source {self.uri}: names= gives {len(self.names)} name(s) "
+                                 f"({','.join(self.names)}) for the device's {n_raw} RAW channel(s)")
             self.assembler = ChunkAssembler(st, source_id=self.uri, include_env=self.env,
                                             env_gain=self.env_gain, names=self.names)
             self.fs = self.assembler.fs

@@ -46,8 +46,31 @@ def parse_uri(uri: str) -> tuple[str, str, dict]:
     return scheme, rest, query
 
 
+#: Schemes whose backend takes ``names`` itself (the bridge names its RAW channels).
+OWN_NAMES = ("bridge", "bridge-ble")
+
+
+def parse_names(value, uri: str = "") -> tuple:
+    """``"a, b,c"`` (or a sequence) -> ``("a", "b", "c")``.
+
+    >>> parse_names("calf_left, calf_right")
+    ('calf_left', 'calf_right')
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(str(n).strip() for n in items)
+    if not names or not all(names):
+        raise UsageError(f"--source {uri}: names={value!r}: expected comma-separated channel names, "
+                         f"e.g. names=calf_left,calf_right")
+    return names
+
+
 def open_source(uri: str, **options) -> Source:
-    """Create the source for ``uri``; ``options`` override URI query values."""
+    """Create the source for ``uri``; ``options`` override URI query values.
+
+    Every source takes ``names=a,b,...`` to name its channels in order
+    (CONTRACT.md "Sources"); a count that differs from the device's channels
+    is a one-line :class:`UsageError` when the source opens.
+    """
     scheme, target, query = parse_uri(uri)
     if scheme not in BACKENDS:
         known = ", ".join(sorted(BACKENDS))
@@ -55,4 +78,8 @@ def open_source(uri: str, **options) -> Source:
     mod_name, cls_name = BACKENDS[scheme].split(":")
     cls = getattr(importlib.import_module(f"{__name__}.{mod_name}"), cls_name)
     query.update({k: v for k, v in options.items() if v is not None})
-    return cls.from_uri(target, **query)
+    names = query.pop("names", None) if scheme not in OWN_NAMES else None
+    src = cls.from_uri(target, **query)
+    if names is not None:
+        src.use_names(parse_names(names, uri))
+    return src

@@ -27,6 +27,7 @@ class Source:
     uri : str
     fs : float
     ch_names : tuple of str
+        The device's names, or those given with ``names=a,b,...`` (:meth:`use_names`).
     meta : dict
         Device facts for logs (board, firmware, gain, scaling, mode).
     """
@@ -34,12 +35,50 @@ class Source:
     scheme = ""
     uri = ""
     fs: float = 0.0
-    ch_names: tuple = ()
     meta: dict
+    _device_names: tuple = ()
+    _names: tuple | None = None
 
     def __init__(self):
         self.meta = {}
         self._stopped = False
+
+    # --- channel names: the device's, or the user's ``names=a,b,...`` (CONTRACT.md "Sources")
+    @property
+    def ch_names(self) -> tuple:
+        """The channel names chunks carry: the ``names=`` given, else the device's."""
+        return self._names if self._names is not None and self._device_names else self._device_names
+
+    @ch_names.setter
+    def ch_names(self, names) -> None:
+        self._device_names = tuple(names)
+        self._check_names()
+
+    def use_names(self, names) -> None:
+        """Name the channels in order (``names=calf_left,calf_right``). Checked against
+        the device's channel count as soon as it is known (at :meth:`open` for devices):
+        a different count is a :class:`~emgpipe.errors.UsageError` naming both."""
+        names = tuple(names)
+        if len(set(names)) != len(names) or not all(names):
+            from ..errors import UsageError
+            raise UsageError(f"--source {self.uri}: names={','.join(names)}: names must be non-empty "
+                             f"and different")
+        self._names = names
+        self._check_names()
+
+    def _check_names(self) -> None:
+        if self._names is None or not self._device_names or len(self._names) == len(self._device_names):
+            return
+        from ..errors import UsageError
+        raise UsageError(f"--source {self.uri}: names= gives {len(self._names)} name(s) "
+                         f"({','.join(self._names)}) for {len(self._device_names)} channel(s) "
+                         f"({','.join(self._device_names)})")
+
+    def _named(self, chunk: Chunk) -> Chunk:
+        """``chunk`` under the user's channel names (for chunks made elsewhere, e.g. a reader)."""
+        if self._names is None or chunk.ch_names == self._names:
+            return chunk
+        return chunk.replace(ch_names=self._names)
 
     @classmethod
     def from_uri(cls, target: str, **options) -> "Source":

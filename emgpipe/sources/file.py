@@ -52,4 +52,4 @@ class FileSource(Source):
             if self._stopped:
                 return
             pacer.wait_until(chunk.end_s)
-            yield chunk
+            yield self._named(chunk)
