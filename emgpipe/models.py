@@ -86,4 +86,159 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> Model:
             raise ConfigError(f"{where}: model extends itself")
         params = _merge(dict(load_model(parent).params), params)
         params["model"] = meta
+    validate_model(params, where)
     return Model(meta["name"], str(meta["version"]), where, MappingProxyType(params))
+
+
+# ---------------------------------------------------------------------- validation
+#: [model] keys and [filters] / [windows] keys (the other sections are checked
+#: against the fields of the settings dataclasses they feed).
+_MODEL_KEYS = {"name": str, "version": (str, int, float), "extends": str, "description": str}
+#: key -> (type, lower bound, lower bound excluded?, what is expected)
+_POS, _NONNEG = (0.0, True), (0.0, False)
+_FILTERS = {"bandpass_low_hz": (float, *_POS), "bandpass_high_hz": (float, *_POS),
+            "bandpass_order": (int, 1.0, False), "notch_bandwidth_hz": (float, *_POS),
+            "mains_decide_s": (float, *_POS), "mains_min_prominence": (float, *_POS)}
+_WINDOWS = {"length_s": (float, *_POS), "hop_s": (float, *_POS)}
+#: durations and thresholds that must be above 0 in [quality] (a window, a
+#: minimum duration of 0 would flag every window / never finish an episode)
+_QUALITY_POSITIVE = ("window_s", "flat_s", "mains_min_s", "min_artifact_s", "clip_min_run",
+                     "pop_hold_s", "pop_pre_s", "pop_event_s", "clip_fraction")
+_DETECTOR_POSITIVE = ("baseline_down_s", "baseline_up_s", "decision_s", "evidence_window_s",
+                      "precursor_s", "fasc_tonic_s", "series_context_s", "hold_context_s")
+
+
+def _settings_fields(cls) -> dict:
+    """field name -> the type of its default (float, int, str, tuple)."""
+    from dataclasses import MISSING, fields
+    out = {}
+    for f in fields(cls):
+        d = f.default if f.default is not MISSING else (
+            f.default_factory() if f.default_factory is not MISSING else None)
+        out[f.name] = type(d) if d is not None else float
+    return out
+
+
+def _expect(kind, lo=None, lo_open=False) -> str:
+    what = {int: "a whole number", float: "a number", str: "a string", tuple: "a list"}.get(kind, "a value")
+    if lo is not None:
+        what += " above 0" if (lo_open and lo == 0) else f" of at least {lo:g}"
+    return what
+
+
+def _shown(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def _check(where: str, section: str, key: str, value, kind, lo=None, lo_open=False) -> None:
+    bad = False
+    if kind is float:
+        bad = isinstance(value, bool) or not isinstance(value, (int, float)) or value != value
+    elif kind is int:
+        bad = isinstance(value, bool) or not isinstance(value, int)
+    elif kind is str:
+        bad = not isinstance(value, str)
+    elif kind is tuple:
+        bad = not isinstance(value, list)
+    if not bad and lo is not None and kind in (int, float):
+        bad = value <= lo if lo_open else value < lo
+    if bad:
+        raise ConfigError(f"{where}: [{section}] {key} = {_shown(value)}: expected {_expect(kind, lo, lo_open)}")
+
+
+def _unknown(where: str, section: str, key: str, known) -> ConfigError:
+    import difflib
+    near = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(sorted(known))}"
+    return ConfigError(f"{where}: [{section}] {key}: unknown key ({hint})")
+
+
+def validate_model(params: dict, where: str) -> None:
+    """Check every key of a model against the settings it sets (MNE's ``_check_option`` habit).
+
+    Sections: ``[model]``, ``[filters]`` (BandPassSettings / MainsNotchSettings
+    as :func:`emgpipe.graph.filters_from_model` reads them), ``[windows]``,
+    ``[quality]`` (:class:`~emgpipe.detect.quality.QualitySettings`),
+    ``[detector]`` (:class:`~emgpipe.detect.cramp.CrampSettings`, with optional
+    ``[detector.awake]`` / ``[detector.sleep]`` tables) and ``[features]``
+    (:class:`~emgpipe.dsp.features.FeatureSettings`). An unknown section or key,
+    a wrong type or an impossible value (a zero or negative window or duration,
+    a negative threshold) raises :class:`ConfigError` naming the file, the key
+    and what is expected. (A band above the stream's Nyquist frequency can only
+    be checked when the stream's rate is known: the band-pass caps it.)
+    """
+    from .detect.cramp import CrampSettings          # imported here: models.py sits below them
+    from .detect.quality import QualitySettings
+    from .dsp.features import ALL_FEATURES, FeatureSettings
+
+    def table(section):
+        v = params.get(section, {})
+        if not isinstance(v, dict):
+            raise ConfigError(f"{where}: {section} must be a [{section}] table")
+        return v
+
+    sections = ("model", "filters", "windows", "quality", "detector", "features")
+    for key in params:
+        if key not in sections:
+            raise ConfigError(f"{where}: [{key}]: unknown section (known: {', '.join(sections)})")
+    for key, value in table("model").items():
+        if key not in _MODEL_KEYS:
+            raise _unknown(where, "model", key, _MODEL_KEYS)
+        if not isinstance(value, _MODEL_KEYS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{where}: [model] {key} = {_shown(value)}: expected a string")
+    filt = table("filters")
+    for key, value in filt.items():
+        if key == "mains_hz":
+            if value not in ("auto", 50, 60) or isinstance(value, bool):
+                raise ConfigError(f'{where}: [filters] mains_hz = {_shown(value)}: expected "auto", 50 or 60')
+            continue
+        if key not in _FILTERS:
+            raise _unknown(where, "filters", key, list(_FILTERS) + ["mains_hz"])
+        _check(where, "filters", key, value, *_FILTERS[key])
+    if isinstance(filt.get("bandpass_low_hz"), (int, float)) and isinstance(filt.get("bandpass_high_hz"),
+                                                                           (int, float)):
+        if not filt["bandpass_high_hz"] > filt["bandpass_low_hz"]:
+            raise ConfigError(f"{where}: [filters] bandpass_high_hz = {filt['bandpass_high_hz']}: expected a "
+                              f"number above bandpass_low_hz ({filt['bandpass_low_hz']})")
+    win = table("windows")
+    for key, value in win.items():
+        if key not in _WINDOWS:
+            raise _unknown(where, "windows", key, _WINDOWS)
+        _check(where, "windows", key, value, *_WINDOWS[key])
+    if isinstance(win.get("length_s"), (int, float)) and isinstance(win.get("hop_s"), (int, float)):
+        if win["hop_s"] > win["length_s"]:
+            raise ConfigError(f"{where}: [windows] hop_s = {win['hop_s']}: expected at most length_s "
+                              f"({win['length_s']}): samples between windows would be skipped")
+    for section, cls, positive in (("quality", QualitySettings, _QUALITY_POSITIVE),
+                                   ("detector", CrampSettings, _DETECTOR_POSITIVE)):
+        known = _settings_fields(cls)
+        tab = table(section)
+        subtables = [(section, tab)]
+        if section == "detector":
+            for mode in ("awake", "sleep"):
+                if isinstance(tab.get(mode), dict):
+                    subtables.append((f"detector.{mode}", tab[mode]))
+        for name, t in subtables:
+            for key, value in t.items():
+                if name == "detector" and key in ("awake", "sleep") and isinstance(value, dict):
+                    continue
+                if key not in known:
+                    raise _unknown(where, name, key, known)
+                kind = known[key]
+                kind = float if kind is int and key not in ("clip_min_run", "evidence_fasc") else kind
+                _check(where, name, key, value, kind, 0.0, key in positive)
+    feat = table("features")
+    known = _settings_fields(FeatureSettings)
+    for key, value in feat.items():
+        if key not in known:
+            raise _unknown(where, "features", key, known)
+        if key == "names":
+            _check(where, "features", key, value, tuple)
+            bad = [v for v in value if v not in ALL_FEATURES]
+            if bad:
+                raise ConfigError(f"{where}: [features] names: unknown feature {bad[0]!r} "
+                                  f"(known: {', '.join(ALL_FEATURES)})")
+        else:
+            _check(where, "features", key, value, float, 0.0, False)

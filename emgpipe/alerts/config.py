@@ -68,6 +68,63 @@ SINKS = {
 }
 TOP_LEVEL = ("reminder_s", "refractory_s")
 
+_NUM = "a number"
+
+
+def _number(lo=None, hi=None, lo_open=False, integer=False):
+    """A check: (value -> ok?, what is expected)."""
+    kind = "a whole number" if integer else _NUM
+    rng = ""
+    if lo is not None and hi is not None:
+        rng = f" from {lo:g} to {hi:g}"
+    elif lo is not None:
+        rng = " above 0" if lo_open and lo == 0 else f" of at least {lo:g}"
+
+    def ok(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+            return False
+        if v != v:
+            return False
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            return False
+        return hi is None or v <= hi
+    return ok, kind + rng
+
+
+def _strings(v):
+    return isinstance(v, str) or (isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v))
+
+
+#: Option -> (check, what is expected), for every sink option and top-level key.
+OPTION_CHECKS = {
+    "enabled": (lambda v: isinstance(v, bool), "true or false"),
+    "bell": (lambda v: isinstance(v, bool), "true or false"),
+    "frequency_hz": _number(20, 20000),
+    "beep_s": _number(0, 10, lo_open=True),
+    "volume": _number(0, 1),
+    "player": (_strings, "a program, as a string or a list of strings"),
+    "timeout_s": _number(0, lo_open=True),
+    "urgency": (lambda v: v in ("low", "normal", "critical"), '"low", "normal" or "critical"'),
+    "ms": _number(1, 5000, integer=True),
+    "strength": _number(0, 255, integer=True),
+    "url": (lambda v: isinstance(v, str) and v.startswith(("http://", "https://")), "an http(s):// URL"),
+    "retries": _number(0, integer=True),
+    "backoff_s": _number(0),
+    "headers": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+                "a table of strings"),
+    "argv": (_strings, "a command, as a list of strings (or one string)"),
+    "reminder_s": _number(0),
+    "refractory_s": _number(0),
+}
+
+
+def _check_value(path, where: str, key: str, value) -> None:
+    check = OPTION_CHECKS.get(key)
+    if check is not None and not check[0](value):
+        shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
+            else value
+        raise ConfigError(f"{path}: {where}{key} = {shown}: expected {check[1]}")
+
 
 def load_config(path: str | os.PathLike) -> dict:
     """Read and check an alerts TOML file; errors name the file and the key."""
@@ -80,7 +137,7 @@ def load_config(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     for key, value in data.items():
         if key in TOP_LEVEL:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            if not OPTION_CHECKS[key][0](value):
                 raise ConfigError(f"{path}: {key} must be a non-negative number of seconds")
             continue
         if key not in SINKS:
@@ -92,6 +149,7 @@ def load_config(path: str | os.PathLike) -> dict:
         for opt in value:
             if opt not in allowed:
                 raise ConfigError(f"{path}: [{key}] unknown option {opt!r} (allowed: {', '.join(allowed)})")
+            _check_value(path, f"[{key}] ", opt, value[opt])
     data["_path"] = str(path)
     return data
 
