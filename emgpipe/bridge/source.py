@@ -481,7 +481,10 @@ class BridgeSource(Source):
                     restart = True
             if out:
                 self.meta["counters"] = self.counters()
-                merged = merge_chunks(out)
+                # each column's ADC step (µV): the quality stage's flat-line test must not
+                # call a live 10-bit signal sitting on one code at rest a lead-off
+                lsb = {"lsb_uv": tuple(float(x) for x in self.assembler.scale)}
+                merged = [c.replace(attrs={**c.attrs, **lsb}) for c in merge_chunks(out)]
                 if self._restored is not None:
                     t_back, elapsed = self._restored
                     self._restored = None

@@ -18,6 +18,11 @@ from .episodes import EpisodeTracker
 from .pops import PopScanner, PopSettings
 
 
+#: A coarse ADC's channel on one code is a flat line when that code is this many
+#: steps from its live level (rest noise flickers it by one step around it).
+FLAT_AWAY_LSB = 2.0
+
+
 @dataclass(frozen=True)
 class QualitySettings:
     """Thresholds in physical units (see models/default.toml ``[quality]``)."""
@@ -107,6 +112,7 @@ class QualityDetector:
         self._next_seq = None
         self._mains_key, self._mains = None, None   # (fs, window length) -> its mains_table
         self._mains_base: dict = {}            # channel -> its usual mains-line RMS (µV)
+        self._live_level: dict = {}            # channel -> where a coarse-ADC channel lives (µV, flat test)
         self._pops = PopScanner(self.settings.pop_settings())
         self._pop_open: dict = {}              # channel -> [first edge, last edge, alert_s, n]
         #: the electrode pops found in the last chunk, ``[(channel name, edge time s)]``
@@ -125,6 +131,7 @@ class QualityDetector:
         if chunk.ch_names != self._ch_names or chunk.source_id != self._source:
             self._trackers = {}
             self._mains_base = {}
+            self._live_level = {}
             self._ch_names = chunk.ch_names
             self._next_seq = None
             self._pops.reset()
@@ -150,7 +157,7 @@ class QualityDetector:
         else:  # pragma: no cover - the windows are made non-overlapping above
             st = _kernels.quality_stats_numpy(w.data, self._mains)
         hi, lo, frac_hi, frac_lo, run_hi, run_lo, slow, fast, peak, m50, m60, m40 = st
-        flat = (hi - lo) < s.flat_uv
+        flat = self._flat(chunk, hi, lo)
         clip = np.zeros_like(flat)
         for ext, frac, run in ((hi, frac_hi, run_hi), (lo, frac_lo, run_lo)):
             cand = (frac >= s.clip_fraction) & (run >= s.clip_min_run) & ~flat
@@ -186,6 +193,47 @@ class QualityDetector:
                     if done is not None:
                         events.append(self._event(ch, cond, done))
         return events
+
+    def _flat(self, chunk: Chunk, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """Windows (n_windows, n_channels) in which a channel's raw signal is a flat line.
+
+        A fine ADC (a step below ``flat_uv``: the Cyton's 0.02 µV, the
+        Ganglion's 0.06 µV) never sits on one value while electrodes are on
+        skin: amplifier and electrode noise (~1-10 µV) move it by many steps,
+        so a spread below ``flat_uv`` is a lead-off or a dead ADC.
+
+        A coarse ADC (the source gives its step in ``chunk.attrs["lsb_uv"]``,
+        one per channel: an Arduino Uno's 10 bits behind the MyoWare's gain of
+        200 are 24.4 µV) sits on one code for seconds at rest, because resting
+        sEMG is smaller than one step: a window on one code says nothing about
+        the electrodes. Such a channel is flat only when it sits on one code
+        (spread below half a step) at least :data:`FLAT_AWAY_LSB` steps from
+        where it lives (its level in the last window that moved by a step;
+        RAW - REF is AC-coupled and rests on its centre code), i.e. stuck at a
+        rail or pulled off by a lead that came off; a dead channel stuck on its
+        rest code cannot be told from rest by the samples and is not flagged.
+        ``flat_uv <= 0`` turns the test off (an envelope signal).
+        """
+        s = self.settings
+        spread = hi - lo
+        flat = spread < s.flat_uv
+        lsb = chunk.attrs.get("lsb_uv")
+        if lsb is None or s.flat_uv <= 0 or not flat.size:
+            return flat
+        lsb = np.broadcast_to(np.asarray(lsb, dtype=float), (flat.shape[1],))
+        for c in np.flatnonzero(lsb > s.flat_uv):
+            q, ch = float(lsb[c]), chunk.ch_names[c]
+            mid = 0.5 * (hi[:, c] + lo[:, c])
+            level = self._live_level.get(ch, mid[0])
+            col = np.zeros(len(mid), dtype=bool)
+            for i in range(len(mid)):
+                if spread[i, c] >= 0.5 * q:        # moved by a step: alive, and here it lives
+                    level = mid[i]
+                else:
+                    col[i] = abs(mid[i] - level) >= FLAT_AWAY_LSB * q
+            self._live_level[ch] = level
+            flat[:, c] = col
+        return flat
 
     def _pop_events(self, chunk: Chunk) -> list[Event]:
         """Electrode pops of this chunk; pops on a channel within ``merge_s`` of
