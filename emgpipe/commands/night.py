@@ -68,8 +68,10 @@ def run(args) -> int:
 
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")
+    profile = None
     if args.profile:
         from ..calibration import Profile
+        profile = load_profile(args.profile)
         Profile.load(args.profile)     # checked as live and replay check it (rest_uv < mvc_uv...)
     speed = None
     if args.speed is not None:
@@ -78,7 +80,7 @@ def run(args) -> int:
     rec = NightRecorder(
         args.source, args.out, duration_s=args.duration, speed=speed, model=args.model, mode=args.mode,
         alerts=args, raw_format=args.raw_format, range_uv=args.range_uv, rotate_s=args.rotate_s,
-        flush_s=args.flush_s, profile=load_profile(args.profile) if args.profile else None,
+        flush_s=args.flush_s, profile=profile,
         profile_path=args.profile,
         reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None,
         answers=load_answers(args.answers), answers_path=args.answers,
