@@ -33,6 +33,25 @@ DEFAULT_ENV_GAIN = 200 * (1 + 50)
 _PREFIX = {ChannelKind.RAW: "raw", ChannelKind.ENV: "env", ChannelKind.RECT: "rect"}
 
 
+def check_status(status: StatusFrame) -> None:
+    """:class:`ProtocolError` for a STATUS frame no stream can be built on (a
+    corrupt or foreign device: zero rate, ADC bits, reference or gain)."""
+    bad = []
+    if not 1 <= int(status.adc_bits) <= 24:
+        bad.append(f"ADC bits {status.adc_bits}")
+    if status.vref_mv <= 0:
+        bad.append(f"reference {status.vref_mv} mV")
+    if status.raw_gain <= 0:
+        bad.append(f"gain {status.raw_gain}")
+    if status.fs_hz <= 0:
+        bad.append(f"rate {status.fs_hz} Hz")
+    if len(status.channels) != status.n_ch:
+        bad.append(f"{status.n_ch} channels but {len(status.channels)} descriptors")
+    if bad:
+        raise ProtocolError(f"device status is not usable ({', '.join(bad)}); "
+                            "check the firmware and the baud rate")
+
+
 def channel_layout(status: StatusFrame, *, include_env: bool = False,
                    env_gain: float = DEFAULT_ENV_GAIN, names=None):
     """Which device channels become chunk columns, their names and µV scales.
@@ -48,6 +67,7 @@ def channel_layout(status: StatusFrame, *, include_env: bool = False,
     scale : ndarray
         µV per ADC count for each kept channel.
     """
+    check_status(status)
     keep, ch_names, scale = [], [], []
     raw_names = list(names or [])
     for i, (sensor, kind) in enumerate(status.channels):

@@ -36,6 +36,26 @@ from .base import segments_from_missing
 
 log = logging.getLogger(__name__)
 
+
+def is_counter(index) -> bool:
+    """Whether a column can be a device counter: finite whole numbers in 0 .. MAX_COUNTER."""
+    idx = np.asarray(index, dtype=np.float64)
+    return bool(idx.size == 0 or (np.isfinite(idx).all() and idx.min() >= 0
+                                  and idx.max() < MAX_COUNTER and np.all(idx == np.rint(idx))))
+
+
+def _usual_step(pos: np.ndarray) -> int:
+    """The most frequent positive counter step (the smallest on a tie; no bincount over
+    a huge range)."""
+    if not pos.size:
+        return 1
+    vals, counts = np.unique(pos, return_counts=True)
+    return int(vals[int(np.argmax(counts))])
+
+
+def _clock_extra_ok(extra: float, fs: float) -> bool:
+    return bool(np.isfinite(extra)) and extra <= MAX_CLOCK_GAP_S * fs
+
 #: Lower-envelope window each side of a suspected clock gap (s): long enough to
 #: contain a few minimum-latency arrivals, short against host/device drift
 #: (~0.1 % measured in the OpenBCI GUI sample = 2 ms per window).
@@ -44,6 +64,13 @@ ENVELOPE_S = 2.0
 CANDIDATE_CYCLES = 0.5
 #: Whole cycles are accepted when the clock agrees within this fraction of a cycle.
 CYCLE_TOLERANCE = 0.1
+
+#: A device counter never gets this large (Cyton 0-255, Ganglion 0-200, BrainFlow
+#: package_num 0-255, BITalino nSeq 0-15); larger values are corrupt, not counters.
+MAX_COUNTER = 1 << 32
+#: The longest loss a clock jump may size (s): beyond a week it is a corrupt or
+#: absurd clock value (e.g. an 11-digit number), not a loss, and is ignored.
+MAX_CLOCK_GAP_S = 7 * 86400.0
 
 REASON_COUNTER = "dropped packets (sample index jump)"
 REASON_CLOCK = "dropped packets (clock jump; sample index restarted or wrapped)"
@@ -85,8 +112,7 @@ def counter_missing(index: np.ndarray, modulo: int | None = None):
     sizes = np.diff(np.concatenate(([-1], change, [n - 1])))
     per_packet = max(1, int(np.median(sizes)))
     step = np.mod(index[change + 1] - index[change], m)
-    pos = step[step > 0]
-    usual = int(np.bincount(pos).argmax()) if pos.size else 1
+    usual = _usual_step(step[step > 0])
     lost_packets = np.maximum(0, np.rint(step / usual).astype(np.int64) - 1)
     missing[change] = lost_packets * per_packet
     return missing, int(round(m / usual)) * per_packet
@@ -121,6 +147,10 @@ def clock_refine(missing: np.ndarray, clock: np.ndarray, fs: float, cycle: int):
         lo = max(bounds[k] + 1, i + 1 - w)
         hi = min(bounds[k + 2] + 1, i + 1 + w)
         extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * fs   # samples
+        if not _clock_extra_ok(extra, fs):
+            log.warning("clock jumps by %.3g s after row %d: not a loss (corrupt clock value?); "
+                        "ignored", extra / fs, int(i) + 1)
+            continue
         cycles = round(extra / cycle)
         if cycles >= 1 and abs(extra - cycles * cycle) <= CYCLE_TOLERANCE * cycle:
             missing[i] += cycles * cycle
@@ -197,8 +227,7 @@ class CounterStream:
             sizes = np.diff(np.concatenate(([-1], change, [n - 1])))
             self.per_packet = max(1, int(np.median(sizes)))
             step = np.mod(idx[change + 1] - idx[change], self.m)
-            pos = step[step > 0]
-            self.usual = int(np.bincount(pos).argmax()) if pos.size else 1
+            self.usual = _usual_step(step[step > 0])
             self.cycle = int(round(self.m / self.usual)) * self.per_packet
         self.w = max(1, int(ENVELOPE_S * fs))
         self.splitter = Splitter(self.fs)
@@ -278,7 +307,11 @@ class CounterStream:
                 lo = max(prev_c + 1, i + 1 - self.w)
                 hi = min(next_c + 1, i + 1 + self.w)
                 extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * self.fs
-                if not np.isfinite(extra):
+                if not _clock_extra_ok(extra, self.fs):
+                    if not self._clock_warned:
+                        log.warning("%s: host clock jumps by %.3g s after row %d: not a loss "
+                                    "(corrupt clock value?); ignored", self.path, extra / self.fs, gi + 1)
+                        self._clock_warned = True
                     continue
                 cycles = round(extra / self.cycle)
                 if cycles >= 1 and abs(extra - cycles * self.cycle) <= CYCLE_TOLERANCE * self.cycle:

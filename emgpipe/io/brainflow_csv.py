@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import BadData, BadHeader, UsageError
 from . import _text
+from ._gaps import is_counter
 from .base import Recording, StreamedRecording
 from ._gaps import CounterStream
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
@@ -173,7 +174,7 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
     clock = prefix.data[:, b.timestamp]
     clock = clock if np.isfinite(clock).all() and np.all(clock > 1e8) else None
     idx = prefix.data[:, b.package]
-    have_counter = bool(np.all(np.isfinite(idx)) and np.all(idx == np.rint(idx)) and idx.min() >= 0)
+    have_counter = is_counter(idx)
     board_from = "option" if board is not None else "columns"
     if board is None and len(cands) > 1:
         pick = _pick_by_rate(cands, clock, len(idx))
@@ -214,7 +215,7 @@ def read(path, *, board=None, fs: float | None = None, **opts) -> Recording:
                     seq += len(data)
                     continue
                 idx = blk.data[:, b.package]
-                if not (np.all(np.isfinite(idx)) and np.all(idx == np.rint(idx)) and idx.min() >= 0):
+                if not is_counter(idx):
                     raise BadData(path, f"line {blk.first_line}-{blk.row_line(len(idx) - 1)}: "
                                         f"package_num column stops being a counter")
                 clk = blk.data[:, b.timestamp] if use_clock else None

@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import BadData, BadHeader
 from . import _text
 from .base import Recording, StreamedRecording
-from ._gaps import CounterStream
+from ._gaps import CounterStream, is_counter
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
                     reject_options)
 
@@ -348,8 +348,7 @@ def read(path, *, fs: float | None = None, channels=None, **opts) -> Recording:
 
 
 def _check_counter(path, blk, lay, names):
-    idx = blk.data[:, lay.index]
-    if not np.all(idx == np.rint(idx)) or idx.min() < 0:
+    if not is_counter(blk.data[:, lay.index]):
         raise BadData(path, f"column '{names[lay.index]}' is not a sample counter")
 
 

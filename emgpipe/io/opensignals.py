@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import BadData, BadHeader, UsageError
 from . import _text
 from .base import Recording, StreamedRecording
-from ._gaps import CounterStream
+from ._gaps import MAX_COUNTER, CounterStream, is_counter
 from ._text import (check_rows_finite, estimate_rows, first_line, iter_table, name_of, open_text,
                     reject_options, unique_names)
 
@@ -296,7 +296,18 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
                                 f"is not a {bits[c]}-bit ADC count (0..{top[c]}); already converted?")
         return adc_to_uv(adc, bits, vcc, gain)
 
+    def check_counter(blk):
+        if h.seq_col is None:
+            return
+        idx = blk.data[:, h.seq_col]
+        if not is_counter(idx):
+            bad = ~((idx >= 0) & (idx < MAX_COUNTER) & (idx == np.rint(idx)))
+            r = int(np.argmax(bad)) if bad.any() else 0
+            raise BadData(path, f"line {blk.row_line(r)}: sequence column '{h.columns[h.seq_col]}' "
+                                f"value {idx[r]!r} is not a sample counter")
+
     convert(prefix)
+    check_counter(prefix)
     modulo = 2 ** h.seq_bits if h.seq_bits else None
     prefix_idx = prefix.data[:, h.seq_col].astype(np.int64) if h.seq_col is not None else None
     meta = {"format": FORMAT, "variant": h.variant, "device": h.device or None,
@@ -319,6 +330,7 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
                 if not blk.data.shape[0]:
                     continue
                 data = convert(blk)
+                check_counter(blk)
                 if gs is None:
                     yield Block(seq, data)
                     seq += len(data)

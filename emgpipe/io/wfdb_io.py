@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,13 @@ def parse_header(text: str, path=None) -> Header:
     >>> h.fs, h.n_samples, [(s.units, s.description) for s in h.signals]
     (1000.0, 5000, [('uV', 'TA'), ('mV', 'GM')])
     """
+    try:
+        return _parse_header(text, path)
+    except (ValueError, IndexError, OverflowError) as exc:     # a field of the wrong kind
+        raise BadHeader(path, f"malformed WFDB header ({exc})") from None
+
+
+def _parse_header(text: str, path=None) -> Header:
     lines = [ln.strip() for ln in text.splitlines()]
     body = [(k + 1, ln) for k, ln in enumerate(lines) if ln and not ln.startswith("#")]
     if not body:
@@ -164,6 +172,10 @@ def read(path, *, channels=None, **opts) -> Recording:
     except Exception as exc:       # wfdb raises ValueError/IndexError/... on bad files
         raise BadData(hea, f"cannot decode ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
     names = list(info.sig_name or [f"ch{k + 1}" for k in range(info.n_sig)])
+    if len(names) != info.n_sig or (info.units and len(info.units) != info.n_sig) or \
+            not (info.fs and math.isfinite(float(info.fs)) and float(info.fs) > 0):
+        raise BadHeader(hea, f"inconsistent header ({info.n_sig} signals, {len(names)} names, "
+                             f"sampling frequency {info.fs!r})")
     pick = list(range(info.n_sig))
     if channels is not None:
         want = [channels] if isinstance(channels, (str, int)) else list(channels)
