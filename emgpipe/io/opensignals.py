@@ -304,7 +304,7 @@ def read(path, *, channels=None, fs: float | None = None, **opts) -> Recording:
             bad = ~((idx >= 0) & (idx < MAX_COUNTER) & (idx == np.rint(idx)))
             r = int(np.argmax(bad)) if bad.any() else 0
             raise BadData(path, f"line {blk.row_line(r)}: sequence column '{h.columns[h.seq_col]}' "
-                                f"value {idx[r]!r} is not a sample counter")
+                                f"value {float(idx[r]):g} is not a sample counter")
 
     convert(prefix)
     check_counter(prefix)
