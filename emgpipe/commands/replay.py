@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -89,6 +90,36 @@ def summarise(name: str, rec, result, out: Path, wall_s: float) -> str:
     speed = result.duration_s / wall_s if wall_s > 0 else float("inf")
     return (f"{name}: {result.duration_s:.1f} s, {len(rec.ch_names)} ch @ {rec.fs:g} Hz{mains}{lost}: "
             f"{kinds} -> {out} [{speed:,.0f}x real time]")
+
+
+class _numpy_warnings:
+    """Keep numpy RuntimeWarnings (overflow, invalid value) from reaching the user as
+    tracebacks-like lines: they are counted, and replay prints one line per file.
+    The readers already cut absurd values out (emgpipe.io.base.MAX_ABS_UV), so this
+    is a last guard, not the way bad values are handled."""
+
+    def __init__(self, name):
+        self.name = name
+        self.found = []
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("always", category=RuntimeWarning)
+        self._old = warnings.showwarning
+        warnings.showwarning = self._show
+        return self.found
+
+    def _show(self, message, category, *args, **kw):
+        if not self.found:
+            self.found.extend([0, str(message)])
+        self.found[0] += 1
+
+    def __exit__(self, *exc):
+        warnings.showwarning = self._old
+        self._cm.__exit__(*exc)
+        return False
 
 
 def run(args) -> int:

@@ -13,6 +13,7 @@ they are built from the same block stream.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -22,6 +23,20 @@ import numpy as np
 
 from ..errors import BadData
 from ..types import Chunk, Gap
+
+log = logging.getLogger(__name__)
+
+#: Largest plausible sample magnitude (µV): 1 V at the electrodes is far beyond
+#: the input range of any sEMG amplifier (ADS1299 at gain 1: ±4.5 V *before*
+#: the gain, ±187 mV at gain 24; MyoWare: a few mV). A larger value is corrupt
+#: data or a wrong unit/scale, never muscle.
+MAX_ABS_UV = 1e6
+#: Reason of the gap that replaces such samples (-> ``signal_loss`` events).
+REASON_ABSURD = "absurd values (beyond ±1 V or not finite: saturation or corrupt data)"
+#: After this many rows of a pass, a recording whose values are mostly absurd is
+#: rejected (a file in the wrong unit, e.g. scaled by 1e6) instead of being one gap.
+ABSURD_DECIDE_ROWS = 2000
+ABSURD_REJECT_FRACTION = 0.5
 
 
 @dataclass
@@ -196,7 +211,8 @@ class StreamedRecording(Recording):
         self.ch_names = tuple(ch_names)
         self.units = units
         self.meta = meta if meta is not None else {}
-        self._blocks = blocks
+        self._raw_blocks = blocks
+        self._absurd_warned = False
         self._segments = None
         self._gaps = None if gaps is None else list(gaps)
         self._n_total = n_total
@@ -211,6 +227,92 @@ class StreamedRecording(Recording):
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
+
+    # absurd values -----------------------------------------------------------
+    def _blocks(self) -> Iterator[Block]:
+        """The reader's blocks with absurd samples (non-finite, or beyond ±:data:`MAX_ABS_UV`)
+        cut out: the rows holding them become a :class:`Gap` (reason :data:`REASON_ABSURD`),
+        which the pipeline reports as ``signal_loss`` like a device's lost samples.
+
+        One warning per recording names the file, the first bad channel, its time and
+        value. A recording whose values are mostly absurd (a wrong unit or scale) is
+        :class:`BadData` instead.
+        """
+        if self.units != "uV":
+            yield from self._raw_blocks()
+            return
+        pend, pend_end = None, 0          # gap to attach to the next good piece; where it ends
+        rows_seen, vals_seen, vals_bad = 0, 0, 0
+        first = None                      # (time, channel, value) of the first bad value
+        decided = False
+        for blk in self._raw_blocks():
+            data = blk.data
+            if blk.gap is not None:
+                if pend is not None and blk.seq > pend.seq:
+                    pend = Gap(pend.seq, blk.seq - pend.seq, self.fs, f"{pend.reason}; {blk.gap.reason}")
+                else:
+                    pend = blk.gap
+                pend_end = blk.seq
+            elif pend is not None and blk.seq > pend_end:
+                pend, pend_end = Gap(pend.seq, blk.seq - pend.seq, self.fs, pend.reason), blk.seq
+            if len(data) == 0:
+                continue
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.abs(data) <= MAX_ABS_UV)            # NaN compares False: bad
+            rows = bad.any(axis=1)
+            rows_seen += len(data)
+            vals_seen += data.size
+            if rows.any():
+                vals_bad += int(bad.sum())
+                if first is None:
+                    r, c = np.argwhere(bad)[0]
+                    first = ((blk.seq + int(r)) / self.fs, self.ch_names[int(c)], float(data[r, c]))
+            if not decided and rows_seen >= ABSURD_DECIDE_ROWS:
+                decided = True
+                self._absurd_verdict(first, vals_bad, vals_seen, rows_seen)
+            elif decided and first is not None:
+                self._absurd_warn(first)
+            if not rows.any():
+                yield Block(blk.seq, data, pend)
+                pend = None
+                continue
+            edges = np.flatnonzero(np.diff(rows.astype(np.int8))) + 1
+            for a, b in zip(np.concatenate(([0], edges)), np.concatenate((edges, [len(data)]))):
+                a, b = int(a), int(b)
+                s0 = blk.seq + a
+                if not rows[a]:
+                    yield Block(s0, data[a:b], pend)
+                    pend = None
+                elif pend is not None and pend_end == s0:
+                    reason = pend.reason if REASON_ABSURD in pend.reason else \
+                        f"{pend.reason}; {REASON_ABSURD}"
+                    pend, pend_end = Gap(pend.seq, pend.n_missing + b - a, self.fs, reason), blk.seq + b
+                else:
+                    pend, pend_end = Gap(s0, b - a, self.fs, REASON_ABSURD), blk.seq + b
+        if not decided:
+            self._absurd_verdict(first, vals_bad, vals_seen, rows_seen)
+        # a bad run at the very end has no sample after it to carry its gap: the
+        # recording ends before it (the warning above names where).
+
+    def _absurd_verdict(self, first, vals_bad, vals_seen, rows_seen):
+        if first is None:
+            return
+        if vals_seen and vals_bad / vals_seen >= ABSURD_REJECT_FRACTION:
+            t, ch, v = first
+            raise BadData(self.path, f"{100 * vals_bad / vals_seen:.0f}% of the values in the first "
+                                     f"{rows_seen / self.fs:.3g} s are beyond any amplifier's range "
+                                     f"(±1 V) or not finite (channel '{ch}' at {t:.3f} s: {v:g} µV): "
+                                     f"wrong unit or scale (a file scaled by 1e6?)")
+        self._absurd_warn(first)
+
+    def _absurd_warn(self, first):
+        if self._absurd_warned:
+            return
+        self._absurd_warned = True
+        t, ch, v = first
+        what = "not a finite number" if not math.isfinite(v) else "beyond any amplifier's range (±1 V)"
+        log.warning("%s: channel '%s' at %.3f s is %g µV, %s; such samples are left out and "
+                    "reported as signal loss", self.path, ch, t, v, what)
 
     # whole-file facts -------------------------------------------------------
     def _scan(self, keep: bool) -> None:
