@@ -108,8 +108,10 @@ def answer_record(event, answer: str, source: str = "") -> dict:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically; a new file is created with mode 0600 (POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` to ``path`` atomically; a new file is created with mode 0600 (POSIX),
+    a new folder 0700."""
+    from .night.private import private_dir
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o600)

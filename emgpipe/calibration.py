@@ -59,12 +59,14 @@ class Profile:
     def save(self, path) -> Path:
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from .night.private import open_private, private_dir
+            private_dir(path.parent)
             tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(json.dumps({"version": PROFILE_VERSION, "fs": self.fs, "source": self.source,
-                                       "created": self.created, "model": self.model,
-                                       "channels": self.channels, **self.extra}, indent=1) + "\n",
-                           encoding="utf-8")
+            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:   # health data: 0600
+                f.write(json.dumps({"version": PROFILE_VERSION, "fs": self.fs, "source": self.source,
+                                    "created": self.created, "model": self.model,
+                                    "channels": self.channels, **self.extra}, indent=1) + "\n")
             os.replace(tmp, path)
         except OSError as err:
             raise StorageError(f"{path}: cannot write the profile ({err.strerror or err})") from None

@@ -54,6 +54,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import StorageError
+from .private import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +365,7 @@ class EdfPlusWriter:
         try:
             if self._fd is None:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-                self._fd = os.open(self.path, flags, 0o644)
+                self._fd = open_private(self.path, flags)     # health data: 0600
                 self._write(self.header(len(records)) + body)
             else:
                 os.lseek(self._fd, 0, os.SEEK_END)
@@ -468,6 +469,7 @@ class RotatingEdfWriter:
                 "n_records": w.n_records, "closed": closed, "index": len(self.files)}
 
     def _open(self, seq: int) -> None:
+        private_dir(self.out_dir)
         k = len(self.files) + 1
         path = self.out_dir / f"{self.stem}_{k:03d}{self.ext}"
         self.current = EdfPlusWriter(path, self.fs, self.ch_names, self.wall0 + seq / self.fs,

@@ -55,6 +55,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import StorageError
+from .private import open_private, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,13 @@ class NightStore:
                     self.db.close()
                     raise StorageError(f"{self.path}: not an emgpipe night database (no nights/events tables)")
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
+                if not self.path.exists():           # health data: created 0600
+                    os.close(open_private(self.path, os.O_WRONLY | os.O_CREAT))
                 self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")
+                for side in ("-wal", "-shm"):        # SQLite creates these with the db file's mode
+                    private_file(f"{self.path}{side}")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)       # creates what is missing (the migration to 2)
                 row = self.db.execute("SELECT MAX(version) FROM schema_info").fetchone()
