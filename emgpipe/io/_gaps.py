@@ -146,7 +146,8 @@ def clock_refine(missing: np.ndarray, clock: np.ndarray, fs: float, cycle: int):
     for k, i in enumerate(cand):
         lo = max(bounds[k] + 1, i + 1 - w)
         hi = min(bounds[k + 2] + 1, i + 1 + w)
-        extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * fs   # samples
+        with np.errstate(all="ignore"):
+            extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * fs   # samples
         if not _clock_extra_ok(extra, fs):
             log.warning("clock jumps by %.3g s after row %d: not a loss (corrupt clock value?); "
                         "ignored", extra / fs, int(i) + 1)
@@ -306,7 +307,8 @@ class CounterStream:
                 next_c = cand[j + 1] if j + 1 < len(cand) else n - 1
                 lo = max(prev_c + 1, i + 1 - self.w)
                 hi = min(next_c + 1, i + 1 + self.w)
-                extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * self.fs
+                with np.errstate(all="ignore"):
+                    extra = (off[i + 1:hi].min() - off[lo:i + 1].min()) * self.fs
                 if not _clock_extra_ok(extra, self.fs):
                     if not self._clock_warned:
                         log.warning("%s: host clock jumps by %.3g s after row %d: not a loss "

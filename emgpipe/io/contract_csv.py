@@ -133,6 +133,10 @@ def read_sidecar(path) -> dict | None:
     return side
 
 
+#: A time_s step of more samples than this is a corrupt value, not lost samples.
+MAX_JUMP_STEPS = 2.0 ** 40
+
+
 def _fs_from_times(path, t: np.ndarray, table) -> tuple[float, np.ndarray]:
     """Estimate fs from ``time_s``; return (fs, steps)."""
     d = np.diff(t)
@@ -144,8 +148,14 @@ def _fs_from_times(path, t: np.ndarray, table) -> tuple[float, np.ndarray]:
     step = float(np.median(d))
     # Refine with the whole span (time_s is rounded text, the span is exact to
     # its last digit): fs = samples spanned / seconds spanned.
-    n_span = int(np.sum(np.maximum(1, np.rint(d / step))))
-    fs = n_span / float(t[-1] - t[0])
+    with np.errstate(all="ignore"):
+        ratio = np.rint(d / step)
+        span = float(t[-1] - t[0])
+    if not (np.isfinite(ratio).all() and ratio.max(initial=0) < MAX_JUMP_STEPS and math.isfinite(span)):
+        raise BadData(path, f"{TIME_COL} values are absurd (from {float(t[0])!r} to {float(t[-1])!r} "
+                            f"in {len(t)} rows)")
+    n_span = int(np.sum(np.maximum(1, ratio)))
+    fs = n_span / span
     if abs(fs - round(fs)) <= 1e-5 * fs:  # e.g. 999.99998 -> 1000 (rounding of %.6f times)
         fs = float(round(fs))
     return fs, d
@@ -240,7 +250,13 @@ def read(path, *, fs: float | None = None, **opts) -> Recording:
                     k = int(bad[0]) + 1
                     raise BadData(path, f"line {blk.row_line(k - (prev is not None))}: {TIME_COL} does "
                                         f"not increase ({float(tt[k])!r} after {float(tt[k - 1])!r})")
-                steps = np.rint(d * rate).astype(np.int64)
+                with np.errstate(all="ignore"):
+                    dr = d * rate
+                if not (np.isfinite(dr).all() and dr.max(initial=0) < MAX_JUMP_STEPS):
+                    k = int(np.argmax(~(np.isfinite(dr) & (dr < MAX_JUMP_STEPS)))) + 1
+                    raise BadData(path, f"line {blk.row_line(k - (prev is not None))}: {TIME_COL} jumps "
+                                        f"to {float(tt[k])!r} (absurd)")
+                steps = np.rint(dr).astype(np.int64)
                 missing = np.where(d * rate > GAP_STEPS, steps - 1, 0)
                 before = missing if prev is not None else np.concatenate(([0], missing))
                 yield from sp.feed(np.ascontiguousarray(blk.data[:, 1:]), before, f"{TIME_COL} jump")

@@ -86,7 +86,9 @@ class Header:
 
 
 def _field(raw: bytes, a: int, b: int) -> str:
-    return raw[a:b].decode("latin-1").strip()
+    """A header field as text; bytes outside printable text (the spec allows ASCII 32-126)
+    become '?', so an error quoting a corrupt field stays one line."""
+    return "".join(c if c.isprintable() else "?" for c in raw[a:b].decode("latin-1")).strip()
 
 
 def parse_header(raw: bytes, path=None) -> Header:
@@ -143,7 +145,8 @@ def parse_header(raw: bytes, path=None) -> Header:
                                   float(get["pmin"]), float(get["pmax"]), int(get["dmin"]),
                                   int(get["dmax"]), get["prefilter"], int(get["spr"])))
         except ValueError:
-            raise BadHeader(path, f"signal {k + 1} ('{get['label']}'): range or samples-per-record "
+            label = "".join(c if c.isprintable() else "?" for c in get["label"])
+            raise BadHeader(path, f"signal {k + 1} ('{label}'): range or samples-per-record "
                                   f"field is not a number") from None
     if not record_s > 0 and any(not s.is_annotation for s in signals):
         raise BadHeader(path, f"data record duration must be positive, got {record_s:g}")

@@ -123,8 +123,8 @@ def parse_header(lines, path=None) -> Header:
     h.n_header_lines = i
     if h.fs is None:
         raise BadHeader(path, "no '%Sample Rate = ... Hz' line in the header")
-    if not h.fs > 0:
-        raise BadHeader(path, f"sample rate must be positive, got {h.fs:g}")
+    if not 0 < h.fs <= 1e6:
+        raise BadHeader(path, f"sample rate must be positive (and at most 1 MHz), got {h.fs:g}")
     return h
 
 

@@ -166,3 +166,45 @@ def test_edf_with_absurd_physical_range(tmp_path):
     rec, chunks = _read_all(p)
     gaps = [g for c in chunks for g in c.gaps]
     assert gaps and gaps[0].reason == REASON_ABSURD
+
+
+# ----------------------------------------------------------------- found by the 10^6 run
+def test_contract_csv_absurd_time_values(tmp_path):
+    p = _csv(tmp_path, np.zeros((50, 2)))
+    text = p.read_text().splitlines()
+    text[30] = "1e300," + text[30].split(",", 1)[1]
+    p.write_text("\n".join(text) + "\n")
+    (tmp_path / "rec.json").unlink(missing_ok=True)
+    with pytest.raises(BadData, match="time_s"):
+        _read_all(p)
+
+
+def test_openbci_gui_infinite_sample_rate(tmp_path):
+    p = _gui(tmp_path)
+    p.write_text(p.read_text().replace("%Sample Rate = 250 Hz", "%Sample Rate = 1e400 Hz"))
+    with pytest.raises(BadHeader, match="sample rate"):
+        _read_all(p)
+
+
+def test_openbci_gui_clock_overflow(tmp_path):
+    def edit(rows):
+        rows[1200][3] = "1e308"
+        rows[1300][3] = "-1e308"
+    try:
+        _read_all(_gui(tmp_path, edit=edit))
+    except BadData:
+        pass
+
+
+def test_edf_corrupt_label_error_is_one_line(tmp_path):
+    import edfio
+    p = tmp_path / "r.edf"
+    edfio.Edf([edfio.EdfSignal(np.zeros(1000), 1000, label="EMG", physical_dimension="uV",
+                               physical_range=(-200, 200))]).write(p)
+    raw = bytearray(p.read_bytes())
+    raw[256 + 3] = 0x0A                                   # a newline inside the label
+    raw[256 + 16 * 1 + 80 * 1 + 8 * 1:256 + 16 + 80 + 8 + 8] = b"abc     "   # physical min: not a number
+    p.write_bytes(bytes(raw))
+    with pytest.raises(BadHeader) as ei:
+        read_recording(p)
+    assert "\n" not in str(ei.value)
