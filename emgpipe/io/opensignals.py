@@ -134,8 +134,19 @@ def _parse_simple(lines, path) -> Header:
         res = res * len(labels)
     if len(res) != len(labels):
         raise BadHeader(path, f"{len(res)} resolutions for {len(labels)} labels")
-    return Header("simple", fs, labels, tuple(range(len(labels))), labels,
-                  tuple("" for _ in labels), res, n_header_lines=n)
+    return _valid(path, Header("simple", fs, labels, tuple(range(len(labels))), labels,
+                               tuple("" for _ in labels), res, n_header_lines=n))
+
+
+def _valid(path, h):
+    """Reject a header whose resolution or rate no device has (a corrupt value like 1e300
+    would otherwise make 2**bits a number too large to compute: a hang found by the fuzzer)."""
+    bits = list(h.resolution) + ([h.seq_bits] if h.seq_bits is not None else [])
+    if any(not 1 <= b <= 32 for b in bits):
+        raise BadHeader(path, f"resolution {bits} bits: expected 1 to 32 bits per channel")
+    if not 0 < h.fs <= 1e6:
+        raise BadHeader(path, f"sampling rate {h.fs:g} Hz: expected more than 0 and at most 1 MHz")
+    return h
 
 
 def _parse_json(lines, path) -> Header:
@@ -176,11 +187,11 @@ def _parse_json(lines, path) -> Header:
     if len(sensors) != len(labels):
         sensors = tuple("" for _ in labels)
     seq = cols.index("nSeq") if "nSeq" in cols else None
-    return Header("json", fs, cols, analog, labels, sensors, tuple(res_all[k] for k in analog),
+    return _valid(path, Header("json", fs, cols, analog, labels, sensors, tuple(res_all[k] for k in analog),
                   seq_col=seq, seq_bits=res_all[seq] if seq is not None else None,
                   device=str(dev.get("device", "")), n_header_lines=n,
                   extra={"mac": mac, **{k: dev[k] for k in ("device name", "date", "time",
-                                                            "firmware version") if k in dev}})
+                                                            "firmware version") if k in dev}}))
 
 
 def transfer(device: str) -> tuple[float, float, str]:

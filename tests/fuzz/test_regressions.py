@@ -208,3 +208,12 @@ def test_edf_corrupt_label_error_is_one_line(tmp_path):
     with pytest.raises(BadHeader) as ei:
         read_recording(p)
     assert "\n" not in str(ei.value)
+
+
+def test_opensignals_absurd_resolution_is_an_error_not_a_hang(tmp_path):
+    """'# Resolution:= 1e300' made 2**bits a 10^300-bit integer: a hang (the 10^6 run's only one)."""
+    p = tmp_path / "opensignals_simple.txt"
+    p.write_text("# Simple Text Format\n# Sampling Rate (Hz):= 1000.00\n# Resolution:= 1e300\n"
+                 "# Labels:= EMG\n" + "2034\n2011\n" * 20)
+    with pytest.raises(BadHeader, match="resolution"):
+        read_recording(p)
