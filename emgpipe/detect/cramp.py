@@ -138,6 +138,7 @@ class CrampSettings:
     hold_context_s: float = 180.0       # ... within this long before (someone exercising it;
                                         # rests between exercise sets: 1-3 min, ACSM 2009)
     hold_steady: float = 0.5            # a steady hold's 10th percentile is this x its 90th (2 s)
+    exercise_uv: float = 40.0           # a bilateral hold this strong is exercise, weaker ones posture
     work_min_s: float = 2.0             # ... of holds steady this long (working, not a brief press)
     work_pct: float = 90.0              # a muscle's working level: this percentile of its steady holds
     work_ratio: float = 1.5             # a cramp in a working muscle is this x its working level
@@ -652,7 +653,12 @@ class CrampDetector:
                     and self._steady_hold(run.recent, t1 - s.hold_min_s):
                 # a steady hold (not the bursts of walking or cycling) teaches the
                 # working level, until the contraction is called a cramp
-                run.was_hold = True
+                # exercise or a pedal: one leg's hold, or a strong one (bilateral
+                # low holds are posture: standing, which makes no deliberate presses)
+                if (row is None or float(np.max(row)) < s.coactive_ratio
+                        or r >= s.exercise_uv * self._uv_scale):
+                    run.was_hold = True
+                    ch.last_hold_end = t1
                 if t1 - run.held_from >= s.work_min_s:
                     ch.work.append((t0, r))
                     while ch.work[0][0] < t0 - s.hold_context_s:
@@ -758,10 +764,12 @@ class CrampDetector:
                 return "sleep_evidence"
             series = any(t0 - c.last_move_end <= s.series_context_s for c in self._ch)
             return "series" if series else "sleep"
-        if run.evidence:
-            return "evidence"
-        held = max(ch.last_hold_end, ch.work[-1][0] if ch.work else -1e9)
-        return "hold" if t0 - held <= s.hold_context_s else "rest"
+        # a muscle that has been holding (exercise, driving, standing) first: its
+        # steady work looks like a precursor, and people who are exercising
+        # twitch (fasciculations are no evidence there)
+        if t0 - ch.last_hold_end <= s.hold_context_s:
+            return "hold"
+        return "evidence" if run.evidence else "rest"
 
     def _rule(self, context: str) -> tuple[float, float]:
         """How long a run in this context must last, and how many times its
