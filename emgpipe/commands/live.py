@@ -382,7 +382,13 @@ class LiveSession:
         note = device_note(s)
         return (f"live: {s.uri}: {len(s.ch_names)} ch ({', '.join(s.ch_names)}) @ {s.fs:g} Hz"
                 f"{'; ' + note if note else ''}; model {self.pipeline.model.tag}, mode {self.mode}; "
-                f"Ctrl-C to stop")
+                f"{self.events_note()}Ctrl-C to stop")
+
+    def events_note(self) -> str:
+        """Where the events file goes (exports say where they go), for the header."""
+        if self.writer is None:
+            return ""
+        return f"events file {self.writer.path.resolve()}; "
 
     def _loop(self) -> str:
         pipe = self.pipeline
@@ -408,6 +414,8 @@ class LiveSession:
         if self.view is None:
             self.console.err(self.header())
         else:
+            if self.writer is not None:   # the view takes the screen: say it before
+                print(f"live: events file {self.writer.path.resolve()}", file=sys.stderr, flush=True)
             self.view.set_status("streaming")
             self.view.start()
         try:
@@ -448,7 +456,7 @@ class LiveSession:
         p = self.pipeline
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.final.items())) or "no events"
         lost = f"; {p.n_lost / max(self.source.fs, 1e-9):.2f} s lost ({p.n_lost} samples)" if p.n_lost else ""
-        out = f" -> {self.writer.path}" if self.writer is not None else ""
+        out = f"; events written to {self.writer.path.resolve()}" if self.writer is not None else ""
         why = {"duration": "duration reached", "interrupted": "stopped by user",
                "source ended": "source ended"}.get(self.stop_reason, self.stop_reason)
         n_answers = len(self.answer_queue.applied) if self.answer_queue is not None else 0
