@@ -28,8 +28,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, metavar="PATH",
                    help="calibration profile from emgpipe calibrate (channel names must match)")
     p.add_argument("--answers", default=None, metavar="FILE",
-                   help="the wearer's answers to past cramp alerts (default: answers.json in the "
-                        "configuration folder, beside the profile)")
+                   help="the wearer's answers to past cramp alerts, for replaying the wearer's own "
+                        "recordings (e.g. answers.json in the configuration folder, beside the profile; "
+                        "default: none, a replay of anyone's recording is not personalised)")
     p.add_argument("--speed", default="max", help="max (default), realtime, or a factor like 10")
     p.add_argument("--format", dest="fmt", default=None, help="force a reader (csv, openbci, brainflow, "
                                                              "edf, wfdb, opensignals)")
@@ -143,7 +144,7 @@ def run(args) -> int:
         from ..calibration import Profile
         profile = Profile.load(args.profile).detector_profile()
     from ..answers import load_answers
-    answers = load_answers(args.answers)
+    answers = load_answers(args.answers) if args.answers else []
     tty = sys.stdout.isatty() and not args.no_progress
     failures = 0
     for path, out in zip(files, outs):

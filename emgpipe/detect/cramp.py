@@ -156,6 +156,9 @@ class CrampSettings:
     crosstalk_frac: float = 0.4         # same-leg, same-group channels up to this x the main amplitude are cross-talk
     crosstalk_frac_other: float = 0.15  # ... other muscle groups of the leg (calf vs shin: antagonists)
     end_pause_s: float = 4.0
+    # the wearer's answers
+    answer_keep: int = 5                # the last this many "not a cramp" answers of a channel and mode ...
+    answer_ratio: float = 1.5           # ... make a cramp there this x their median level (x baseline)
     # fasciculations
     smooth_kurtosis: float = 4.0        # an active window is at most this spiky (an interference pattern)
     fasc_kurtosis: float = 3.5          # a fasciculation window is at least this spiky
@@ -352,6 +355,8 @@ class _Channel:
         self.work: deque = deque()           # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
+        self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
+        self.confirmed: list = []            # ... and of cramps the wearer confirmed
 
 
 class CrampDetector:
@@ -405,6 +410,9 @@ class CrampDetector:
                                    for b in groups] for a in groups])
         self._index = {c.name: k for k, c in enumerate(self._ch)}
         self._source = features.source_id
+        for a in self.answers:
+            self._learn(a.get("channel"), a.get("answer"), a.get("context"),
+                        a.get("level_uv"), a.get("baseline_uv"))
         early, self._early_pops = self._early_pops, []
         self.note_pops(early)
 
@@ -705,6 +713,15 @@ class CrampDetector:
             if above < s.min_duty:
                 run.why = f"{above:.2f} of {need:.0f} s above {s.work_ratio} x its working level"
                 return
+        floor = self._answer_floor(ch)
+        if floor is not None:
+            # the wearer dismissed contractions of this muscle at about this level:
+            # a cramp must rise clearly above them (answer_ratio x) for as long as it must last
+            last = [x[1] for x in recent if x[0] >= t1 - need]
+            above = float(np.mean(np.asarray(last) >= s.answer_ratio * floor * base)) if last else 0.0
+            if above < s.min_duty:
+                run.why = f"{above:.2f} of {need:.0f} s above {s.answer_ratio} x dismissed contractions"
+                return
         rows = [x[3] for x in recent if x[3] is not None]
         co = float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
         if co >= s.coactive_ratio:
@@ -810,14 +827,51 @@ class CrampDetector:
         return ", ".join(why)
 
     # ------------------------------------------------------------------ the wearer's answer
+    def _learn(self, channel, answer, context, level_uv, baseline_uv) -> None:
+        """Take one answer (stored or just given) into its channel's memory: the
+        level of the contraction, as a ratio to its baseline (electrodes move
+        between sessions; the ratio travels better than µV), kept per mode."""
+        k = self._index.get(channel)
+        if k is None or answer not in ("cramp", "not_cramp"):
+            return
+        asleep = isinstance(context, str) and context in ("sleep", "sleep_evidence", "series")
+        if asleep != (self.mode == "sleep"):
+            return
+        try:
+            ratio = float(level_uv) / float(baseline_uv)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return
+        if not math.isfinite(ratio) or ratio <= 0:
+            return
+        keep = max(1, int(self.settings.answer_keep))
+        memory = self._ch[k].dismissed if answer == "not_cramp" else self._ch[k].confirmed
+        memory.append(ratio)
+        del memory[:-keep]
+
+    def _answer_floor(self, ch: _Channel) -> float | None:
+        """The level (x baseline) a cramp on ``ch`` must clear by ``answer_ratio``:
+        the median of the contractions the wearer dismissed, lowered so that
+        a cramp half as strong as any the wearer confirmed would still be
+        announced (cramps of one muscle vary in strength); None without answers."""
+        if not ch.dismissed:
+            return None
+        floor = float(np.median(ch.dismissed))
+        if ch.confirmed:
+            floor = min(floor, 0.5 * min(ch.confirmed) / self.settings.answer_ratio)
+        return floor
+
     def answer(self, channel: str, answer: str, t_s: float) -> list:
         """The wearer's answer to ``channel``'s current cramp alert, at stream time ``t_s``.
 
         ``"not_cramp"`` ends the announced cramp at ``t_s`` (its final event,
         labelled, is returned) and the channel's current contraction goes on as
         voluntary: no further alert for it. ``"cramp"`` confirms it (its final
-        event will carry the label). Without an announced cramp on the channel
-        nothing changes and ``[]`` is returned.
+        event will carry the label). Either way the contraction's level is
+        remembered for the channel (:meth:`_answer_floor`): after a "not a
+        cramp", a cramp there must rise ``answer_ratio`` x above it for the rest
+        of the session (stored answers do the same from the next session on).
+        Without an announced cramp on the channel nothing changes and ``[]``
+        is returned.
         """
         if answer not in ("cramp", "not_cramp"):
             raise ValueError(f"answer must be 'cramp' or 'not_cramp', got {answer!r}")
@@ -826,10 +880,12 @@ class CrampDetector:
         if run is None or run.cramp is None:
             return []
         run.label = answer
-        if answer == "cramp":
-            return []
         ch = self._ch[k]
         e = run.cramp
+        f = e.features or {}
+        self._learn(channel, answer, f.get("context"), f.get("rms_uv"), f.get("baseline_uv"))
+        if answer == "cramp":
+            return []
         t = max(float(t_s), e.alert_s)
         run.cramp, run.dismissed = None, True
         return [Event("cramp", ch.name, e.start_s, t, alert_s=e.alert_s, confidence=e.confidence,

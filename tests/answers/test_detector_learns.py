@@ -1,0 +1,82 @@
+"""The detector uses the wearer's answers: after "not a cramp" (in this session
+or stored from an earlier one) a contraction of that muscle at the dismissed
+level is not announced again; one clearly stronger still is; a confirmed cramp
+keeps its own level announceable; answers of the other mode do not apply."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emgpipe.answers import answer_record
+from emgpipe.pipeline import make_pipeline
+from emgpipe.types import Chunk
+
+FS = 1000.0
+NAMES = ("calf_left", "calf_right")
+
+
+def _signal(holds, total_s=200.0, seed=0):
+    """Quiet 3 µV noise on both calves; on calf_right a steady hold (x ``gain``) per (start, length, gain)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 3.0, (int(total_s * FS), 2))
+    for t0, dur, gain in holds:
+        a, b = int(t0 * FS), int((t0 + dur) * FS)
+        x[a:b, 1] *= gain
+    return x
+
+
+def _run(x, answers=None, mode="awake", answer_first=False):
+    p = make_pipeline(None, mode, answers=answers)
+    events = []
+    p.events.sink(events.append)
+    answered = []
+    step = int(0.5 * FS)
+    for i in range(0, len(x), step):
+        p.push(Chunk(x[i:i + step], fs=FS, seq=i, ch_names=NAMES))
+        onset = [e for e in events if e.kind == "cramp" and e.status == "onset"]
+        if answer_first and onset and not answered:
+            answered.append(onset[0])
+            p.answer(onset[0].channel, "not_cramp")
+    p.close()
+    p.destroy()
+    return [e for e in events if e.kind == "cramp" and e.status == "onset"], answered
+
+
+def _alerted_in(onsets, t0, t1):
+    return [e for e in onsets if e.channel == "calf_right" and t0 <= e.alert_s <= t1]
+
+
+def test_a_dismissed_level_is_not_announced_again_in_the_same_session():
+    # three holds of 20 s at the same level (a pedal), then one 3x stronger (a cramp)
+    x = _signal([(20, 20, 12), (70, 20, 12), (120, 20, 12), (160, 25, 36)])
+    onsets, _ = _run(x)
+    assert len(_alerted_in(onsets, 20, 45)) == 1            # without answers: the first hold alerts
+    onsets, answered = _run(x, answer_first=True)
+    assert [e.alert_s < 45 for e in answered] == [True]
+    assert _alerted_in(onsets, 50, 145) == []                # same level after the answer: silent
+    assert len(_alerted_in(onsets, 160, 190)) == 1           # a clearly stronger contraction alerts
+
+
+def test_stored_answers_apply_from_the_next_session():
+    x = _signal([(20, 20, 12), (120, 25, 36)])
+    first, _ = _run(x)
+    [e] = _alerted_in(first, 20, 45)
+    stored = [answer_record(e, "not_cramp", source="key")]
+    onsets, _ = _run(x, answers=stored)
+    assert _alerted_in(onsets, 20, 45) == []                  # the dismissed kind of contraction
+    assert len(_alerted_in(onsets, 120, 150)) == 1            # the stronger one still alerts
+    # a confirmed cramp at the dismissed level keeps that level announceable
+    both = stored + [answer_record(e, "cramp", source="key")]
+    onsets, _ = _run(x, answers=both)
+    assert len(_alerted_in(onsets, 20, 45)) == 1
+
+
+@pytest.mark.parametrize("field", ["channel", "context"])
+def test_answers_of_another_channel_or_mode_do_not_apply(field):
+    x = _signal([(20, 20, 12)])
+    first, _ = _run(x)
+    [e] = _alerted_in(first, 20, 45)
+    rec = answer_record(e, "not_cramp")
+    rec[field] = {"channel": "calf_left", "context": "sleep"}[field]
+    onsets, _ = _run(x, answers=[rec])
+    assert len(_alerted_in(onsets, 20, 45)) == 1
