@@ -43,7 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_neurokit as peer  # noqa: E402  (benchmarks/ is not a package)
 
-from emgpipe.commands.bench import KIND_COLUMNS, SCENARIO_COLUMNS, _clean, find_labeled, group_key, summarize  # noqa: E402
+from emgpipe.commands.bench import (KIND_COLUMNS, SCENARIO_COLUMNS, TARGET_COLUMNS, WEARER_COLUMNS,  # noqa: E402
+                                    _clean, find_labeled, group_key, summarize, target_met)
 from emgpipe.metrics import KindScore, combine, score  # noqa: E402
 from emgpipe.types import EVENT_KINDS  # noqa: E402
 
@@ -506,8 +507,40 @@ def validation_section(bench: dict | None) -> str:
     ])
 
 
+def everyday_section(bench: dict | None, validation: dict | None) -> str:
+    """Issue 13's targets per device variant (``emgpipe bench --wearer --json``'s
+    ``targets``), standard set and validation split, and the false alerts after
+    one answer of a simulated wearer."""
+    def table(rows, columns):
+        out = []
+        for r in rows:
+            o = {}
+            for key, _, f, _ in columns:
+                v = r.get(key)
+                o[key] = None if v is None else f.format(v) + ("" if target_met(key, v) in (True, None) else " ✗")
+            out.append(o)
+        head = {c[0]: c[3] for c in columns}
+        head[columns[0][0]] = "**target**"
+        return md_table([head] + out, [(k, h, "{}") for k, h, _, _ in columns])
+
+    parts = []
+    for name, b in (("Standard set", bench), ("Validation split (held out, never tuned on)", validation)):
+        if b is None or "targets" not in b:
+            parts += [f"### {name}", "", "Not included in this run (`--bench-json` / `--validation-json` "
+                      "from `emgpipe bench --wearer --json`).", ""]
+            continue
+        where = [f"{r['variant']}: {', '.join(r['negatives_fa_where'])}" for r in b["targets"]
+                 if r.get("negatives_fa_where")]
+        parts += [f"### {name}", "", table(b["targets"], TARGET_COLUMNS), "",
+                  "False alerts on cramp-free recordings in: " + ("; ".join(where) if where else "none") + ".",
+                  "", "After one answer (a simulated wearer answers \"not a cramp\" 5 s after the first false "
+                  "alert of a recording; \"next session\" replays the recording from the start with that "
+                  "answer stored):", "", table(b["targets"], WEARER_COLUMNS), ""]
+    return "\n".join(parts)
+
+
 def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_label: str, jobs_hint: int,
-           validation: dict | None = None) -> str:
+           validation: dict | None = None, bench: dict | None = None) -> str:
     labels = peer.label_sets(emg)
     e = Detector("emgpipe", emg, [peer.rows_to_events(r["events"]) for r in emg], labels)
     p_records = pk["records"]
@@ -535,12 +568,12 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "",
         "```",
         "pip install neurokit2                      # benchmark-only dependency",
-        "python datasets/make_benchmark.py          # -> datasets/benchmark/ (22.8 h, ~1 GB, 3-6 min)",
+        "python datasets/make_benchmark.py          # -> datasets/benchmark/ (43.2 h, ~2 GB, 4-8 min)",
         "mkdir -p build",
-        f"emgpipe bench {d} --jobs {jobs_hint} --json > build/bench.json",
+        f"emgpipe bench {d} --jobs {jobs_hint} --wearer --json > build/bench.json",
         f"python benchmarks/peer_neurokit.py {d} --jobs {jobs_hint} --min-s {min_s:g}",
         "python datasets/make_benchmark.py --validation   # -> datasets/validation/ (held out)",
-        f"emgpipe bench datasets/validation --jobs {jobs_hint} --json > build/validation.json",
+        f"emgpipe bench datasets/validation --jobs {jobs_hint} --wearer --json > build/validation.json",
         f"python benchmarks/write_benchmarks_md.py {d} --jobs {jobs_hint} --min-s {min_s:g} "
         "--bench-json build/bench.json --validation-json build/validation.json",
         "```",
@@ -569,6 +602,17 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         f"alert time is taken as onset + {min_s:g} s, what a causal version of its rule could know.",
         "",
         targets_table(m_e, m_p, peer_label),
+        "",
+        "## Everyday life and the wearer's answer (issue 13)",
+        "",
+        "Per device variant, as `emgpipe bench DIR --wearer` prints them (✗ = target missed). FA cramp-free: "
+        "false cramp alerts on all recordings without a cramp other than driving (walking, calf raises, "
+        "cycling, standing, stairs, restless nights, fasciculations, sleep). Driving FA/h: false cramp alerts "
+        "per hour of the `driving` and `driving_cramp` recordings, with no action from the wearer. Weak: "
+        "cramps of at most 20 % MVC whose RMS is at least 2.5x the channel's quiet level. Fasc prec (pops): "
+        "fasciculation precision in sleep recordings with electrode pops.",
+        "",
+        everyday_section(bench, validation),
         "",
         "## Per device variant",
         "",
@@ -713,13 +757,15 @@ def main(argv=None) -> int:
     if {r["path"] for r in emg} != {str(p) for p in paths} or {r["path"] for r in pk["records"]} != {r["path"] for r in emg}:
         print("write_benchmarks_md: cached results are for other recordings; run without --reuse", file=sys.stderr)
         return 2
+    bench = None
     if args.bench_json:
         check_bench(Path(args.bench_json), emg)
+        bench = json.loads(Path(args.bench_json).read_text())
     real_dir = Path(args.real)
     real = load_or_run(cache / "real.json", args.reuse,
                        lambda: replay_real(real_dir, args.min_s) if real_dir.is_dir() else [])
     validation = json.loads(Path(args.validation_json).read_text()) if args.validation_json else None
-    text = render(args.directory, emg, pk, real, args.min_s, _rel(real_dir), max(args.jobs, 2), validation)
+    text = render(args.directory, emg, pk, real, args.min_s, _rel(real_dir), max(args.jobs, 2), validation, bench)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not out.is_file() or out.read_text() != text:

@@ -10,9 +10,11 @@ Scoring policy: in recordings whose sidecar says ``"signal": "envelope"``
 cannot show single potentials (protocols.md §3.1); fasciculation detections
 there still count as false positives.
 
-Output: per-kind metrics over all recordings, then a table per scenario
-(sidecar ``scenario`` @ ``device``/fs, else the file stem); ``--json`` prints
-the same as one JSON object instead.
+Output: per-kind metrics over all recordings, a table per scenario (sidecar
+``scenario`` @ ``device``/fs, else the file stem), and the targets table per
+device variant (:func:`targets`; ``--wearer`` adds the false alerts after one
+answer of a simulated wearer); ``--json`` prints the same as one JSON object
+instead.
 """
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, metavar="NAME", help="detector model (default: default)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="recordings replayed in parallel (processes)")
+    p.add_argument("--wearer", action="store_true",
+                   help="also measure the wearer's answer: where a false cramp alert comes, a simulated "
+                        "wearer answers 'not a cramp' 5 s after it, and the recording is replayed again "
+                        "with that answer stored (the next session); prints the false alerts after it")
     p.set_defaults(func=run)
     return p
 
@@ -177,8 +183,9 @@ def bench_one(path, mode="auto", model=None, wearer: bool = False) -> dict:
     out = {"path": str(path), "group": group_key(rec), "duration_s": rec.duration_s,
            "mode": resolve_mode(mode, rec) or "awake", "replay_s": replay_s, "scores": scores,
            "n_events": len(events), "n_labels": len(labels), "cramps": cramps,
-           "false_alerts": [round(d.alert_s, 2) for d in m.false_positives]}
-    if wearer:
+           "false_alerts": [round(d.alert_s, 2) for d in m.false_positives],
+           "pops": any(x.kind == "artifact" and "pop" in (x.detail or "") for x in labels)}
+    if wearer and m.false_positives:       # (no false alert: nothing to answer)
         hook, st = _wearer(labels)
         r1 = run_recording(rec, mode=mode, model=model, chunk_s=1.0, before_push=hook)
         out["wearer"] = None
@@ -188,7 +195,8 @@ def bench_one(path, mode="auto", model=None, wearer: bool = False) -> dict:
             from ..answers import answer_record
             r2 = run_recording(rec, mode=mode, model=model, answers=[answer_record(e, "not_cramp")])
             fp2 = match(r2.events, labels, "cramp").false_positives
-            out["wearer"] = {"answered_s": t_ans, "after_same_session": sum(d.alert_s > t_ans for d in fp1),
+            out["wearer"] = {"answered_s": t_ans, "channel": ch,
+                             "after_same_session": sum(d.alert_s > t_ans for d in fp1),
                              "after_h": (rec.duration_s - t_ans) / 3600,
                              "next_session": len(fp2),
                              "next_session_missed": sum(1 for c in cramps if c["found"])
@@ -239,9 +247,163 @@ def summarize(results: list) -> dict:
     kinds = [k for k in EVENT_KINDS if k in overall] + sorted(set(overall) - set(EVENT_KINDS))
     return {"n_recordings": len(results), "hours": hours,
             "overall": {k: overall[k].as_dict() for k in kinds}, "scenarios": rows,
+            "targets": targets(results),
             "recordings": [{"path": r["path"], "group": r["group"], "duration_s": r["duration_s"],
                             "replay_s": round(r["replay_s"], 2), "n_events": r["n_events"],
                             "n_labels": r["n_labels"]} for r in results]}
+
+
+#: The scenarios where a wearer drives (a calf holding a pedal for minutes):
+#: false alerts there are counted per hour of driving, not as cramp-free negatives.
+DRIVING = ("driving", "driving_cramp")
+#: Scenarios with calf-raise sessions (the "after one answer" figure).
+RAISES = ("calf_raises",)
+
+
+def _scenario(r) -> str:
+    return r["group"].split("@", 1)[0]
+
+
+def _variant(r) -> str:
+    return r["group"].split("@", 1)[1] if "@" in r["group"] else "?"
+
+
+def _pct(values, q):
+    import numpy as np
+    return float(np.percentile(values, q)) if values else None
+
+
+def targets(results: list) -> list[dict]:
+    """Per device variant, the figures issue 13 sets targets for (each with its
+    target in :data:`TARGET_COLUMNS`): cramp sensitivity / precision, false
+    alerts on cramp-free recordings other than driving, false alerts per hour of
+    driving and the cramps caught mid-drive, weak cramps (<= WEAK_MVC_PCT % MVC,
+    >= 2.5x the quiet level) found, onset-to-alert latency awake and asleep,
+    fasciculations at 1 kHz and in sleep recordings with electrode pops, and
+    (when the results were made with ``wearer=True``) the false alerts after
+    one answer, in the same session and the next."""
+    variants: dict = {}
+    for r in results:
+        variants.setdefault(_variant(r), []).append(r)
+    rows = []
+    for name in sorted(variants):
+        rs = variants[name]
+        sc = combine(r["scores"] for r in rs)
+        row = {"variant": name, "files": len(rs), "hours": sum(r["duration_s"] for r in rs) / 3600}
+        if "cramp" in sc:
+            row["cramp_sens"], row["cramp_prec"] = sc["cramp"].sensitivity, sc["cramp"].precision
+        drive = [r for r in rs if _scenario(r) in DRIVING]
+        neg = [r for r in rs if _scenario(r) not in DRIVING and not r["cramps"]]
+        row["negatives"] = len(neg)
+        row["negatives_fa"] = sum(len(r["false_alerts"]) for r in neg)
+        row["negatives_fa_where"] = sorted({_scenario(r) for r in neg if r["false_alerts"]})
+        if drive:
+            h = sum(r["duration_s"] for r in drive) / 3600
+            row["driving_h"] = h
+            row["driving_fa_per_h"] = sum(len(r["false_alerts"]) for r in drive) / h
+            dc = [c for r in drive for c in r["cramps"]]
+            row["driving_cramps"] = f"{sum(c['found'] for c in dc)}/{len(dc)}"
+        weak = [c for r in rs for c in r["cramps"]
+                if c["mvc_pct"] is not None and c["mvc_pct"] <= WEAK_MVC_PCT and (c["quiet_ratio"] or 0) >= 2.5]
+        if weak:
+            row["weak_n"] = len(weak)
+            row["weak_sens"] = sum(c["found"] for c in weak) / len(weak)
+        for mode in ("awake", "sleep"):
+            lat = [c["latency_s"] for r in rs if r["mode"] == mode for c in r["cramps"] if c["found"]]
+            row[f"{mode}_lat_n"] = len(lat)
+            row[f"{mode}_lat_med"], row[f"{mode}_lat_p95"] = _pct(lat, 50), _pct(lat, 95)
+        fast = [r for r in rs if r["duration_s"] > 0 and _fs_of(r) >= 1000]
+        if fast:
+            f = combine(r["scores"] for r in fast).get("fasciculation")
+            if f is not None and (f.tp + f.fn + f.fp):
+                row["fasc_1k_sens"], row["fasc_1k_prec"] = f.sensitivity, f.precision
+        popped = [r for r in rs if r.get("pops") and r["mode"] == "sleep"]
+        if popped:
+            f = combine(r["scores"] for r in popped).get("fasciculation")
+            if f is not None and (f.tp + f.fp):
+                row["fasc_pops_prec"] = f.precision
+        answered = [r for r in rs if r.get("wearer")]
+        for label, names in (("driving", DRIVING), ("raises", RAISES)):
+            mine = [r["wearer"] for r in answered if _scenario(r) in names]
+            if mine:
+                row[f"{label}_answered"] = len(mine)
+                row[f"{label}_after_same"] = sum(w["after_same_session"] for w in mine)
+                row[f"{label}_after_next"] = sum(w["next_session"] for w in mine)
+                row[f"{label}_next_missed"] = sum(max(0, w["next_session_missed"]) for w in mine)
+        rows.append(row)
+    return rows
+
+
+def _fs_of(r) -> float:
+    import re
+    m = re.search(r"([0-9.]+)$", r["group"])
+    return float(m.group(1)) if m else 0.0
+
+
+#: (key, header, format, target as text) of the targets table.
+TARGET_COLUMNS = (
+    ("variant", "variant", "{}", ""),
+    ("cramp_sens", "cramp sens", "{:.3f}", ">= 0.95"),
+    ("cramp_prec", "cramp prec", "{:.3f}", ">= 0.95"),
+    ("negatives_fa", "FA cramp-free", "{}", "0"),
+    ("driving_fa_per_h", "driving FA/h", "{:.2f}", "<= 1"),
+    ("driving_cramps", "mid-drive found", "{}", "all"),
+    ("weak_sens", "weak >=2.5x", "{:.3f}", ">= 0.9"),
+    ("awake_lat_med", "awake lat med", "{:.1f}", "<= 5"),
+    ("awake_lat_p95", "awake lat p95", "{:.1f}", "<= 10"),
+    ("sleep_lat_med", "sleep lat med", "{:.1f}", "<= 5"),
+    ("sleep_lat_p95", "sleep lat p95", "{:.1f}", "<= 10"),
+    ("fasc_1k_sens", "fasc 1k sens", "{:.3f}", ">= 0.9"),
+    ("fasc_1k_prec", "fasc 1k prec", "{:.3f}", ">= 0.9"),
+    ("fasc_pops_prec", "fasc prec (pops)", "{:.3f}", ">= 0.9"),
+)
+
+#: The "after one answer" columns (``--wearer``).
+WEARER_COLUMNS = (
+    ("variant", "variant", "{}", ""),
+    ("driving_answered", "drives answered", "{}", ""),
+    ("driving_after_same", "driving FA after, same session", "{}", "0"),
+    ("driving_after_next", "driving FA, next session", "{}", "0"),
+    ("raises_answered", "raise sessions answered", "{}", ""),
+    ("raises_after_same", "raises FA after, same session", "{}", "0"),
+    ("raises_after_next", "raises FA, next session", "{}", "0"),
+    ("driving_next_missed", "cramps missed next session", "{}", "0"),
+)
+
+
+def target_met(key: str, value) -> bool | None:
+    """Whether ``value`` meets the target of column ``key`` (None: no target or no value)."""
+    target = {c[0]: c[3] for c in TARGET_COLUMNS + WEARER_COLUMNS}.get(key, "")
+    if value is None or not target:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if target == "all":
+        a, b = str(value).split("/")
+        return a == b
+    if target.startswith(">="):
+        return float(value) >= float(target[2:])
+    if target.startswith("<="):
+        return float(value) <= float(target[2:])
+    return float(value) == float(target)
+
+
+def format_targets(rows: list, columns=TARGET_COLUMNS) -> str:
+    """The targets table: one row per variant, a ``!`` after each figure that misses its target."""
+    out = []
+    for r in rows:
+        o = {}
+        for key, _, fmt, _ in columns:
+            v = r.get(key)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                o[key] = None
+                continue
+            o[key] = fmt.format(v) + ("" if target_met(key, v) in (True, None) else " !")
+        out.append(o)
+    target_row = {c[0]: c[3] for c in columns}
+    target_row[columns[0][0]] = "target"
+    cols = [(k, h, "{}") for k, h, _, _ in columns]
+    return format_table([target_row] + out, cols)
 
 
 def _clean(obj):
@@ -263,10 +425,10 @@ def run(args) -> int:
     t = time.monotonic()
     if args.jobs > 1 and len(paths) > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-            futs = [ex.submit(bench_one, p, args.mode, args.model) for p in paths]
+            futs = [ex.submit(bench_one, p, args.mode, args.model, args.wearer) for p in paths]
             results = [f.result() for f in futs]
     else:
-        results = [bench_one(p, args.mode, args.model) for p in paths]
+        results = [bench_one(p, args.mode, args.model, args.wearer) for p in paths]
     summary = summarize(results)
     summary["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:
@@ -278,4 +440,15 @@ def run(args) -> int:
     print(format_table(list(summary["overall"].values()), KIND_COLUMNS))
     print()
     print(format_table(summary["scenarios"], SCENARIO_COLUMNS))
+    print()
+    print("Targets per device variant (! = target missed; FA cramp-free = false cramp alerts on recordings "
+          "without cramps other than driving):")
+    print(format_targets(summary["targets"]))
+    missed = {r["variant"]: r["negatives_fa_where"] for r in summary["targets"] if r.get("negatives_fa_where")}
+    for v, where in missed.items():
+        print(f"  {v}: false alerts in {', '.join(where)}")
+    if args.wearer:
+        print()
+        print("After one answer ('not a cramp' 5 s after the first false alert of a recording):")
+        print(format_targets(summary["targets"], WEARER_COLUMNS))
     return 0

@@ -101,3 +101,75 @@ def test_bench_errors(tmp_path, capsys):
     assert "no such directory" in capsys.readouterr().err
     assert main(["bench", str(tmp_path)]) == 2
     assert "no labelled recordings" in capsys.readouterr().err
+
+
+def test_bench_targets_per_variant_and_the_wearer(tmp_path, monkeypatch, capsys):
+    """The targets table: per device variant, the false alerts of a driving recording per hour of
+    driving, the ones on cramp-free recordings, weak cramps and latencies; --wearer answers the
+    first false alert and counts the alerts after it."""
+    import emgpipe.pipeline as pipeline
+    for sc, seed in (("driving", 0), ("walk_then_cramp", 1), ("walking", 2)):
+        sim.write(sim.make(sc, seed=seed, duration=120, device="raw"), tmp_path / f"{sc}.csv")
+
+    def fake(recording, mode=None, model=None, answers=None, before_push=None, **kw):
+        """Every cramp found 2 s after onset; a false alert at 30 s and one at 80 s on every
+        driving / walking channel, except after a "not a cramp" answer (same session: the
+        answer comes through the hook; next session: stored answers)."""
+        labels = read_labels(recording.path.replace(".csv", ".labels.csv"))
+        ev = [Event("cramp", x.channel, x.start_s, x.end_s, alert_s=x.start_s + 2.0, status="onset")
+              for x in labels if x.kind == "cramp"]
+        if "walk_then" not in recording.path:
+            answered = []
+
+            class P:
+                def __init__(self):
+                    self.sinks = []
+                    self.events = self
+
+                def sink(self, fn):
+                    self.sinks.append(fn)
+
+                def answer(self, ch, a, t):
+                    answered.append(t)
+            p = P()
+            for t in (30.0, 80.0):
+                if answers or answered:
+                    break
+                e = Event("cramp", recording.ch_names[0], t, t + 20, alert_s=t + 3, status="onset",
+                          features={"rms_uv": 50.0, "baseline_uv": 3.0, "context": "rest"})
+                ev.append(e)
+                if before_push:
+                    from types import SimpleNamespace
+                    before_push(p, SimpleNamespace(start_s=0.0))
+                    for fn in p.sinks:
+                        fn(e)
+                    before_push(p, SimpleNamespace(start_s=t + 10))
+        return SimpleResult(ev)
+
+    class SimpleResult:
+        def __init__(self, events):
+            self.events = events
+
+    monkeypatch.setattr(pipeline, "run_recording", fake)
+    assert main(["bench", str(tmp_path), "--json", "--wearer"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    [row] = res["targets"]
+    assert row["variant"] == "raw1000"
+    drive_h = 120 / 3600
+    assert row["driving_fa_per_h"] == pytest.approx(2 / drive_h)   # no action from the wearer: both
+    assert row["negatives_fa"] == 2 and row["negatives_fa_where"] == ["walking"]
+    assert row["awake_lat_med"] == pytest.approx(2.0) and row["cramp_sens"] == 1.0
+    assert row["driving_answered"] == 1 and row["driving_after_same"] == 0 and row["driving_after_next"] == 0
+    assert main(["bench", str(tmp_path), "--wearer"]) == 0
+    out = capsys.readouterr().out
+    assert "Targets per device variant" in out and "raw1000" in out and "After one answer" in out
+    assert "false alerts in walking" in out
+
+
+def test_target_met():
+    from emgpipe.commands.bench import target_met
+    assert target_met("cramp_sens", 0.96) and not target_met("cramp_sens", 0.9)
+    assert target_met("driving_fa_per_h", 1.0) and not target_met("driving_fa_per_h", 1.2)
+    assert target_met("negatives_fa", 0) and not target_met("negatives_fa", 2)
+    assert target_met("driving_cramps", "2/2") and not target_met("driving_cramps", "1/2")
+    assert target_met("variant", "raw1000") is None and target_met("cramp_sens", None) is None
