@@ -20,16 +20,17 @@
  * Timer1 is the sample clock, so the Servo library and PWM on pins 9/10 are
  * unavailable.
  *
- * Build: Arduino IDE or `arduino-cli compile --fqbn arduino:avr:uno firmware_bridge/bridge_avr`.
- * The frame codec is src/emgframe.{h,c}, a copy of ../src/ kept in sync by
- * ../tools/sync_core.py (the Arduino IDE compiles a sketch's src/ folder).
+ * Build: Arduino IDE with the sketchbook location set to firmware_bridge/, or
+ * `arduino-cli compile --fqbn arduino:avr:uno --libraries firmware_bridge/libraries
+ * firmware_bridge/bridge_avr`. The frame codec and the button / motor / LED code are the
+ * EmgBridge library (../libraries/EmgBridge), shared with the ESP32 sketch.
  */
 #include <Arduino.h>
 #include <EEPROM.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
 
-#include "src/emgframe.h"
+#include <EmgBridge.h>
 
 /* ------------------------------------------------------------------ configuration */
 #ifndef N_SENSORS
@@ -69,7 +70,6 @@ static const uint8_t ENV_CH[2] = {2, 5};
 #define CONV_US 104u         /* 13 ADC clocks at 16 MHz / 128 = 125 kHz (datasheet: 50-200 kHz
                                 for 10-bit resolution) */
 #define MIN_FS 100u
-#define MAX_BUZZ_MS 5000u    /* safety clamp on one buzz */
 #define STATUS_PERIOD_MS 1000u
 #define ADC_BITS 10
 #define VREF_MV 5000         /* AVcc reference (protocols.md section 3.2) */
@@ -126,11 +126,10 @@ static uint32_t overruns;              /* samples skipped because the ring overf
 static uint8_t streaming;
 static uint16_t tx_seq;
 static uint32_t boot_id;
-static uint32_t buzz_until;
-static uint8_t buzzing;
 static uint32_t last_status_ms;
-static uint8_t led_blinks;
-static uint32_t led_next_ms;
+static EmgHaptic haptic(HAPTIC_PIN);
+static EmgButton button(BUTTON_PIN);
+static EmgBlink led(LED_PIN);
 
 static uint8_t txbuf[EMG_MAX_WIRE];
 static int16_t frame_samples[(RING / 2u) * N_CH];  /* spf <= RING / 2 */
@@ -172,7 +171,7 @@ static void send_status(uint8_t reason)
     st.n_ch = N_CH;
     st.samples_per_frame = spf;
     st.flags = (uint8_t)(EMG_F_USB | (streaming ? EMG_F_STREAMING : 0) |
-                         (buzzing ? EMG_F_BUZZING : 0) | (HAPTIC_PIN >= 0 ? EMG_F_HAPTIC : 0) |
+                         (haptic.on() ? EMG_F_BUZZING : 0) | (haptic.fitted() ? EMG_F_HAPTIC : 0) |
                          (g_late ? EMG_F_TIMING_FAULT : 0));
     st.reason = reason;
     st.boot_id = boot_id;
@@ -230,31 +229,13 @@ static void start_clock(uint16_t fs)
     sei();
 }
 
-static void buzz(uint16_t ms, uint8_t strength)
-{
-#if HAPTIC_PIN >= 0
-    if (ms > MAX_BUZZ_MS) ms = MAX_BUZZ_MS;
-    if (ms == 0 || strength == 0) {
-        analogWrite(HAPTIC_PIN, 0);
-        buzzing = 0;
-        return;
-    }
-    analogWrite(HAPTIC_PIN, strength);
-    buzz_until = millis() + ms;
-    buzzing = 1;
-#else
-    (void)ms;
-    (void)strength;
-#endif
-}
-
 static void on_command(const emg_command_t *c)
 {
     switch (c->type) {
     case EMG_T_IDENTIFY:
         send_ack(c, EMG_R_OK);
         send_status(EMG_WHY_IDENTIFY);
-        led_blinks = 6; /* blink to show which board answered */
+        led.start(); /* blink to show which board answered */
         break;
     case EMG_T_START:
         tail = head_now(); /* data starts now */
@@ -278,11 +259,11 @@ static void on_command(const emg_command_t *c)
         send_status(EMG_WHY_CONFIG);
         break;
     case EMG_T_BUZZ:
-        if (HAPTIC_PIN < 0) {
+        if (!haptic.fitted()) {
             send_ack(c, EMG_R_UNSUPPORTED);
             break;
         }
-        buzz(c->duration_ms, c->strength);
+        haptic.buzz(c->duration_ms, c->strength, millis());
         send_ack(c, EMG_R_OK);
         break;
     default:
@@ -336,19 +317,15 @@ static void send_data(void)
     send(emg_build_data(txbuf, sizeof txbuf, tx_seq++, first, fs_hz, N_CH, spf, frame_samples));
 }
 
-#if BUTTON_PIN >= 0
-static emg_button_t button;
-
 /* The wearer's answer: a debounced short (< 1 s) or long (>= 1 s) press, sent at once. */
 static void poll_button(uint32_t now)
 {
     uint16_t held = 0;
-    uint8_t press = emg_button_update(&button, digitalRead(BUTTON_PIN) == LOW ? 1u : 0u, now, &held);
+    uint8_t press = button.poll(now, &held);
     if (press != EMG_PRESS_NONE) {
         send(emg_build_button(txbuf, sizeof txbuf, tx_seq++, press, 0, held, head_now()));
     }
 }
-#endif
 
 static uint32_t next_boot_id(void)
 {
@@ -367,15 +344,9 @@ static uint32_t next_boot_id(void)
 void setup()
 {
     Serial.begin(BAUD);
-    pinMode(LED_PIN, OUTPUT);
-#if HAPTIC_PIN >= 0
-    pinMode(HAPTIC_PIN, OUTPUT);
-    digitalWrite(HAPTIC_PIN, LOW);
-#endif
-#if BUTTON_PIN >= 0
-    pinMode(BUTTON_PIN, INPUT_PULLUP);
-    emg_button_init(&button);
-#endif
+    led.begin();
+    haptic.begin();
+    button.begin();
     emg_decoder_init(&rx, rxbuf, sizeof rxbuf);
     boot_id = next_boot_id();
     /* ADC: AVcc reference, interrupt on completion, clk/128 (125 kHz). */
@@ -392,15 +363,9 @@ void loop()
 {
     uint32_t now = millis();
     poll_commands();
-    if (buzzing && (int32_t)(now - buzz_until) >= 0) buzz(0, 0);
-    if (led_blinks && (int32_t)(now - led_next_ms) >= 0) {
-        digitalWrite(LED_PIN, (led_blinks & 1) ? LOW : HIGH);
-        led_blinks--;
-        led_next_ms = now + 150;
-    }
-#if BUTTON_PIN >= 0
+    haptic.poll(now);
+    led.poll(now);
     poll_button(now);
-#endif
     if (!streaming) return;
     send_data();
     if (now - last_status_ms >= STATUS_PERIOD_MS) {

@@ -1,25 +1,53 @@
-"""The portable C codec (firmware_bridge/src/emgframe.c), built with gcc, against the Python one.
+"""The firmware core: the EmgBridge Arduino library (firmware_bridge/libraries/EmgBridge).
 
-The harness is compiled with -std=c99 -Wall -Wextra -Wpedantic -Wconversion -Werror and,
-when the toolchain has them, AddressSanitizer + UBSan, so malformed frames that read out of
-bounds fail the test rather than pass by luck.
+Its portable C codec (emgframe.c), built with gcc, is checked against the Python one. The
+harness is compiled with -std=c99 -Wall -Wextra -Wpedantic -Wconversion -Werror and, when the
+toolchain has them, AddressSanitizer + UBSan, so malformed frames that read out of bounds
+fail the test rather than pass by luck. The core exists once: both sketches include the
+library, and the Uno sketch is built with avr-gcc by hand and with arduino-builder (the IDE's
+way), each with the library found where the IDE finds it.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emgpipe.bridge import protocol as P
-from tests.bridge.bridge_helpers import FW, run_harness
+from emgpipe.devices.bridge import protocol as P
+from tests.bridge.bridge_helpers import FW, STRICT, run_harness
+from tests.bridge.conftest import _sanitizer_flags
+from tests.firmware import avr_build as avr
+
+LIB = avr.LIB
+CORE = avr.LIB_SRC
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory) -> Path:
+    """firmware_bridge/tests/harness.c + the library's emgframe.c, built with gcc."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc not found: the C frame codec cannot be built on this machine")
+    tmp = tmp_path_factory.mktemp("cbuild")
+    san = _sanitizer_flags(gcc, tmp)
+    obj = tmp / "emgframe.o"
+    r = subprocess.run([gcc, *STRICT, *san, "-c", str(CORE / "emgframe.c"), "-o", str(obj)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, f"emgframe.c does not compile cleanly:\n{r.stderr}"
+    exe = tmp / "harness"
+    r = subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", *san, f"-I{CORE}",
+                        str(FW / "tests" / "harness.c"), str(obj), "-o", str(exe)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, f"harness.c does not compile:\n{r.stderr}"
+    return exe
 
 
 def _event_line():
@@ -95,74 +123,84 @@ def test_c_and_python_agree_on_random_corruption(harness):
     assert sum(1 for line in py if line.startswith("data")) > 200   # and left good frames
 
 
-def test_sketch_copies_match_the_core():
-    r = subprocess.run([sys.executable, str(FW / "tools" / "sync_core.py"), "--check"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+def test_the_core_exists_once_in_the_library():
+    """One EmgBridge library, no copies in the sketches, no sync script."""
+    props = dict(line.split("=", 1) for line in (LIB / "library.properties").read_text().splitlines()
+                 if "=" in line)
+    assert props["name"] == "EmgBridge" and set(props["architectures"].split(",")) == {"avr", "esp32"}
+    assert (CORE / props["includes"]).exists()
+    found = sorted(p.relative_to(FW).as_posix() for p in FW.rglob("emgframe.[ch]"))
+    assert found == ["libraries/EmgBridge/src/emgframe.c", "libraries/EmgBridge/src/emgframe.h"]
+    assert not (FW / "tools" / "sync_core.py").exists()
+    for sketch in ("bridge_avr/bridge_avr.ino", "bridge_esp32/bridge_esp32.ino",
+                   "bridge_esp32/ports.h"):
+        assert "#include <EmgBridge.h>" in (FW / sketch).read_text(), sketch
+
+
+def test_button_and_motor_code_is_the_librarys():
+    """The sketches use EmgButton / EmgHaptic / EmgBlink; none debounces, buzzes or times a
+    motor itself (each once had its own copy)."""
+    board_files = [FW / "bridge_avr" / "bridge_avr.ino", FW / "bridge_esp32" / "bridge_esp32.ino",
+                   FW / "bridge_esp32" / "ports.cpp"]
+    for f in board_files:
+        code = re.sub(r"/\*.*?\*/", "", f.read_text(), flags=re.S)
+        assert not re.search(r"\b(emg_button_update|emg_button_init|analogWrite)\s*\(", code), f.name
+        assert not re.search(r"\bbuzz_until\b|\bled_blinks\b", code), f.name
+    for f in (board_files[0], board_files[2]):
+        code = f.read_text()
+        for cls in ("EmgHaptic haptic(HAPTIC_PIN)", "EmgButton button(BUTTON_PIN)", "EmgBlink led(LED_PIN)"):
+            assert cls in code, (f.name, cls)
 
 
 def test_core_has_no_arduino_or_heap_dependencies():
     for name in ("emgframe.h", "emgframe.c"):
-        text = (FW / "src" / name).read_text()
+        text = (CORE / name).read_text()
         code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
         includes = re.findall(r'#include\s+[<"]([^>"]+)[>"]', code)
         assert set(includes) <= {"stddef.h", "stdint.h", "emgframe.h"}, includes
         assert not re.search(r"\b(malloc|calloc|realloc|free)\s*\(", code)
 
 
-AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr")
-AVR_FLAGS = ["-mmcu=atmega328p", "-DF_CPU=16000000L", "-DARDUINO=10807", "-DARDUINO_AVR_UNO",
-             "-DARDUINO_ARCH_AVR", "-Os", "-ffunction-sections", "-fdata-sections",
-             f"-I{AVR_CORE / 'cores' / 'arduino'}", f"-I{AVR_CORE / 'variants' / 'standard'}",
-             f"-I{AVR_CORE / 'libraries' / 'EEPROM' / 'src'}"]
-
-
-def _avr_compile(cmd, src, out_dir: Path) -> str:
-    obj = out_dir / (Path(src).name + ".o")
-    r = subprocess.run([*cmd, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
-    assert r.returncode == 0, f"{src}:\n{r.stderr}"
-    return str(obj)
-
-
 @pytest.fixture(scope="module")
 def avr_core(tmp_path_factory):
-    """Arduino AVR core objects + the codec, built once (Debian arduino-core-avr)."""
-    gcc, gxx = shutil.which("avr-gcc"), shutil.which("avr-g++")
-    if not (gcc and gxx and (AVR_CORE / "cores" / "arduino" / "Arduino.h").exists()):
-        pytest.skip("avr-gcc or the Arduino AVR core is not installed "
-                    "(apt-get install gcc-avr avr-libc arduino-core-avr)")
-    out = tmp_path_factory.mktemp("avrcore")
-    cxx = [gxx, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *AVR_FLAGS]
-    core = AVR_CORE / "cores" / "arduino"
-    objs = [_avr_compile([gcc, "-std=gnu11", *AVR_FLAGS], src, out)
-            for src in sorted(core.glob("*.c"))]
-    # WString.cpp: unused here, and does not build with Debian's gcc-avr 5.4
-    objs += [_avr_compile(cxx, src, out) for src in sorted(core.glob("*.cpp"))
-             if src.name != "WString.cpp"]
-    objs += [_avr_compile([gcc, *AVR_FLAGS, "-x", "assembler-with-cpp"], src, out)
-             for src in sorted(core.glob("*.S"))]
-    objs.append(_avr_compile([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", *AVR_FLAGS],
-                             FW / "bridge_avr" / "src" / "emgframe.c", out))
-    return gcc, cxx, objs
+    """Arduino AVR core objects + the EmgBridge library, built once (Debian arduino-core-avr)."""
+    if not avr.have_avr():
+        pytest.skip(avr.SKIP_REASON)
+    return avr.avr_core_objects(tmp_path_factory.mktemp("avrcore"))
 
 
 @pytest.mark.parametrize("config", ["", "-DN_SENSORS=2", "-DN_SENSORS=2 -DSEND_ENV=0",
                                     "-DHAPTIC_PIN=-1", "-DBUTTON_PIN=-1"])
 def test_avr_sketch_builds_and_fits(avr_core, tmp_path, config):
     """Full avr-gcc build and link of the Uno sketch, warnings as errors, in each configuration."""
-    gcc, cxx, core_objs = avr_core
-    sketch = _avr_compile([*cxx, "-Wall", "-Wextra", "-Werror", *config.split(), "-x", "c++"],
-                          FW / "bridge_avr" / "bridge_avr.ino", tmp_path)
-    elf = tmp_path / "bridge_avr.elf"
-    r = subprocess.run([gcc, "-mmcu=atmega328p", "-Os", "-Wl,--gc-sections", sketch, *core_objs,
-                        "-o", str(elf)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    size = subprocess.run(["avr-size", "-A", str(elf)], capture_output=True, text=True).stdout
-    sec = {m[0]: int(m[1]) for m in re.findall(r"^\.(\w+)\s+(\d+)", size, flags=re.M)}
-    flash = sec.get("text", 0) + sec.get("data", 0)
-    ram = sec.get("data", 0) + sec.get("bss", 0)
-    assert flash < 32256 - 512   # ATmega328P flash minus the Uno's optiboot
-    assert ram < 2048 - 512      # leave >= 512 B of the 2 KB SRAM for the stack
+    elf = avr.link_sketch(avr_core, tmp_path, config)
+    flash, ram = avr.flash_and_ram(elf)
+    assert flash < avr.UNO_FLASH - 512
+    assert ram < avr.UNO_RAM - 512   # leave >= 512 B of the 2 KB SRAM for the stack
+
+
+def test_arduino_builder_builds_the_sketch_as_the_ide_does(tmp_path):
+    """arduino-builder (what the Arduino IDE 1.x runs) finds EmgBridge in
+    firmware_bridge/libraries by the sketch's #include <EmgBridge.h>, and the Uno build fits."""
+    if not avr.have_avr() or not shutil.which("arduino-builder"):
+        pytest.skip("arduino-builder, avr-gcc or the Arduino AVR core is not installed "
+                    "(apt-get install arduino-builder gcc-avr avr-libc arduino-core-avr)")
+    r = avr.arduino_builder(tmp_path / "build")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    out = r.stdout + r.stderr
+    # the sketch's #include <EmgBridge.h> resolved to the library, whose sources were built
+    cache = json.loads((tmp_path / "build" / "includes.cache").read_text())
+    assert {"Include": "EmgBridge.h", "Includepath": str(CORE)}.items() <= \
+        next(c for c in cache if c["Include"] == "EmgBridge.h").items()
+    built = {p.name for p in (tmp_path / "build" / "libraries" / "EmgBridge").glob("*.o")}
+    assert built == {"emgframe.c.o", "EmgBoardIO.cpp.o"}
+    ours = [line for line in out.splitlines() if "warning" in line and "firmware_bridge" in line]
+    assert not ours, ours                                    # -warnings all: none in our files
+    elf = tmp_path / "build" / "bridge_avr.ino.elf"
+    flash, ram = avr.flash_and_ram(elf)
+    m = re.search(r"Sketch uses (\d+) bytes", out)
+    assert m and 4000 < int(m.group(1)) < avr.UNO_FLASH - 512
+    assert ram < avr.UNO_RAM - 512
 
 
 def _debounce_line(readings) -> str:

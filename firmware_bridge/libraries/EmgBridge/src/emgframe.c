@@ -1,4 +1,4 @@
-/* emgframe: see emgframe.h and ../protocol.md. Portable C99, no malloc. */
+/* emgframe: see emgframe.h and firmware_bridge/protocol.md. Portable C99, no malloc. */
 #include "emgframe.h"
 
 /* ---------------------------------------------------------------- CRC */

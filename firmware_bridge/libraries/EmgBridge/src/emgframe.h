@@ -14,8 +14,9 @@
  * check("123456789") = 0x29B1) over version..payload, stored little-endian.
  * All multi-byte fields are little-endian.
  *
- * The sources of this file live in firmware_bridge/src/; the copies inside
- * each sketch's src/ folder are made by firmware_bridge/tools/sync_core.py.
+ * This file lives once, in the EmgBridge Arduino library
+ * (firmware_bridge/libraries/EmgBridge/src/), which both sketches include
+ * through <EmgBridge.h>; the host tests compile the same file.
  */
 #ifndef EMGFRAME_H
 #define EMGFRAME_H
