@@ -75,6 +75,9 @@ class NightData:
     night_id: int | None = None
     out_dir: Path | None = None
     db: Path | None = None                            # the night database, when there is one
+    recording: Path | None = None                     # the replayed recording (raw EMG), when found
+    signal: str = "emg"                               # "envelope": the device streamed an envelope
+    duration_note: str = ""                           # why the length is uncertain ("" when known)
 
     def of(self, *kinds) -> list:
         return [e for e in self.events if e.kind in kinds]
@@ -147,45 +150,146 @@ def night_from_store(store: NightStore, row: dict) -> NightData:
         disconnects=store.table("disconnects", nid), alerts=store.table("alerts", nid),
         quality=[(q["start_s"], q["channel"], q["rms_uv"], q["lost_s"]) for q in store.table("quality", nid)],
         files=store.table("files", nid), mvc_uv=mvc, calibration=calib or None, night_id=nid,
-        out_dir=store.path.parent, db=store.path)
+        out_dir=store.path.parent, db=store.path, signal=str(meta.get("signal") or "emg"))
 
 
-def night_from_events_csv(path: Path) -> NightData:
-    """A replayed recording's events (``emgpipe replay`` output) as a night."""
-    events = read_events(path)
-    stem = path.name[:-len(".events.csv")] if path.name.endswith(".events.csv") else path.stem
-    side = {}
-    for cand in (path.with_name(stem + ".json"), path.parent.parent / (stem + ".json")):
+#: Extensions of recordings that ``emgpipe replay`` reads (io/registry.py EXTENSIONS).
+RECORDING_EXTS = (".csv", ".edf", ".bdf", ".txt", ".tsv", ".hea", ".rec")
+#: Names beside recordings that are not recordings (io/registry.py NOT_RECORDINGS).
+NOT_RECORDINGS = (".events.csv", ".labels.csv", ".cycles.csv")
+
+
+def events_stem(path: Path) -> str:
+    return path.name[:-len(".events.csv")] if path.name.endswith(".events.csv") else path.stem
+
+
+def find_recording(events_path: Path, recordings=None) -> Path | None:
+    """The recording an events CSV was replayed from: ``<stem>.<ext>`` in ``recordings``
+    (a folder or file), beside the events file, or in the folder above it."""
+    events_path = Path(events_path)
+    if recordings is not None and Path(recordings).is_file():
+        return Path(recordings)
+    stem = events_stem(events_path)
+    dirs = ([Path(recordings)] if recordings is not None else []) + [events_path.parent, events_path.parent.parent]
+    for d in dirs:
+        for ext in RECORDING_EXTS:
+            cand = d / (stem + ext)
+            if cand.is_file() and cand.resolve() != events_path.resolve() and not cand.name.endswith(NOT_RECORDINGS):
+                return cand
+    return None
+
+
+def _sidecar(events_path: Path, recording: Path | None) -> dict:
+    stem = events_stem(events_path)
+    cands = ([recording.with_suffix(".json")] if recording is not None else []) + [
+        events_path.with_name(stem + ".json"), events_path.parent.parent / (stem + ".json")]
+    for cand in cands:
         if cand.is_file():
             try:
                 side = json.loads(cand.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                side = {}
-            break
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(side, dict):
+                return side
+    return {}
+
+
+def night_from_events_csv(path: Path, recordings=None) -> NightData:
+    """A replayed recording's events (``emgpipe replay`` output) as a night.
+
+    The recording's length comes from its sidecar (``duration_s``) or from the recording
+    itself (header, else one pass over the file), never from the last event: a quiet end
+    is part of the recording. Only when the recording is not found does the length fall
+    back to the last event's end, and the report says so (``duration_note``).
+    """
+    path = Path(path)
+    events = read_events(path)
+    stem = events_stem(path)
+    recording = find_recording(path, recordings)
+    side = _sidecar(path, recording)
     rep = [ReportEvent(e.kind, e.channel, e.start_s, e.end_s, e.alert_s, e.status, e.confidence,
                        None if math.isnan(e.peak_uv) else e.peak_uv, e.n_potentials, e.detail,
                        label=e.label)
            for e in events]
-    duration = float(side.get("duration_s") or max([e.end_s for e in rep], default=0.0))
+    last = max([e.end_s for e in rep], default=0.0)
+    duration, note = None, ""
+    try:
+        duration = float(side["duration_s"]) if side.get("duration_s") is not None else None
+    except (TypeError, ValueError):
+        duration = None
+    if duration is None and recording is not None:
+        from .rawemg import recording_duration
+        duration = recording_duration(recording)
+    if duration is None or not math.isfinite(duration):
+        duration = last
+        note = (f"the recording's length is not known (its file was not found beside {path.name}; "
+                f"give it with --recordings): at least this long, from the last event")
     gaps = [(e.start_s, e.end_s, e.detail) for e in rep if e.kind == "signal_loss" and "lost" in e.detail]
     # one gap is reported once per channel: keep one
     gaps = sorted(set(gaps))
     channels = side.get("channels") or sorted({e.channel for e in rep})
     mvc = {str(k): float(v) for k, v in (side.get("mvc_rms_uv") or {}).items() if v}
     return NightData(title=f"Recording {stem} (replayed)", name=f"{stem}.report", source=str(path),
-                     started_time=None, duration_s=duration, channels=list(channels), mode=side.get("mode"),
-                     status="replayed", model=next((e.detector for e in events if e.detector), ""),
-                     events=rep, gaps=gaps, mvc_uv=mvc, fs=side.get("fs"), out_dir=path.parent)
+                     started_time=None, duration_s=max(duration, 0.0), channels=list(channels),
+                     mode=side.get("mode"), status="replayed",
+                     model=next((e.detector for e in events if e.detector), ""),
+                     events=rep, gaps=gaps, mvc_uv=mvc, fs=side.get("fs"), out_dir=path.parent,
+                     recording=recording, signal=side.get("signal") or "emg", duration_note=note)
 
 
-def load_nights(target, night_id: int | None = None, every: bool = False) -> list[NightData]:
-    """The nights to report for ``target``: a folder (or database file) with the night log,
-    or replayed ``*.events.csv`` files. Default: the latest night; ``every``: all."""
+def _is_events_csv(path: Path) -> bool:
+    if path.name.endswith(".events.csv"):
+        return True
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.readline()
+    except OSError:
+        return False
+    cols = [c.strip() for c in head.split(",")]
+    return all(c in cols for c in ("kind", "channel", "start_s", "end_s"))
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    """One report to make: a night in a database, or a replayed recording's events CSV.
+    Small and picklable (a worker process can make the report from it)."""
+
+    kind: str                       # "night" or "events"
+    path: Path                      # the database, or the events CSV
+    night_id: int | None = None
+    recordings: Path | None = None  # where to look for the replayed recording
+
+    def load(self) -> NightData:
+        if self.kind == "events":
+            return night_from_events_csv(self.path, self.recordings)
+        with NightStore(self.path, readonly=True) as store:
+            rows = [r for r in store.nights() if r["id"] == self.night_id]
+            if not rows:
+                raise UsageError(f"{self.path}: no night {self.night_id} in the database")
+            return night_from_store(store, rows[0])
+
+
+def find_targets(target, night_id: int | None = None, every: bool = False,
+                 recordings=None) -> list[ReportTarget]:
+    """What to report for ``target``: the latest night of a night folder or database
+    (``night_id``: that one; ``every``: all), an events CSV, a recording whose events CSV
+    is beside it, or every ``*.events.csv`` below a folder (one report each)."""
     target = Path(target)
+    rec_dir = Path(recordings) if recordings is not None else None
+    if rec_dir is not None and not rec_dir.exists():
+        raise UsageError(f"--recordings {rec_dir}: no such file or directory")
     if not target.exists():
         raise UsageError(f"{target}: no such file or directory")
-    if target.is_file() and target.name.endswith(".csv"):
-        return [night_from_events_csv(target)]
+    if target.is_file() and target.suffix.lower() in RECORDING_EXTS:
+        if target.suffix.lower() == ".csv" and _is_events_csv(target):
+            return [ReportTarget("events", target, recordings=rec_dir)]
+        stem = target.stem
+        for cand in (target.with_name(stem + ".events.csv"), target.parent / "events" / (stem + ".events.csv")):
+            if cand.is_file():
+                return [ReportTarget("events", cand, recordings=target)]
+        raise UsageError(f"{target}: no events for this recording ({stem}.events.csv not found beside it); "
+                         f"run 'emgpipe replay {target} --events-out {target.with_name(stem + '.events.csv')}' "
+                         f"first")
     dbs = find_databases(target) if target.is_dir() else [target]
     out = []
     for db in dbs:
@@ -195,14 +299,21 @@ def load_nights(target, night_id: int | None = None, every: bool = False) -> lis
                 rows = [r for r in rows if r["id"] == night_id]
             elif not every and rows:
                 rows = rows[-1:]
-            out.extend(night_from_store(store, r) for r in rows)
+            out.extend((r["started_time"], ReportTarget("night", db, r["id"])) for r in rows)
+    out = [t for _, t in sorted(out, key=lambda x: x[0])] if out else []
     if not dbs and target.is_dir():
-        out = [night_from_events_csv(p) for p in sorted(target.rglob("*.events.csv"))]
+        out = [ReportTarget("events", p, recordings=rec_dir) for p in sorted(target.rglob("*.events.csv"))]
         if not out:
             raise UsageError(f"{target}: no night database (*.sqlite, *.db) and no *.events.csv here")
+        return out
     if not out:
         raise UsageError(f"{target}: no night {night_id} in the database" if night_id is not None
                          else f"{target}: the night database holds no night yet")
     if not every and night_id is None and len(out) > 1:
-        out = sorted(out, key=lambda n: n.started_time or 0.0)[-1:]
+        out = out[-1:]
     return out
+
+
+def load_nights(target, night_id: int | None = None, every: bool = False, recordings=None) -> list[NightData]:
+    """The nights to report for ``target`` (see :func:`find_targets`), loaded."""
+    return [t.load() for t in find_targets(target, night_id, every, recordings)]

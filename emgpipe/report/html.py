@@ -59,16 +59,33 @@ def _figure(h: float = 3.0, rows: int = 1):
     return fig, axes
 
 
+#: Tick steps of the time axis (s): the first giving at most 12 ticks is used.
+TICK_STEPS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800)
+
+
+def _tick_label(night: NightData, t_s: float, seconds: bool) -> str:
+    if not seconds:
+        return night.clock(t_s)
+    if night.started_time is not None:
+        return time.strftime("%H:%M:%S", time.localtime(night.started_time + t_s))
+    return f"+{int(t_s // 60)}:{int(t_s % 60):02d}"
+
+
 def _hour_axis(ax, night: NightData) -> None:
-    hours = max(night.hours, 1e-6)
-    step = 1 if hours > 3 else 0.25 if hours > 0.5 else 1 / 60 * 5
-    ticks = np.arange(0, hours + 1e-9, step)
-    if len(ticks) > 16:
-        ticks = ticks[:: int(math.ceil(len(ticks) / 16))]
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([night.clock(t * 3600) for t in ticks], fontsize=8)
-    ax.set_xlim(0, hours)
-    ax.set_xlabel("time of night" if night.started_time is not None else "time from the start (h:mm)")
+    """Time axis in hours of recording: clock times (or time from the start) at a step that
+    gives 3-12 ticks, with seconds when the recording is a few minutes long."""
+    total = max(night.duration_s, 1.0)
+    step = next((s for s in TICK_STEPS_S if total / s <= 12), TICK_STEPS_S[-1])
+    seconds = step < 60
+    first = (-night.started_time) % step if night.started_time is not None else 0.0   # on the clock's step
+    ticks = np.arange(first, total + 1e-9, step)
+    ax.set_xticks(ticks / 3600)
+    ax.set_xticklabels([_tick_label(night, t, seconds) for t in ticks], fontsize=8)
+    ax.set_xlim(0, total / 3600)
+    if night.started_time is not None:
+        ax.set_xlabel("time of night", fontsize=8)
+    else:
+        ax.set_xlabel("time from the start (" + ("min:s" if seconds else "h:mm") + ")", fontsize=8)
 
 
 def _intensity(night: NightData, e) -> tuple[str, float | None]:
@@ -166,6 +183,22 @@ def plot_per_hour(night: NightData, kinds, title: str, ylabel: str, weight=None)
     return _png(fig)
 
 
+def _readable_log_axis(ax) -> None:
+    """Plain-number labels at 1-2-5 steps on a log axis (matplotlib's default labels
+    the minor ticks of a narrow range with crowded ``3x10^0`` texts), and a range of
+    at least a factor 4 so two labelled ticks always show."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi > 0 and hi / lo < 4:
+        mid = math.sqrt(lo * hi)
+        ax.set_ylim(mid / 2, mid * 2)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="y", labelsize=8)
+
+
 def plot_quality(night: NightData) -> str:
     fig, (ax, ax2) = _figure(3.6, rows=2)
     q = night.quality
@@ -176,6 +209,7 @@ def plot_quality(night: NightData) -> str:
                 t, r = np.array(pts).T
                 ax.plot((t + 30) / 3600, r, lw=1, label=ch)
         ax.set_yscale("log")
+        _readable_log_axis(ax)
         ax.set_ylabel("EMG RMS per minute (µV)", fontsize=8)
         ax.legend(fontsize=7, frameon=False)
         lost = {}
@@ -196,6 +230,9 @@ def plot_quality(night: NightData) -> str:
         if d.get("event") == "disconnect" and d.get("stream_s") is not None:
             ax2.axvline(d["stream_s"] / 3600, color=COLORS["disconnect"], lw=1, ls="--")
     ax2.set_ylabel("seconds lost", fontsize=8)
+    lo, hi = ax2.get_ylim()
+    ax2.set_ylim(0, max(1.0, hi))
+    ax2.tick_params(axis="y", labelsize=8)
     _hour_axis(ax2, night)
     ax.set_title("Signal quality: electrode contact (RMS) and lost signal", fontsize=10, loc="left")
     return _png(fig)
@@ -211,7 +248,7 @@ def summary_lines(night: NightData) -> list[str]:
     lm = sum(kinds[k] for k in night.leg_movement_kinds)
     start = (time.strftime("%Y-%m-%d %H:%M", time.localtime(night.started_time))
              if night.started_time is not None else "")
-    head = f"{night.title}: {fmt_duration(night.duration_s)} recorded"
+    head = f"{night.title}: {'at least ' if night.duration_note else ''}{fmt_duration(night.duration_s)} recorded"
     head += f" from {start}" if start else ""
     head += f" ({night.status})"
     lines = [head]
@@ -264,12 +301,54 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;
      padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+h3{font-size:1em;margin:1.2em 0 .2em}
 .summary{background:#f6f6f6;border-left:4px solid #D55E00;padding:.6em 1em}
 .summary p{margin:.3em 0} img{max-width:100%;height:auto;display:block;margin:.5em 0}
 table{border-collapse:collapse;font-size:.9em;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;
-     text-align:left} th{background:#eee} footer{margin-top:2em;font-size:.85em;color:#555;
-     border-top:1px solid #ddd;padding-top:.6em} .muted{color:#666}
+     text-align:left;vertical-align:top} th{background:#eee} footer{margin-top:2em;font-size:.85em;color:#555;
+     border-top:1px solid #ddd;padding-top:.6em} .muted{color:#666} ol.refs li{margin:.3em 0;font-size:.9em}
 """
+
+
+def _refs_cell(keys, numbers: dict) -> str:
+    return ", ".join(f"<a href='#ref-{k}'>[{numbers[k]}]</a>" for k in keys)
+
+
+def reference_html(night: NightData) -> tuple[str, list[str]]:
+    """The "compared with published figures" table and the source keys it cites, in order."""
+    from .reference import compare, cited
+    rows = compare(night)
+    keys = cited(rows)
+    numbers = {k: i for i, k in enumerate(keys, 1)}
+    e = html.escape
+    head = "".join(f"<th>{h}</th>" for h in ("measure", "this recording" if night.started_time is None
+                                               else "this night", "what studies found", "in plain words",
+                                               "sources"))
+    body = "".join(f"<tr><td>{e(r.what)}</td><td>{e(r.value)}</td><td>{e(r.published)}</td>"
+                   f"<td>{e(r.verdict)}</td><td>{_refs_cell(r.sources, numbers)}</td></tr>" for r in rows)
+    note = ("<p class='muted'>The studies measured other people with other equipment and rules (short "
+            "recordings of resting muscles; sleep laboratories count per hour asleep). emgpipe counts with "
+            "its own detector over the whole recording, so read these as a rough guide, not a diagnosis.</p>")
+    return f"<table class='reference'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}", keys
+
+
+def references_html(keys) -> str:
+    from .reference import SOURCES
+    e = html.escape
+    items = "".join(f"<li id='ref-{k}'>{e(SOURCES[k].citation)}. <span class='muted'>What it reports: "
+                    f"{e(SOURCES[k].used_for)}.</span></li>" for k in keys)
+    return f"<ol class='refs'>{items}</ol>"
+
+
+def cramp_plots(night: NightData) -> list[tuple[int, object, str | None]]:
+    """(number, cramp, PNG data URI or None) for every cramp: the EMG from 30 s before to
+    30 s after, read from the night's raw files or the replayed recording."""
+    from .rawemg import windows_of
+    from .zoom import plot_cramp, window_for
+    cramps = night.cramps
+    end = night.duration_s if night.duration_s > 0 and not night.duration_note else float("inf")
+    raws = windows_of(night, [(a, min(b, max(end, a + 1.0))) for a, b in map(window_for, cramps)])
+    return [(i, c, plot_cramp(night, c, i, raw)) for i, (c, raw) in enumerate(zip(cramps, raws), 1)]
 
 
 def render(night: NightData) -> str:
@@ -284,11 +363,15 @@ def render(night: NightData) -> str:
         ("leg-movements", lm_title, plot_per_hour(night, night.leg_movement_kinds, lm_title, "per hour")),
         ("quality", "Signal quality and gaps", plot_quality(night)),
     ]
+    ref_table, ref_keys = reference_html(night)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{e(night.title)} - emgpipe report</title><style>{CSS}</style></head><body>",
              f"<h1>{e(night.title)}</h1><p class='muted'>{e(night.source)}</p>",
              "<div class='summary'>" + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"]
+    if night.duration_note:
+        parts.append(f"<p class='muted'>Length: {e(night.duration_note)}.</p>")
+    parts.append("<h2 id='reference'>Compared with published figures</h2>" + ref_table)
     for key, title, uri in figs:
         parts.append(f"<h2 id='{key}'>{e(title)}</h2><img src='{uri}' alt='{e(title)}'>")
     parts.append("<h2 id='cramps'>Cramps</h2>")
@@ -296,26 +379,43 @@ def render(night: NightData) -> str:
     if rows:
         parts.append(_table(["#", "time", "leg", "muscle", "channel", "duration", "intensity (peak RMS)",
                              "confidence", "stretch prompt", "ended", "wearer's answer"], rows))
+        parts.append("<h2 id='cramp-plots'>Each cramp up close</h2><p class='muted'>The EMG from 30 s before "
+                     "each cramp to 30 s after it: the cramp's channel filtered (grey) with its envelope, "
+                     "every channel's envelope below (a cramp stays in one muscle), the stretch prompt and "
+                     "your answer marked.</p>")
+        for i, c, uri in cramp_plots(night):
+            head = f"<h3 id='cramp-{i}'>Cramp {i}: {e(c.muscle)} {e(c.leg)} at {e(night.clock(c.start_s))}</h3>"
+            if uri:
+                parts.append(head + f"<img src='{uri}' alt='EMG around cramp {i}'>")
+            else:
+                parts.append(head + "<p class='muted'>No raw EMG for this time (the raw file or recording "
+                                    "was not found or does not cover it).</p>")
     else:
         parts.append("<p>No cramp detected.</p>")
     facts = [("source", night.source), ("device", night.device or "-"),
              ("sample rate", f"{night.fs:g} Hz" if night.fs else "-"), ("channels", ", ".join(night.channels)),
              ("mode", night.mode or "-"), ("detector model", night.model or "-"), ("status", night.status),
              ("calibration", "profile recorded" if night.calibration else "none")]
+    if night.recording is not None:
+        facts.append(("recording", str(night.recording)))
     if night.files:
         facts.append(("raw files", ", ".join(f"{f['path']} ({f['n_records']} records)" for f in night.files)))
     parts.append("<h2 id='recording'>Recording</h2>" + _table(["", ""], facts))
+    parts.append("<h2 id='references'>Sources</h2>" + references_html(ref_keys))
     parts.append(f"<footer>{e(DISCLAIMER)} Made by emgpipe on "
                  f"{e(time.strftime('%Y-%m-%d %H:%M'))}.</footer></body></html>")
     return "\n".join(parts)
 
 
 def write_report(night: NightData, out_dir: Path | None = None) -> Path:
-    """Write ``<name>.html`` into ``out_dir`` (default: the night's folder); returns its path."""
+    """Write ``<name>.html`` into ``out_dir`` (default: the night's folder; created with its
+    parents, 0700 on POSIX when created: the report is health data); returns its path."""
     from ..errors import StorageError
+    from ..night.private import private_dir
     out_dir = Path(out_dir or night.out_dir or ".")
     path = out_dir / f"{night.name}.html"
     try:
+        private_dir(out_dir)
         path.write_text(render(night), encoding="utf-8")
     except OSError as err:
         raise StorageError(f"{path}: cannot write the report ({err.strerror or err})") from None

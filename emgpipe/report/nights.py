@@ -79,16 +79,36 @@ def rolling_mean(x, n: int = ROLL_NIGHTS) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
+def night_labels(rows: list[NightRow], max_labels: int = 16) -> tuple[list[int], list[str]]:
+    """Tick positions (night index) and labels for the trend: the date, with the start time
+    when several nights begin on the same day (so no date repeats without a reason), thinned
+    to at most ``max_labels``.
+
+    >>> import time
+    >>> t = time.mktime((2025, 2, 1, 23, 0, 0, 0, 0, -1))
+    >>> rows = [NightRow(None, i, t + dt, 7, "", 0, 0, 0, 0, 0) for i, dt in enumerate((0, 43200, 86400))]
+    >>> night_labels(rows)[1]
+    ['01 Feb', '02 Feb 11:00', '02 Feb 23:00']
+    """
+    days = [time.strftime("%d %b", time.localtime(r.started_time)) for r in rows]
+    count = {d: days.count(d) for d in days}
+    labels = [d + (time.strftime(" %H:%M", time.localtime(r.started_time)) if count[d] > 1 else "")
+              for d, r in zip(days, rows)]
+    step = max(1, -(-len(rows) // max_labels))
+    idx = list(range(0, len(rows), step))
+    return idx, [labels[i] for i in idx]
+
+
 def plot_trend(rows: list[NightRow]) -> str:
+    """Cramps per night (bars, 7-night mean), cramp minutes, fasciculations and leg movements
+    per hour. One slot per night in order (not a calendar axis): two nights on one day are two
+    bars, labelled with their start times."""
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    import matplotlib.dates as mdates
-    from datetime import datetime
     fig = Figure(figsize=(10, 5.2))
     FigureCanvasAgg(fig)
     ax, ax2 = fig.subplots(2, 1, sharex=True)
-    days = [datetime.fromtimestamp(r.started_time) for r in rows]
-    x = mdates.date2num(days)
+    x = np.arange(len(rows))
     cr = np.array([r.cramps for r in rows], float)
     ax.bar(x, cr, width=0.6, color="#D55E00", alpha=0.6, label="cramps per night")
     ax.plot(x, rolling_mean(cr), color="#D55E00", lw=2, label=f"{ROLL_NIGHTS}-night mean")
@@ -96,7 +116,10 @@ def plot_trend(rows: list[NightRow]) -> str:
     axm = ax.twinx()
     axm.plot(x, minutes, "o", color="#555", ms=4, label="cramp minutes")
     axm.set_ylabel("cramp minutes", fontsize=8)
+    axm.tick_params(labelsize=8)
     ax.set_ylabel("cramps per night", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7, loc="upper left", frameon=False)
     axm.legend(fontsize=7, loc="upper right", frameon=False)
     ax.set_title("Are cramps getting rarer?", fontsize=10, loc="left")
@@ -106,8 +129,12 @@ def plot_trend(rows: list[NightRow]) -> str:
     ax2.plot(x, lm, "-o", ms=3, color="#009E73", label="leg movements per hour")
     ax2.set_ylabel("per hour", fontsize=8)
     ax2.legend(fontsize=7, frameon=False)
-    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
-    fig.autofmt_xdate()
+    idx, labels = night_labels(rows)
+    ax2.set_xticks(idx)
+    ax2.set_xticklabels(labels, fontsize=8, rotation=30, ha="right")
+    ax2.tick_params(axis="y", labelsize=8)
+    ax2.set_xlim(-0.6, len(rows) - 0.4)
+    ax2.set_xlabel("night (start date; with the time when a day has several)", fontsize=8)
     return _png(fig)
 
 
@@ -142,12 +169,14 @@ def trend_summary(rows: list[NightRow]) -> str:
 
 def write_nights(rows: list[NightRow], out_dir: Path) -> Path:
     e = html.escape
+    from ..night.private import private_dir
     path = Path(out_dir) / "nights.html"
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>emgpipe nights</title>"
             f"<style>{CSS}</style></head><body><h1>Nights</h1><div class='summary'><p>"
             f"{e(trend_summary(rows))}</p></div><img src='{plot_trend(rows)}' alt='trend over nights'>"
             f"{_table(HEAD, table_rows(rows))}<footer>{e(DISCLAIMER)}</footer></body></html>")
     try:
+        private_dir(out_dir)
         path.write_text(page, encoding="utf-8")
     except OSError as err:
         raise StorageError(f"{path}: cannot write ({err.strerror or err})") from None

@@ -51,3 +51,16 @@ def make_night(folder, started_time: float, hours: float = 8.0, cramps=((2.25, "
         else:
             store.db.execute("UPDATE nights SET updated_time=? WHERE id=?", (started_time + dur, nid))
     return nid
+
+
+def replayed_folder(base, n: int = 2, fs: int = 250, seed0: int = 2):
+    """``n`` simulated 75 s recordings (walk, then a calf cramp) in ``base/rec`` replayed into
+    ``base/events``: returns (events folder, recordings folder)."""
+    from emgpipe.cli import main
+    rec, events = base / "rec", base / "events"
+    rec.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        assert main(["simulate", "walk_then_cramp", "--out", str(rec / f"rec{i}.csv"), "--seed",
+                     str(seed0 + i), "--fs", str(fs)]) == 0
+    assert main(["replay", str(rec), "--events-out", str(events), "--answers", str(base / "answers.json")]) == 0
+    return events, rec
