@@ -49,6 +49,8 @@ def register(sub) -> argparse.ArgumentParser:
                    help="also measure the wearer's answer: where a false cramp alert comes, a simulated "
                         "wearer answers 'not a cramp' 5 s after it, and the recording is replayed again "
                         "with that answer stored (the next session); prints the false alerts after it")
+    from .. import batch
+    batch.add_arguments(p)     # --workers N / --scheduler URL / --cohort-out FILE.csv (emgpipe.batch)
     p.set_defaults(func=run)
     return p
 
@@ -185,6 +187,8 @@ def bench_one(path, mode="auto", model=None, wearer: bool = False) -> dict:
            "n_events": len(events), "n_labels": len(labels), "cramps": cramps,
            "false_alerts": [round(d.alert_s, 2) for d in m.false_positives],
            "pops": any(x.kind == "artifact" and "pop" in (x.detail or "") for x in labels)}
+    from ..cohort import cohort_row
+    out["cohort"] = cohort_row(path, rec.duration_s, out["mode"], events, getattr(result, "model", ""))
     if wearer and m.false_positives:       # (no false alert: nothing to answer)
         hook, st = _wearer(labels)
         r1 = run_recording(rec, mode=mode, model=model, chunk_s=1.0, before_push=hook)
@@ -423,7 +427,17 @@ def run(args) -> int:
     if args.jobs < 1:
         raise UsageError("bench: --jobs must be at least 1")
     t = time.monotonic()
-    if args.jobs > 1 and len(paths) > 1:
+    from .. import batch
+    failed = None
+    if batch.wants_dask(args) or args.cohort_out:     # one task per recording (emgpipe.batch)
+        from functools import partial
+
+        from .many import bench_many
+        results, failed = bench_many(paths, partial(bench_one, mode=args.mode, model=args.model,
+                                                    wearer=args.wearer), args)
+        if not results:
+            return failed.exit_code
+    elif args.jobs > 1 and len(paths) > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as ex:
             futs = [ex.submit(bench_one, p, args.mode, args.model, args.wearer) for p in paths]
             results = [f.result() for f in futs]
@@ -433,7 +447,7 @@ def run(args) -> int:
     summary["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:
         print(json.dumps(_clean(summary), indent=1))
-        return 0
+        return failed.exit_code if failed else 0
     print(f"{summary['n_recordings']} labelled recordings, {summary['hours']:.2f} h of signal, "
           f"replayed in {summary['wall_s']:.0f} s")
     print()
@@ -451,4 +465,4 @@ def run(args) -> int:
         print()
         print("After one answer ('not a cramp' 5 s after the first false alert of a recording):")
         print(format_targets(summary["targets"], WEARER_COLUMNS))
-    return 0
+    return failed.exit_code if failed else 0
