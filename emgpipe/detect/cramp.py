@@ -143,6 +143,7 @@ class CrampSettings:
     work_pct: float = 90.0              # a muscle's working level: this percentile of its steady holds
     work_ratio: float = 1.5             # a cramp in a working muscle is this x its working level
     hold_min_s: float = 2.0             # a run that stays above off_ratio this long is a hold (walking: < 1 s)
+    stance_gap_s: float = 2.0           # a run starting this soon after standing (both legs holding) ends
     min_s_sleep: float = 8.0            # asleep, no leg movement in the series window before
     min_s_sleep_series: float = 10.5    # asleep during a PLM series: beyond the AASM 10 s LM limit
     series_context_s: float = 90.0      # AASM: LMs of a series are 5-90 s apart
@@ -352,6 +353,7 @@ class _Channel:
         self.last_run_end = -1e9             # when the last activity run ended
         self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
         self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
+        self.last_stance = -1e9              # when it last held steadily with the other leg (standing)
         self.work: deque = deque()           # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
@@ -667,6 +669,8 @@ class CrampDetector:
                         or r >= s.exercise_uv * self._uv_scale):
                     run.was_hold = True
                     ch.last_hold_end = t1
+                else:
+                    ch.last_stance = t1      # both legs holding weakly: standing
                 if t1 - run.held_from >= s.work_min_s:
                     ch.work.append((t0, r))
                     while ch.work[0][0] < t0 - s.hold_context_s:
@@ -785,6 +789,10 @@ class CrampDetector:
         # steady work looks like a precursor, and people who are exercising
         # twitch (fasciculations are no evidence there)
         if t0 - ch.last_hold_end <= s.hold_context_s:
+            return "hold"
+        # a contraction that begins as standing ends (weight onto one leg: a
+        # single-leg raise or hold, a weight shift) is a voluntary transition
+        if t0 - max(c.last_stance for c in self._ch) <= s.stance_gap_s:
             return "hold"
         return "evidence" if run.evidence else "rest"
 
