@@ -24,6 +24,7 @@ class Source:
     key: str
     citation: str
     used_for: str
+    doc: str            # its label in docs/physiology.md §9 ("R1", ...)
 
 
 SOURCES = {s.key: s for s in (
@@ -32,42 +33,42 @@ SOURCES = {s.key: s for s in (
            "Electroencephalogr Clin Neurophysiol 1994;93(3):163-168. doi:10.1016/0168-5597(94)90036-1 "
            "(PMID 7515791)",
            "50 healthy adults aged 18-25, surface electrodes, 2-minute recordings at rest, potentials of at "
-           "least 50 µV counted: fasciculations in every subject's foot muscle; in the shin muscle "
+           "least 50 µV counted: fasciculations in a foot muscle of every subject; in the shin muscle "
            "(tibialis anterior) never more than 3 per minute; in calf and foot muscles counts varied widely "
-           "from day to day (a foot muscle occasionally over 100 per minute)"),
+           "from day to day (a foot muscle occasionally over 100 per minute)", "R1"),
     Source("desai-swash-1997",
            "Desai J, Swash M. Fasciculations: what do we know of their significance? "
            "J Neurol Sci 1997;152 Suppl 1:S43-S48",
            "fasciculations are seen in healthy people (occasionally, after exercise, and as persistent "
-           "benign fasciculations) as well as in nerve and motor-neuron disorders"),
+           "benign fasciculations) as well as in nerve and motor-neuron disorders", "R2"),
     Source("plm-icsd3",
            "American Academy of Sleep Medicine, International Classification of Sleep Disorders, 3rd ed. "
            "(2014), periodic limb movement disorder criteria, as summarised in J Thorac Dis "
            "2021;13(11):6476-6494, Table 1 (PMC8662505)",
            "a periodic limb movement index above 15 per hour of sleep in adults (above 5 in children) is "
            "the threshold for periodic limb movement disorder; the cut-off has been called arbitrary, and "
-           "the index varies from night to night"),
+           "the index varies from night to night", "R3"),
     Source("lm-aasm-wasm",
            "Berry RB et al., The AASM Manual for the Scoring of Sleep and Associated Events, v2.5 (2018); "
            "Ferri R et al., WASM standards for recording and scoring leg movements, Sleep Med (2016); "
            "as tabulated in PMC9619152, Table 3",
            "a leg movement lasts 0.5-10 s; periodic leg movements are series of at least 4 with 5-90 s "
-           "from one onset to the next; movements of both legs less than 5 s apart count once"),
+           "from one onset to the next; movements of both legs less than 5 s apart count once", "R4"),
     Source("naylor-young-1994",
            "Naylor JR, Young JB. A general population survey of rest cramps. Age Ageing 1994;23(5):418-420",
            "37% of a general-practice population had rest cramps, mostly at night (73%); most sufferers had "
            "them infrequently, 40% more than three times a week and 6% at least once every day or night; "
-           "an episode lasted 9 minutes on average"),
+           "an episode lasted 9 minutes on average", "R5"),
     Source("grandner-winkelman-2017",
            "Grandner MA, Winkelman JW. Nocturnal leg cramps: prevalence and associations with demographics, "
            "sleep disturbance symptoms, medical conditions, and cardiometabolic risk factors. "
            "PLoS One 2017;12(6):e0178465. doi:10.1371/journal.pone.0178465",
            "US adults (NHANES): 24-25% reported mild and 6% moderate-to-severe leg cramps while trying to "
-           "sleep in the past month; more with age"),
+           "sleep in the past month; more with age", "R6"),
     Source("hallegraeff-2017",
            "Hallegraeff J et al. Criteria in diagnosing nocturnal leg cramps: a systematic review. "
            "BMC Fam Pract 2017;18:29",
-           "a night cramp lasts from seconds to at most 10 minutes"),
+           "a night cramp lasts from seconds to at most 10 minutes", "R7"),
 )}
 
 #: Highest fasciculation rate (per minute) seen in the healthy shin muscle (fasc-healthy-1994).

@@ -120,10 +120,17 @@ def _minmax(t: np.ndarray, y: np.ndarray, bins: int = TRACE_BINS):
 def plot_cramp(night, e, number: int, raw) -> str | None:
     """The zoom plot of cramp ``e`` (report number ``number``) as a PNG data URI, or None
     when ``raw`` (a :class:`~.rawemg.RawWindow`) lacks the cramp's channel."""
+    from .html import _png
+    fig = cramp_figure(night, e, number, raw)
+    return None if fig is None else _png(fig)
+
+
+def cramp_figure(night, e, number: int, raw):
+    """The matplotlib Figure of :func:`plot_cramp` (None without the cramp's raw EMG)."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from .html import COLORS, _png, fmt_duration
+    from .html import COLORS, fmt_duration
 
     if raw is None:
         return None
@@ -198,4 +205,4 @@ def plot_cramp(night, e, number: int, raw) -> str | None:
         handles.append(Line2D([], [], color="#000000", ls=":", label="reminder"))
     ax.legend(handles=handles, fontsize=7, framealpha=0.85, edgecolor="none", loc="upper right")
     fig.subplots_adjust(hspace=0.12)
-    return _png(fig)
+    return fig

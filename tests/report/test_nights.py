@@ -50,3 +50,18 @@ def test_few_nights_and_empty_folders(tmp_path, capsys):
 
 def test_rolling_mean_is_trailing():
     np.testing.assert_allclose(rolling_mean([3, 0, 0, 3], 3), [3, 1.5, 1, 1])
+
+
+def test_several_nights_on_one_day_each_get_their_own_label(tmp_path, capsys):
+    from emgpipe.report.nights import night_labels
+    # a nap and a night on 1 Feb, a night on 2 Feb, two short recordings on 3 Feb
+    starts = [T0 - 9 * 3600, T0, T0 + DAY, T0 + 1.5 * DAY, T0 + 1.5 * DAY + 3 * 3600]
+    for i, t in enumerate(starts):
+        make_night(tmp_path / f"n{i}", t, hours=2.0, n_fasc=3, n_lm=3, seed=i)
+    rows = collect_nights(tmp_path)
+    idx, labels = night_labels(rows)
+    assert idx == [0, 1, 2, 3, 4]
+    assert labels == ["01 Feb 14:00", "01 Feb 23:00", "02 Feb", "03 Feb 11:00", "03 Feb 14:00"]
+    assert len(set(labels)) == len(labels)
+    assert main(["nights", str(tmp_path), "--out", str(tmp_path / "new" / "trend")]) == 0
+    assert (tmp_path / "new" / "trend" / "nights.html").is_file()

@@ -100,3 +100,101 @@ def test_bad_targets_are_one_line_errors(tmp_path, capsys):
 def test_durations_read_well():
     assert [fmt_duration(s) for s in (0.4, 59.6, 60, 61, 3599, 3600, 7322)] == [
         "0 s", "1 min", "1 min", "1 min 01 s", "59 min 59 s", "1 h 00 min", "2 h 02 min"]
+
+
+# ----------------------------------------------------------------------------- replayed recordings
+
+def recording(path, seconds, fs=250.0, sidecar=None):
+    """A contract CSV (+ sidecar without ``duration_s``) of ``seconds`` of noise."""
+    from emgpipe.io.contract_csv import CsvWriter
+    rng = np.random.default_rng(0)
+    with CsvWriter(path, fs, ["calf_left", "calf_right"], sidecar) as w:
+        w.write(rng.normal(0, 3, (int(seconds * fs), 2)))
+    return path
+
+
+def events(path, rows=()):
+    with EventsCsvWriter(path, model="default@0.1.0") as w:
+        for e in rows:
+            w.write(e)
+    return path
+
+
+def test_length_comes_from_the_recording_not_the_last_event(tmp_path, capsys):
+    # 100 s recording whose last event ends at 83 s; a 10 s one with no event at all
+    recording(tmp_path / "a.csv", 100.0)
+    events(tmp_path / "a.events.csv", [Event("fasciculation", "calf_left", 82.5, 83.0, 84.0, n_potentials=1)])
+    recording(tmp_path / "b.csv", 10.0)
+    events(tmp_path / "b.events.csv")
+    assert main(["report", str(tmp_path / "a.events.csv")]) == 0
+    assert main(["report", str(tmp_path / "b.events.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Recording a (replayed): 1 min 40 s recorded (replayed)"
+    assert out[2].startswith("1 fasciculation episode(s) (36.0/h)")          # per hour of the 100 s
+    assert out[5] == "Recording b (replayed): 10 s recorded (replayed)"
+    # an EDF recording: its header says how long it is
+    from emgpipe.night.edfplus import EdfPlusWriter
+    w = EdfPlusWriter(tmp_path / "c.edf", 250.0, ("calf_left",), start_wall=1.7e9)
+    w.append(np.zeros((250 * 42, 1)))
+    w.close()
+    [night] = load_nights(events(tmp_path / "c.events.csv"))
+    assert night.duration_s == 42.0 and night.recording == tmp_path / "c.edf"
+
+
+def test_length_unknown_without_the_recording_is_said(tmp_path, capsys):
+    events(tmp_path / "gone.events.csv", [Event("fasciculation", "calf_left", 82.5, 83.0, 84.0)])
+    assert main(["report", str(tmp_path / "gone.events.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Recording gone (replayed): at least 1 min 23 s recorded (replayed)"
+    page = (tmp_path / "gone.report.html").read_text(encoding="utf-8")
+    assert "the recording&#x27;s length is not known" in page and "--recordings" in page
+
+
+def test_report_dir_makes_one_report_per_recording_and_an_index(tmp_path, capsys):
+    ev, rec = tmp_path / "events", tmp_path / "recordings"
+    ev.mkdir()
+    rec.mkdir()
+    names = [f"r{i:02d}" for i in range(5)]
+    for i, n in enumerate(names):
+        recording(rec / f"{n}.csv", 20.0 + i)
+        events(ev / f"{n}.events.csv", [Event("cramp", "calf_left", 5.0, 12.0, 8.5, peak_uv=90.0)] * (i % 2))
+    out_dir = tmp_path / "new" / "reports"                      # --out to a folder that does not exist
+    assert main(["report", str(ev), "--recordings", str(rec), "--out", str(out_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [ln for ln in out if ln.startswith("report: ")] == [f"report: {out_dir / (n + '.report.html')}"
+                                                              for n in names]
+    assert out[-1] == f"index: {out_dir / 'index.html'}"
+    assert "Recording r03 (replayed): 23 s recorded (replayed)" in out
+    index = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r"<a href='([^']+)'>", index) == [f"{n}.report.html" for n in names]
+    assert "5 reports, 2 cramp(s) in all" in index and len(images(index)) == 1
+    assert DISCLAIMER in index
+
+
+def test_a_recording_is_reported_through_its_events(tmp_path, capsys):
+    recording(tmp_path / "walk.csv", 30.0)
+    assert main(["report", str(tmp_path / "walk.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"emgpipe: {tmp_path / 'walk.csv'}: no events for this recording") and \
+        "emgpipe replay" in err and "\n" not in err
+    events(tmp_path / "walk.events.csv")
+    assert main(["report", str(tmp_path / "walk.csv"), "--out", str(tmp_path / "a" / "b")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "Recording walk (replayed): 30 s recorded (replayed)"
+    assert (tmp_path / "a" / "b" / "walk.report.html").is_file()
+
+
+def test_quality_chart_log_axis_reads_plainly(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from emgpipe.report.html import _readable_log_axis
+    for lo, hi in ((3.0, 8.0), (2.0, 400.0)):
+        fig = Figure()
+        ax = fig.subplots()
+        ax.plot([0, 1], [lo, hi])
+        ax.set_yscale("log")
+        _readable_log_axis(ax)
+        FigureCanvasAgg(fig).draw()
+        a, b = ax.get_ylim()
+        shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text() and a <= t.get_position()[1] <= b]
+        assert len(shown) >= 2 and all(re.fullmatch(r"\d+(\.\d+)?", s) for s in shown), shown
+        assert not [t for t in ax.get_yticklabels(minor=True) if t.get_text()]
