@@ -258,10 +258,14 @@ class ReportTarget:
     path: Path                      # the database, or the events CSV
     night_id: int | None = None
     recordings: Path | None = None  # where to look for the replayed recording
+    name: str | None = None         # the report's file name (without .html) when the default clashes
 
     def load(self) -> NightData:
         if self.kind == "events":
-            return night_from_events_csv(self.path, self.recordings)
+            night = night_from_events_csv(self.path, self.recordings)
+            if self.name:
+                night.name = self.name
+            return night
         with NightStore(self.path, readonly=True) as store:
             rows = [r for r in store.nights() if r["id"] == self.night_id]
             if not rows:
@@ -302,10 +306,15 @@ def find_targets(target, night_id: int | None = None, every: bool = False,
             out.extend((r["started_time"], ReportTarget("night", db, r["id"])) for r in rows)
     out = [t for _, t in sorted(out, key=lambda x: x[0])] if out else []
     if not dbs and target.is_dir():
-        out = [ReportTarget("events", p, recordings=rec_dir) for p in sorted(target.rglob("*.events.csv"))]
-        if not out:
+        paths = sorted(target.rglob("*.events.csv"))
+        if not paths:
             raise UsageError(f"{target}: no night database (*.sqlite, *.db) and no *.events.csv here")
-        return out
+        stems = [events_stem(p) for p in paths]
+        # the same name in two subfolders: prefix the folders, so --out receives both reports
+        return [ReportTarget("events", p, recordings=rec_dir,
+                             name=None if stems.count(s) == 1 else
+                             "-".join(p.relative_to(target).parent.parts + (s,)) + ".report")
+                for p, s in zip(paths, stems)]
     if not out:
         raise UsageError(f"{target}: no night {night_id} in the database" if night_id is not None
                          else f"{target}: the night database holds no night yet")

@@ -172,7 +172,7 @@ def cramp_figure(night, e, number: int, raw):
             tt = tt - e.start_s
         ax2.plot(tt, rr, lw=1.5 if own else 0.9, color=COLORS["cramp"] if own else None,
                  alpha=1.0 if own else 0.8, label=ch)
-    ax2.set_ylabel("envelope (µV RMS)", fontsize=8)
+    ax2.set_ylabel("envelope (µV)" if env_only else "envelope (µV RMS)", fontsize=8)
     ax2.tick_params(labelsize=8)
     ax2.legend(fontsize=7, framealpha=0.85, edgecolor="none", loc="upper right", ncol=min(4, len(raw.ch_names)))
     # marks: the stretch prompt (alert), reminders, the end

@@ -198,3 +198,12 @@ def test_quality_chart_log_axis_reads_plainly(tmp_path):
         shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text() and a <= t.get_position()[1] <= b]
         assert len(shown) >= 2 and all(re.fullmatch(r"\d+(\.\d+)?", s) for s in shown), shown
         assert not [t for t in ax.get_yticklabels(minor=True) if t.get_text()]
+
+
+def test_same_names_in_subfolders_get_their_own_reports(tmp_path, capsys):
+    for sub in ("mon", "tue"):
+        (tmp_path / "ev" / sub).mkdir(parents=True)
+        events(tmp_path / "ev" / sub / "calf.events.csv", [Event("fasciculation", "calf_left", 1.0, 1.2, 2.0)])
+    assert main(["report", str(tmp_path / "ev"), "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "index.html", "mon-calf.report.html", "tue-calf.report.html"]
