@@ -57,6 +57,7 @@ def cxx_cmd() -> list:
 def avr_core_objects(out: Path) -> list:
     """The Arduino core and the EmgBridge library, compiled once (objects in ``out``)."""
     gcc = shutil.which("avr-gcc")
+    out.mkdir(parents=True, exist_ok=True)
     core = AVR_CORE / "cores" / "arduino"
     objs = [_compile([gcc, "-std=gnu11", *AVR_FLAGS], src, out) for src in sorted(core.glob("*.c"))]
     objs += [_compile([*cxx_cmd(), WSTRING_FIX], src, out) for src in sorted(core.glob("*.cpp"))]
