@@ -336,7 +336,7 @@ def open_client(options: BatchOptions):
         try:
             cluster = distributed.LocalCluster(
                 n_workers=options.workers, threads_per_worker=1, processes=True, memory_limit=mem,
-                dashboard_address=None, silence_logs=logging.ERROR)
+                dashboard_address=":0", silence_logs=logging.ERROR)
         except ValueError as err:        # e.g. a bad --worker-memory
             raise UsageError(f"--worker-memory {options.memory_limit}: {_one_line(err)}") from None
     return distributed.Client(cluster), cluster

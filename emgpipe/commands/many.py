@@ -39,8 +39,8 @@ def bench_many(paths, task, args) -> tuple[list, batch.BatchResult]:
             print(f"emgpipe: {failure.message}", file=sys.stderr, flush=True)
 
     res = batch.run_batch(paths, task, opts, on_done=on_done, name=str)
-    batch.print_failures(res, len(paths))
     _write_cohort(args, paths, rows, str)
+    batch.print_failures(res, len(paths))      # last: the failures are listed at the end
     return [v for _, v in res.results], res
 
 
@@ -97,8 +97,8 @@ def report_many(args) -> int:
         folder = Path(args.target)
         where = Path(args.out) if args.out else (folder if folder.is_dir() else folder.parent)
         print(f"index: {write_index(done, where, title=str(args.target))}")
-    batch.print_failures(res, len(targets), what="report")
     _write_cohort(args, targets, rows, name)
+    batch.print_failures(res, len(targets), what="report")
     if not res.failures:
         return 0
     return res.failures[0].exit_code if len(targets) == 1 else batch.EXIT_SOME_FAILED

@@ -33,6 +33,8 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--recordings", default=None, metavar="DIR",
                    help="where the replayed recordings are (for their length and the EMG around each cramp; "
                         "default: beside the events files and the folder above)")
+    from .. import batch
+    batch.add_arguments(p)     # --workers N / --scheduler URL / --cohort-out FILE.csv (emgpipe.batch)
     p.set_defaults(func=run)
     return p
 
@@ -47,6 +49,10 @@ def report_one(target, out_dir=None):
 
 
 def run(args) -> int:
+    from .. import batch
+    if batch.wants_dask(args) or args.cohort_out:     # one task per report (commands/many.py)
+        from .many import report_many
+        return report_many(args)
     from ..report.data import find_targets
     from ..report.index import write_index
 
