@@ -316,7 +316,7 @@ class _Episode:
         within ``gap`` of ``t``. Returns the time of the first one dropped."""
         cut = t
         while self.parts and self.parts[-1][1] >= cut - gap:
-            cut = self.parts.pop()[0]
+            cut = min(cut, self.parts.pop()[0])   # (one may lie after t: inside the onset window)
         return cut
 
 
