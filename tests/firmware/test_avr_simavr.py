@@ -32,8 +32,13 @@ import numpy as np
 import pytest
 
 from emgpipe import sim
-from emgpipe.devices.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag, FrameDecoder,
-                                             FrameType, Press, Reason, StatusFrame)
+try:                                     # the bridge's home since issue 14 part 3
+    from emgpipe.devices.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag,
+                                                 FrameDecoder, FrameType, Press, Reason,
+                                                 StatusFrame)
+except ImportError:                      # pragma: no cover - before the move
+    from emgpipe.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag, FrameDecoder,
+                                         FrameType, Press, Reason, StatusFrame)
 from tests.firmware import avr_build as avr
 
 SIMAVR_DIR = avr.FW / "tests" / "simavr"
@@ -210,7 +215,7 @@ def test_the_alert_drives_the_buzzer_pin(session):
     cramp = next(e for e in session["events"] if e["kind"] == "cramp")
     t_alert = start_t + float(cramp["alert_s"])
     latency = t_on - t_alert
-    assert -0.05 < latency < 1.0, latency
+    assert -0.05 < latency < 1.5, latency
     print(f"\nsimavr: alert at stream {float(cramp['alert_s']):.3f} s -> BUZZ received "
           f"{(t_cmd - t_alert) * 1000:.0f} ms later (simulated time, speed x{SPEED:g}) -> "
           f"D5 driven {(t_on - t_cmd) * 1e3:.2f} ms after the command, for {(off[0] - t_on) * 1e3:.0f} ms")
@@ -223,7 +228,9 @@ def test_a_button_press_arrives_as_a_frame_and_labels_the_cramp(session):
     assert len(down) == len(up) == 1 and abs((up[0] - down[0]) - HELD_MS / 1000) < 0.001
     _, frames = decoded(session)
     presses = [f for f in frames if isinstance(f, ButtonFrame)]
-    assert [(p.press, p.held_ms) for p in presses] == [(Press.LONG, 1000)]   # sent once, at 1 s
+    assert [p.press for p in presses] == [Press.LONG]         # sent once, when held 1 s:
+    assert 1000 <= presses[0].held_ms <= 1002                 # the Uno's millis() skips a value
+                                                              # every 42 or 43 ms (1.024 ms ticks)
     start = next(f for f in frames if isinstance(f, StatusFrame) and f.reason == Reason.START)
     # pressed PRESS_MS after START; reported once held 1 s (sample counter at 1 kHz)
     assert abs(presses[0].sample - (start.next_sample + PRESS_MS + 1000)) <= 20
