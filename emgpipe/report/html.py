@@ -1,11 +1,13 @@
 """The morning report: one self-contained HTML file (plots inline as PNG data URIs).
 
-Sections: a summary, the night's timeline (cramps by leg with duration and
-intensity, fasciculations, leg movements, gaps and disconnects),
-fasciculations per hour, leg movements per hour, signal quality (per-minute
-RMS and lost seconds), the table of cramps, the recording's facts, and the
-not-a-medical-device note. Plots use matplotlib's object API (no pyplot, no
-global backend), so reports can be made from any thread.
+Sections: a summary; the night's figures beside published reference ranges in plain
+words (:mod:`.reference`); the night's timeline (cramps by leg with duration and
+intensity, fasciculations, leg movements, gaps and disconnects); fasciculations per
+hour; leg movements per hour; signal quality (per-minute RMS and lost seconds); the
+table of cramps; each cramp up close (the EMG from 30 s before to 30 s after, from the
+raw files: :mod:`.rawemg`, :mod:`.zoom`); the recording's facts; the sources; and the
+not-a-medical-device note. Plots use matplotlib's object API (no pyplot, no global
+backend), so reports can be made from any thread.
 """
 from __future__ import annotations
 
