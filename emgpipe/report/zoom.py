@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 from scipy import signal as sps
@@ -109,11 +110,9 @@ def _minmax(t: np.ndarray, y: np.ndarray, bins: int = TRACE_BINS):
     if m == 0:
         return t, y, y
     yy = y[:m].reshape(-1, k)
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = np.nanmin(yy, axis=1), np.nanmax(yy, axis=1)
+    with warnings.catch_warnings():              # an all-NaN column (a gap) is NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(yy, axis=1), np.nanmax(yy, axis=1)
     return t[:m].reshape(-1, k)[:, 0], lo, hi
 
 
