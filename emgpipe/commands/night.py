@@ -5,7 +5,9 @@ at least hourly, with cramps and fasciculations as annotations, and one
 SQLite database (``emgpipe-night.sqlite``) holding the night's metadata and
 every event as soon as it is announced, the alerts, gaps and disconnects.
 Ctrl-C (or SIGTERM) stops cleanly; a hard kill loses at most the last couple
-of seconds of raw signal and no announced event. See :mod:`emgpipe.night`.
+of seconds of raw signal and no announced event. A full disk stops the raw
+files (one line on stderr, exit code 5 at the end) while detection, alerts and
+the events database go on. See :mod:`emgpipe.night`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from ..errors import UsageError
+from ..errors import StorageError, UsageError
 from .live import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ def register(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     from ..answers import load_answers
     from ..night.recorder import NightRecorder, echo_stdout, load_profile
-    from ..sources.base import parse_speed
+    from ..devices.base import parse_speed
 
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")
@@ -84,6 +86,7 @@ def run(args) -> int:
         profile_path=args.profile,
         reconnect=not args.no_reconnect, echo=echo_stdout if args.print_events else None,
         answers=load_answers(args.answers), answers_path=args.answers,
+        on_warning=lambda line: print(f"emgpipe: {line}", file=sys.stderr, flush=True),
         on_start=lambda line: print(f"{line}. Ctrl-C stops. Not a medical device.", flush=True))
     def stop():
         print("emgpipe: stopping (finishing the files)...", file=sys.stderr, flush=True)
@@ -93,4 +96,5 @@ def run(args) -> int:
         result = rec.run()
     print(result.summary(), flush=True)
     print(f"morning report: emgpipe report {args.out}", flush=True)
-    return 0
+    # raw EMG stopped early (full disk): said on stderr when it happened; the exit code says it too
+    return StorageError.exit_code if result.extra.get("raw_stopped") else 0

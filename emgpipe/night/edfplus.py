@@ -9,8 +9,10 @@ first TAL (time-stamped annotation list) keeps the record's start time.
 How a file survives a crash
 ---------------------------
 * Nothing is on disk until the first flush; the first flush writes the
-  header (with its record count) and the first records in **one** write, so
-  any file that exists is valid.
+  header (with its record count) and the first records to ``<name>.part``
+  and then renames it, so any file under its ``.edf``/``.bdf`` name is valid
+  (a ``kill -9`` can cut a large write short; a ``.part`` left behind is not
+  an EDF file and says so).
 * Each later flush appends whole records, then patches the header's
   number-of-records field. A kill between the two leaves a file longer than
   its header says: pyedflib, edfio and emgpipe read it up to the declared
@@ -19,6 +21,11 @@ How a file survives a crash
 * Records are written with ``os.write`` (no user-space buffer to lose on
   ``kill -9``); ``os.fsync`` runs every ``fsync_s`` of wall time and on close
   (power loss).
+* A write that fails (disk full, ``RLIMIT_FSIZE``, an I/O error) leaves the
+  file with whole records only: it is cut back to its last complete record
+  and the header's count says so (:class:`RawWriteError`); the writer then
+  writes nothing more, and :class:`RotatingEdfWriter` stops (the night goes
+  on without raw data, see :mod:`emgpipe.night.recorder`).
 
 Samples that never arrived
 --------------------------
@@ -61,6 +68,19 @@ log = logging.getLogger(__name__)
 #: Indirection for tests that simulate a full disk.
 _raw_write = os.write
 
+
+class RawWriteError(StorageError):
+    """Raw EMG could not be written (disk full, file size limit, I/O error).
+
+    The file keeps its ``n_records`` whole data records and is readable.
+    """
+
+    def __init__(self, message: str, path=None, n_records: int = 0, record_s: float = 1.0):
+        super().__init__(message)
+        self.path = path
+        self.n_records = n_records
+        self.record_s = record_s
+
 #: 16-bit EDF over ±10 mV: 0.31 µV per step, finer than surface-EMG noise
 #: (~1-5 µV RMS, De Luca 2010) while keeping strong EMG (< 5 mV) unclipped.
 EDF_RANGE_UV = 10_000.0
@@ -94,7 +114,9 @@ def _num(v: float, width: int = 8) -> str:
     if float(v).is_integer() and len(str(int(v))) <= width:
         return str(int(v))
     for nd in range(width, -1, -1):
-        s = f"{v:.{nd}f}".rstrip("0").rstrip(".")
+        s = f"{v:.{nd}f}"
+        if "." in s:                 # trailing zeros of the fraction only (205000000 stays whole)
+            s = s.rstrip("0").rstrip(".")
         if len(s) <= width:
             return s
     raise StorageError(f"EDF: {v!r} does not fit a {width}-character header field")
@@ -219,6 +241,8 @@ class EdfPlusWriter:
         self._fd = None
         self._last_sync = time.monotonic()
         self.closed = False
+        self.failed = None                            # the write error, once one happened
+        self._progress = 0                            # bytes of the current write() that made it
 
     # ------------------------------------------------------------------ header
     @property
@@ -352,37 +376,93 @@ class EdfPlusWriter:
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
+        self._progress = 0
         while view:
             n = _raw_write(self._fd, view)
             view = view[n:]
+            self._progress += n
+
+    @property
+    def part_path(self) -> Path:
+        """Where the first flush is written before it is renamed to :attr:`path`."""
+        return self.path.with_name(self.path.name + ".part")
 
     def flush(self) -> None:
-        """Write the complete records and patch the header's record count."""
+        """Write the complete records and patch the header's record count.
+
+        Raises :class:`RawWriteError` when the disk refuses; the file is then
+        cut back to its whole records and this writer writes nothing more.
+        """
+        if self.failed is not None:
+            raise self.failed
         if not self._done:
             return
         records, self._done = self._done, []
         body = self._encode(records)
+        first = self._fd is None
         try:
-            if self._fd is None:
+            if first:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-                self._fd = open_private(self.path, flags)     # health data: 0600
+                self._fd = open_private(self.part_path, flags)     # health data: 0600
                 self._write(self.header(len(records)) + body)
+                os.replace(self.part_path, self.path)              # complete, so it gets its name
             else:
                 os.lseek(self._fd, 0, os.SEEK_END)
                 self._write(body)
                 os.lseek(self._fd, 236, os.SEEK_SET)
                 self._write(_ascii(str(self.n_records + len(records)), 8))
             self.n_records += len(records)
+            first = False                                          # the file is whole again
             if time.monotonic() - self._last_sync >= self.fsync_s:
                 os.fsync(self._fd)
                 self._last_sync = time.monotonic()
         except OSError as err:
-            raise StorageError(f"{self.path}: cannot write raw EMG ({err.strerror or err}); "
-                               f"{self.n_records} data record(s) already saved are intact") from None
+            self._salvage(first, len(records))
+            self.failed = RawWriteError(
+                f"{self.path}: cannot write raw EMG ({err.strerror or err}); "
+                f"{self.n_records} data record(s) already saved are intact",
+                self.path, self.n_records, self.record_s)
+            raise self.failed from None
+
+    def _salvage(self, first: bool, n_new: int) -> None:
+        """After a failed write: keep whole records only, with a header that counts them."""
+        if self._fd is None:
+            return
+        head = len(self.header(0))
+        try:
+            if first:
+                whole = max(0, (self._progress - head) // self.record_bytes) if self._progress > head else 0
+                whole = min(whole, n_new)
+                if whole:                       # part of the first write made it: keep those records
+                    os.ftruncate(self._fd, head + whole * self.record_bytes)
+                    os.lseek(self._fd, 236, os.SEEK_SET)
+                    os.write(self._fd, _ascii(str(whole), 8))
+                    os.replace(self.part_path, self.path)
+                    self.n_records = whole
+                else:                           # nothing usable: no file
+                    os.unlink(self.part_path)
+            else:                               # a torn record at the end: cut it off
+                os.ftruncate(self._fd, head + self.n_records * self.record_bytes)
+        except OSError as err:
+            log.warning("%s: could not tidy the file after the failed write (%s); readers still stop "
+                        "at its last whole record", self.path.name, err.strerror or err)
+
+    def abandon(self) -> None:
+        """Close without writing anything more (after a failed write). Safe twice."""
+        self.closed = True
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Pad the last record (annotated), write everything, sync, close. Safe twice."""
         if self.closed:
+            return
+        if self.failed is not None:
+            self.abandon()
             return
         self.closed = True
         try:
@@ -397,7 +477,9 @@ class EdfPlusWriter:
                 try:
                     self._place_leftovers()
                 except OSError as err:
-                    raise StorageError(f"{self.path}: cannot write annotations ({err.strerror or err})") from None
+                    raise RawWriteError(f"{self.path}: cannot write annotations ({err.strerror or err}); "
+                                        f"its {self.n_records} data record(s) are intact",
+                                        self.path, self.n_records, self.record_s) from None
             if self._ann:
                 self.n_ann_dropped += len(self._ann)
                 log.warning("%s: %d annotation(s) did not fit in the file (they are in the database)",
@@ -454,6 +536,8 @@ class RotatingEdfWriter:
         self._next = None         # seq expected next
         self._flushed_at = 0.0
         self._flushed_wall = time.monotonic()
+        #: The :class:`RawWriteError` that stopped raw writing (None while writing).
+        self.stopped: RawWriteError | None = None
         if not self.rotate_s > 0:
             raise ValueError("rotate_s must be positive")
         self.max_fill = record_layout(self.fs)[1]
@@ -464,8 +548,9 @@ class RotatingEdfWriter:
 
     def _info(self, closed=False) -> dict:
         w = self.current
+        n = w.n_records * w.spr if w.failed is not None else w.n_samples   # failed: what is on disk
         return {"path": str(w.path), "format": "BDF+C" if self.bdf else "EDF+C",
-                "start_s": self._seq0 / self.fs, "end_s": (self._seq0 + w.n_samples) / self.fs,
+                "start_s": self._seq0 / self.fs, "end_s": (self._seq0 + n) / self.fs,
                 "n_records": w.n_records, "closed": closed, "index": len(self.files)}
 
     def _open(self, seq: int) -> None:
@@ -489,10 +574,40 @@ class RotatingEdfWriter:
             self._tell(True)
             self.current = None
 
+    def _stop(self, err: RawWriteError) -> RawWriteError:
+        """Raw writing failed: keep the file's whole records, close it, write nothing more."""
+        self.stopped = err
+        if self.current is not None:
+            self.current.abandon()
+            try:
+                self._tell(True)
+            finally:
+                self.current = None
+        log.info("raw EMG: stopped (%s)", err)
+        return err
+
+    @property
+    def recorded_s(self) -> float:
+        """Stream time up to which raw EMG is on disk in whole records (all files)."""
+        if not self.files:
+            return 0.0
+        last = self.files[-1]
+        rec_s = record_layout(self.fs)[0]
+        return last["start_s"] + last["n_records"] * rec_s
+
     def write(self, seq: int, data: np.ndarray, gap_reason: str = "dropped samples") -> None:
-        """Append samples starting at stream index ``seq`` (a jump is a gap)."""
-        if len(data) == 0:
+        """Append samples starting at stream index ``seq`` (a jump is a gap).
+
+        Raises :class:`RawWriteError` once when the disk refuses; every later
+        call does nothing (:attr:`stopped` holds the error)."""
+        if len(data) == 0 or self.stopped is not None:
             return
+        try:
+            self._write_samples(seq, data, gap_reason)
+        except RawWriteError as err:
+            raise self._stop(err) from None
+
+    def _write_samples(self, seq: int, data: np.ndarray, gap_reason: str) -> None:
         if self._next is not None and seq > self._next:
             missing = seq - self._next
             if missing <= self.max_fill and self.current is not None:
@@ -524,7 +639,7 @@ class RotatingEdfWriter:
 
     def annotate(self, start_s: float, end_s: float | None, text: str) -> None:
         """Annotate stream times ``start_s``..``end_s`` in the current file (clipped to its start)."""
-        if self.current is None:
+        if self.current is None or self.stopped is not None:
             return
         f0 = self._seq0 / self.fs
         if start_s < f0:
@@ -534,13 +649,23 @@ class RotatingEdfWriter:
         self.current.annotate(onset, dur, text)
 
     def flush(self) -> None:
-        if self.current is not None:
+        if self.current is not None and self.stopped is None:
             before = self.current.n_records
-            self.current.flush()
+            try:
+                self.current.flush()
+            except RawWriteError as err:
+                raise self._stop(err) from None
             if self.current.n_records != before:
                 self._tell(False)
         self._flushed_at = (self._next or 0) / self.fs
         self._flushed_wall = time.monotonic()
 
     def close(self) -> None:
-        self._close_current()
+        """Close the current file. Raises :class:`RawWriteError` if its last records cannot be
+        written (the file keeps its whole records)."""
+        if self.stopped is not None:
+            return
+        try:
+            self._close_current()
+        except RawWriteError as err:
+            raise self._stop(err) from None

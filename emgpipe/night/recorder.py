@@ -11,6 +11,13 @@ Per chunk, in order (DESIGN.md: the night log is lossless, append-only, flushed)
    alerts (which never block);
 4. the alert manager's clock advances (reminders follow stream time).
 
+A full disk (or a file-size limit, an I/O error) on the raw files stops the
+raw EMG only: the file keeps its whole records, the stop is one line (the
+``on_warning`` callback) and one ``raw_stopped`` row in ``disconnects``, and
+detection, the events database and the alerts go on until the night ends
+(the events matter most at night). If the database cannot be written either,
+the night stops with one error.
+
 Disconnects: a device source that reconnects by itself (Cyton, Ganglion,
 bridge) reports the lost time as a gap and tells its ``link_listeners``,
 which are logged. If the source gives up (``StreamLost`` or another
@@ -35,7 +42,7 @@ import numpy as np
 
 from ..errors import ConfigError, DeviceError, EmgpipeError, StorageError, UsageError
 from ..types import Chunk, Gap
-from .edfplus import BDF_RANGE_UV, EDF_RANGE_UV, RotatingEdfWriter
+from .edfplus import BDF_RANGE_UV, EDF_RANGE_UV, RawWriteError, RotatingEdfWriter
 from .store import NightStore
 
 log = logging.getLogger(__name__)
@@ -49,27 +56,32 @@ REOPEN_FIRST_S, REOPEN_MAX_S = 1.0, 30.0
 def choose_raw_format(meta: dict, choice: str = "auto", range_uv: float | None = None) -> tuple[bool, float]:
     """(BDF?, physical range µV) for a source.
 
-    ``auto``: 24-bit BDF when the source's ADC has more than 16 bits (the
-    Cyton's and Ganglion's ADS1299/MCP3912, ``meta["adc_bits"]``, or a
-    ``uv_per_count`` scale), else 16-bit EDF.
+    ``auto``: 24-bit BDF when the source's ADC has more than 16 bits
+    (``meta["adc_bits"]``; without it: the Cyton's and Ganglion's
+    ADS1299/MCP3912, or a ``uv_per_count`` scale), else 16-bit EDF. With a
+    ``uv_per_count`` scale the range is the ADC's full scale, ±2^(bits-1)
+    counts (24 bits unless ``adc_bits`` says otherwise), so nothing clips.
 
     >>> lsb = 4.5 / 24 / (2 ** 23 - 1) * 1e6   # Cyton at gain 24 (protocols.md §1.4)
     >>> choose_raw_format({"device": "cyton", "uv_per_count": [lsb, lsb]})
     (True, 187500.0)
     >>> choose_raw_format({"device": "raw"})
     (False, 10000.0)
+    >>> choose_raw_format({"device": "MyoWare", "adc_bits": 10, "uv_per_count": 24.4379})  # an Uno
+    (False, 12512.2)
     """
     choice = (choice or "auto").lower()
     if choice not in ("auto", "edf", "bdf"):
         raise UsageError(f"--format {choice!r}: expected auto, edf or bdf")
     text = f"{meta.get('device', '')} {meta.get('board', '')}".lower()
     scale = meta.get("uv_per_count")
-    wide = (int(meta.get("adc_bits") or 0) > 16 or scale is not None
-            or any(d in text for d in ("cyton", "ganglion")))
+    bits = int(meta.get("adc_bits") or 0)
+    # a 10-bit Arduino with its scale is not a 24-bit device (it got BDF+ clipped at ±205 µV)
+    wide = bits > 16 if bits else (scale is not None or any(d in text for d in ("cyton", "ganglion")))
     bdf = wide if choice == "auto" else choice == "bdf"
     if range_uv is None:
-        if bdf and scale is not None:  # the ADC's full scale: never clips
-            range_uv = float(np.max(scale)) * 2 ** 23
+        if scale is not None:  # the ADC's full scale: never clips
+            range_uv = float(np.max(scale)) * 2 ** ((bits or 24) - 1)
             range_uv = float(f"{range_uv:.6g}")
         else:
             range_uv = float(meta.get("full_scale_uv") or (BDF_RANGE_UV if bdf else EDF_RANGE_UV))
@@ -158,8 +170,9 @@ class NightResult:
                                                                  "artifact", "signal_loss"))
         lost = f", {self.n_lost / max(self.extra.get('fs', 1.0), 1e-9):.1f} s lost" if self.n_lost else ""
         h = self.duration_s / 3600
+        raw = f" ({self.extra['raw_stopped'].split(' (')[0]})" if self.extra.get("raw_stopped") else ""
         return (f"night {self.night_id} {self.status}: {h:.2f} h recorded{lost}; {kinds}; "
-                f"{self.n_alerts} alert(s); {len(self.files)} raw file(s) and {self.db}")
+                f"{self.n_alerts} alert(s); {len(self.files)} raw file(s){raw} and {self.db}")
 
 
 def _rebase(chunk: Chunk, offset: int, extra_gap: Gap | None) -> Chunk:
@@ -209,7 +222,7 @@ class NightRecorder:
     echo : callable, optional
         Called with a line per announced event (after it is committed).
     source_factory : callable
-        ``factory(uri, **options) -> Source`` (default :func:`emgpipe.sources.open_source`).
+        ``factory(uri, **options) -> Source`` (default :func:`emgpipe.devices.open_source`).
     on_start : callable, optional
         Called with a one-line description once the source is open and the night begun.
     answers : list, optional
@@ -218,6 +231,9 @@ class NightRecorder:
         Where answers given during the night (the firmware_bridge button) are
         appended (default: ``answers.json`` in the profile folder). Each answer
         is also stored in the night database (``answers`` table).
+    on_warning : callable, optional
+        Called with one line when something the wearer must know happens but
+        the night goes on (raw EMG stopped on a full disk).
     """
 
     def __init__(self, uri: str, out_dir, *, duration_s: float | None = None, speed=None, model=None,
@@ -225,7 +241,8 @@ class NightRecorder:
                  rotate_s: float = 3600.0, flush_s: float = 2.0, profile: dict | None = None,
                  detectors=None, reconnect: bool = True, echo: Callable | None = None,
                  source_factory: Callable | None = None, reminder_s=None, on_start: Callable | None = None,
-                 answers: list | None = None, answers_path=None, profile_path=None):
+                 answers: list | None = None, answers_path=None, profile_path=None,
+                 on_warning: Callable | None = None):
         if duration_s is not None and not duration_s > 0:
             raise UsageError(f"--duration {duration_s:g}: must be positive")
         if not rotate_s > 0:
@@ -251,8 +268,11 @@ class NightRecorder:
         self.answers = answers
         self.answers_path = answers_path
         self.answer_queue = None
+        self.on_warning = on_warning
+        #: Why raw EMG stopped before the night's end (None while it is written).
+        self.raw_stopped: str | None = None
         if source_factory is None:
-            from ..sources import open_source
+            from ..devices import open_source
             source_factory = open_source
         self.source_factory = source_factory
         self._stop = threading.Event()
@@ -460,6 +480,7 @@ class NightRecorder:
                 mode=mode, model=self.pipe.model.tag, calibration=self.profile, source_meta=meta,
                 raw_format=f"{'BDF+' if bdf else 'EDF+'} ±{range_uv:g} uV",
                 speed=getattr(self.src, "speed", None), started_time=wall0)
+            self.store.reserve_space()             # room for the events if the raw files fill the disk
             stem = "night-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(wall0)) + f"-{self.night_id}"
             self.writer = RotatingEdfWriter(
                 self.out_dir, stem, self.fs, self.ch_names, wall0, rotate_s=self.rotate_s,
@@ -492,10 +513,11 @@ class NightRecorder:
             error = late
         if error is not None:
             raise error
-        files = [f["path"] for f in self.writer.files] if self.writer else []
+        files = [f["path"] for f in self.writer.files if Path(f["path"]).exists()] if self.writer else []
         return NightResult(self.night_id, self.store.path, files, status, self._end_s, self.pipe.n_samples,
                            self.pipe.n_lost, self.counts, len(self.alerts.alerts), time.perf_counter() - t_wall,
-                           self.n_reconnects, {"fs": self.fs, "reason": reason})
+                           self.n_reconnects, {"fs": self.fs, "reason": reason,
+                                               "raw_stopped": self.raw_stopped})
 
     _end_s = 0.0
 
@@ -511,7 +533,7 @@ class NightRecorder:
             for g in chunk.gaps:
                 self.store.add_gap(g)
                 self.quality.gap(g)
-            self.writer.write(chunk.seq, chunk.data, chunk.gaps[-1].reason if chunk.gaps else "")
+            self._write_raw(chunk)
             self.pipe.push(chunk)
             self._end_s = chunk.end_s
             self.alerts.tick(chunk.end_s)
@@ -526,6 +548,30 @@ class NightRecorder:
                 return "complete"
         return "stopped" if self.stopping else "complete"
 
+    def _write_raw(self, chunk) -> None:
+        try:
+            self.writer.write(chunk.seq, chunk.data, chunk.gaps[-1].reason if chunk.gaps else "")
+        except RawWriteError as err:
+            self._raw_failed(err, chunk.end_s)
+
+    def _raw_failed(self, err: RawWriteError, at_s: float) -> None:
+        """Raw EMG cannot be written: say so once, log it, carry on with events and alerts."""
+        kept = self.writer.recorded_s
+        self.store.release_reserve()               # the database goes on in the space set aside
+        self.raw_stopped = f"raw EMG stopped at {kept:.1f} s ({err})"
+        self.store.add_link_event({"event": "raw_stopped", "reason": str(err)}, kept)
+        line = (f"{err}; raw EMG recording stopped at {kept:.1f} s of signal; detection, alerts and "
+                f"the events database {self.store.path} go on")
+        log.info("night: %s", line)
+        if self.on_warning is not None:
+            self.on_warning(line)
+
+    def _close_raw(self) -> None:
+        try:
+            self.writer.close()
+        except RawWriteError as err:
+            self._raw_failed(err, self._end_s)
+
     def _progress(self) -> None:
         self.store.add_quality(self.quality.take())
         self.store.progress(self._end_s, self.pipe.n_samples, self.pipe.n_lost)
@@ -537,7 +583,7 @@ class NightRecorder:
         if getattr(self, "pipe", None) is not None and self.writer is not None:
             steps.append(("finish the open events", self.pipe.close))
         if self.writer is not None:
-            steps.append(("close the raw file", self.writer.close))
+            steps.append(("close the raw file", self._close_raw))
             steps.append(("record signal quality", lambda: self.store.add_quality(self.quality.close())))
             steps.append(("record progress", lambda: self.store.progress(
                 self._end_s, self.pipe.n_samples, self.pipe.n_lost)))
@@ -557,6 +603,8 @@ class NightRecorder:
                     f"{self.out_dir}: could not {what}: {type(err).__name__}: {err}"))
                 if status != "failed":
                     status, reason = "failed", str(err)
+        if self.raw_stopped and status != "failed":
+            reason = f"{reason}; {self.raw_stopped}"
         if self.store is not None:
             try:
                 if self.store.night_id is not None:

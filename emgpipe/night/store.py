@@ -39,6 +39,13 @@ process being killed; WAL keeps the file consistent after power loss), one
 commit per event, alert, gap and link change. All methods are thread-safe
 (sink threads record deliveries). A full disk raises
 :class:`~emgpipe.errors.StorageError`; what was committed stays.
+
+Room for the events on a full disk: a writer reserves :data:`RESERVE_BYTES`
+beside the database (``<db>.reserve``, :meth:`NightStore.reserve_space`) and
+keeps the WAL small (checkpoint every :data:`WAL_PAGES` pages, so it stops
+growing early). When the raw files fill the disk the recorder frees the
+reserve (:meth:`NightStore.release_reserve`) and the database goes on in it.
+A clean close removes the reserve.
 """
 from __future__ import annotations
 
@@ -62,6 +69,11 @@ log = logging.getLogger(__name__)
 #: Database file name inside the output folder.
 DB_NAME = "emgpipe-night.sqlite"
 SCHEMA_VERSION = 2
+#: Space set aside for the database when the disk fills up: the WAL's growth to its
+#: steady size (:data:`WAL_PAGES` x 4 KiB) plus a night of events, alerts and quality rows.
+RESERVE_BYTES = 2 * 2**20
+#: WAL auto-checkpoint (pages): 1 MiB of WAL, then SQLite reuses it from the start.
+WAL_PAGES = 256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -198,6 +210,7 @@ class NightStore:
                 for side in ("-wal", "-shm"):        # SQLite creates these with the db file's mode
                     private_file(f"{self.path}{side}")
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
                 self.db.executescript(SCHEMA)       # creates what is missing (the migration to 2)
                 row = self.db.execute("SELECT MAX(version) FROM schema_info").fetchone()
                 if row[0] is None:
@@ -385,7 +398,52 @@ class NightStore:
                  "quality": "start_s, channel"}[name]
         return self._rows(f"SELECT * FROM {name} WHERE night_id=? ORDER BY {order}", (night_id,))
 
+    # ------------------------------------------------------------------ full disk
+    @property
+    def reserve_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
+
+    def reserve_space(self, nbytes: int = RESERVE_BYTES) -> bool:
+        """Set ``nbytes`` of disk aside for the database (True if done; a disk too
+        full or a file-size limit below it: False, logged)."""
+        try:
+            fd = open_private(self.reserve_path, os.O_WRONLY | os.O_CREAT)
+        except OSError as err:
+            log.info("%s: no space reserved for the database (%s)", self.path.name, err.strerror or err)
+            return False
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, nbytes)
+            else:
+                os.ftruncate(fd, 0)
+                os.write(fd, bytes(nbytes))
+            self._reserved = True
+            return True
+        except OSError as err:
+            log.info("%s: no space reserved for the database (%s)", self.path.name, err.strerror or err)
+            os.close(fd)
+            fd = None
+            self.release_reserve()
+            return False
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def release_reserve(self) -> bool:
+        """Free the reserved space (the disk is full: the database may use it). True if freed."""
+        self._reserved = False
+        try:
+            self.reserve_path.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as err:
+            log.info("%s: could not free the reserve (%s)", self.path.name, err.strerror or err)
+            return False
+
     def close(self) -> None:
+        if getattr(self, "_reserved", False):     # only the writer that set it aside
+            self.release_reserve()
         with self._lock:
             if getattr(self, "db", None) is not None:
                 try:

@@ -163,6 +163,89 @@ def test_full_disk_is_one_clear_error_and_keeps_what_was_written(tmp_path, monke
     assert "\n" not in msg
     y, _, _ = pyedf(path)
     assert y.shape[0] == 1000 and np.allclose(y, x[:1000], atol=0.16)
+    # the torn record is cut off: the file is exactly its header and whole records
+    assert path.stat().st_size == len(w.header(0)) + 4 * w.record_bytes
+    with pytest.raises(StorageError):   # nothing more is written, the same error again
+        w.flush()
+    w.close()                           # closes without writing
+    assert path.stat().st_size == len(w.header(0)) + 4 * w.record_bytes
+
+
+@pytest.mark.parametrize("cut", [100, 256 * 4 + 3 * (2 * 2 * 250 + 256) + 7, 0])   # header 1024 B, records 1256 B
+def test_a_first_write_cut_short_leaves_no_invalid_file(tmp_path, monkeypatch, cut):
+    """Regression: the first flush (header + records in one write) that the disk cut short
+    left a file whose header counted records it did not hold (pyedflib refuses such a file).
+    Now it is written as <name>.part and renamed when whole; cut short, the whole records
+    that made it are kept under a header that counts them, or no file at all."""
+    x = signal(2000, seed=7)
+    path = tmp_path / "first.edf"
+    w = EdfPlusWriter(path, FS, NAMES, start_wall=1.7e9)
+    w.append(x)                                  # 8 records of 250 samples
+
+    def full(fd, data):
+        if not getattr(full, "done", False):
+            full.done = True
+            if cut:
+                return os.write(fd, bytes(data[:cut]))
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+    monkeypatch.setattr(edfplus, "_raw_write", full)
+    with pytest.raises(StorageError, match="File too large"):
+        w.flush()
+    w.close()
+    assert not list(tmp_path.glob("*.part"))
+    whole = max(0, (cut - len(w.header(0))) // w.record_bytes)
+    if whole == 0:
+        assert not path.exists() and w.n_records == 0
+    else:
+        y, _, _ = pyedf(path)
+        assert w.n_records == whole == 3 and y.shape[0] == whole * 250
+        np.testing.assert_allclose(y, x[:len(y)], atol=0.16)
+        assert read(path).n_total == len(y)
+
+
+def test_a_file_exists_under_its_name_only_once_whole(tmp_path, monkeypatch):
+    """The first flush goes to <name>.part: a kill -9 in its middle leaves no .edf at all."""
+    seen = []
+    real = edfplus._raw_write
+
+    def spy(fd, data):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        return real(fd, data)
+    monkeypatch.setattr(edfplus, "_raw_write", spy)
+    w = EdfPlusWriter(tmp_path / "a.edf", FS, NAMES, start_wall=1.7e9)
+    w.append(signal(500))
+    w.flush()
+    assert seen[0] == ["a.edf.part"] and sorted(p.name for p in tmp_path.iterdir()) == ["a.edf"]
+    w.close()
+
+
+def test_rotating_writer_stops_cleanly_on_a_full_disk(tmp_path, monkeypatch):
+    """The rotating writer raises RawWriteError once, then ignores writes and annotations."""
+    got = []
+    rw = RotatingEdfWriter(tmp_path, "n", FS, NAMES, 1.7e9, flush_s=1.0, flush_wall_s=0.0, on_file=got.append)
+    x = signal(5000, seed=8)
+    rw.write(0, x[:1000])
+    monkeypatch.setattr(edfplus, "_raw_write", lambda fd, data: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+    with pytest.raises(edfplus.RawWriteError) as err:
+        rw.write(1000, x[1000:2000])
+    assert err.value.n_records == 4 and "No space left" in str(err.value)
+    rw.write(2000, x[2000:3000])                # ignored
+    rw.annotate(9.0, 10.0, "cramp")
+    rw.close()
+    assert rw.stopped is err.value and rw.recorded_s == 4.0
+    assert got[-1]["closed"] and got[-1]["n_records"] == 4 and got[-1]["end_s"] == 4.0
+    y, _, _ = pyedf(tmp_path / "n_001.edf")
+    np.testing.assert_allclose(y, x[:1000], atol=0.16)
+
+
+def test_header_numbers_keep_their_zeros():
+    """Regression: _num(205000000) gave "205" (trailing zeros stripped from a whole number),
+    so a bridge night's BDF said ±205 µV and clipped everything beyond."""
+    assert edfplus._num(12512.2) == "12512.2" and edfplus._num(187500.0) == "187500"
+    assert edfplus._num(-2.5) == "-2.5" and edfplus._num(10.0) == "10"
+    with pytest.raises(StorageError, match="does not fit"):
+        edfplus._num(205000000.0)
 
 
 def test_labels_and_layouts():

@@ -52,11 +52,11 @@ class Night:
 
 
 def tiny_filesystem(path) -> bool:
-    """Mount a 512 KiB tmpfs at ``path`` (needs root on Linux); False when not allowed here."""
+    """Mount a 4 MiB tmpfs at ``path`` (needs root on Linux); False when not allowed here."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
                           capture_output=True)
     return done.returncode == 0
 
@@ -70,8 +70,8 @@ def nights(tmp_path_factory):
     runs = {}
     try:
         runs["kill"] = Night(root / "kill", SPEED)
-        if mounted:   # 10 min of 1 kHz EDF (2.5 MB) cannot fit
-            runs["full"] = Night(tiny / "night", "max", source="sim:night?duration=600")
+        if mounted:   # 12 min of 1 kHz EDF (3 MB) cannot fit beside the database's 2 MiB reserve
+            runs["full"] = Night(tiny / "night", "max", source="sim:night?duration=720")
         yield runs
     finally:
         for r in runs.values():
@@ -165,27 +165,34 @@ def test_ctrl_c_stops_cleanly(tmp_path, monkeypatch, capsys):
     assert night["last_s"] == pytest.approx(files[-1]["end_s"])
 
 
-def test_a_full_disk_is_one_line_and_keeps_what_was_written(nights):
+def test_a_full_disk_stops_the_raw_files_with_one_line_and_the_night_goes_on(nights):
+    """A real full file system: the raw file stops at its last whole record, one line says
+    so, the database goes on in the space it set aside, and the night reaches its end."""
     if "full" not in nights:
         pytest.skip("cannot mount a tiny tmpfs here (needs root on Linux); "
-                    "test_recorder.py covers a full disk by simulation")
+                    "test_faults.py fills the disk with RLIMIT_FSIZE")
     run = nights["full"]
     assert run.proc.wait(60) == 5
     err = run.proc.stderr.read().strip().splitlines()
     assert len(err) == 1 and err[0].startswith("emgpipe: "), err
-    assert "No space left on device" in err[0] or "disk full" in err[0], err
+    assert "No space left on device" in err[0] and "raw EMG recording stopped at" in err[0], err
+    assert "go on" in err[0]
     db = run.out / "emgpipe-night.sqlite"
+    night = query(db, "SELECT status, last_s, stop_reason FROM nights")[0]
+    assert night["status"] == "complete" and night["last_s"] == 720.0, night
+    stop = query(db, "SELECT stream_s FROM disconnects WHERE event = 'raw_stopped'")[0]["stream_s"]
     printed = [parse(ln) for ln in run.events()]
     rows = query(db, "SELECT kind, channel, start_s FROM events")
     for status, kind, channel, start, alert in printed:
         assert any((r["kind"], r["channel"]) == (kind, channel) and abs(r["start_s"] - start) < 1e-3
                    for r in rows)
+    assert any(p[4] > stop + 60 for p in printed)          # detection went on after the raw stop
     files = sorted(run.out.glob("*.edf"))
-    assert files
-    ref = sim_data("night", duration=600)
+    assert files and not list(run.out.glob("*.part"))
+    ref = sim_data("night", duration=720)
     total = 0
     for f in files:
         x, _ = read_edf(f)
         np.testing.assert_allclose(x, ref[total:total + len(x)], atol=0.16)
         total += len(x)
-    assert total >= 60 * 1000        # about 2 minutes fit in 512 KiB
+    assert total / 1000 == stop and total >= 180 * 1000      # whole records up to the stop

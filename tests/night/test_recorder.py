@@ -12,7 +12,7 @@ from emgpipe.cli import main
 from emgpipe.errors import DeviceNotFound, StorageError, StreamLost
 from emgpipe.night import edfplus, recorder
 from emgpipe.night.recorder import NightRecorder, QualityMeter, choose_raw_format
-from emgpipe.sources.base import Source
+from emgpipe.devices.base import Source
 from emgpipe.types import Chunk, Gap
 from tests.alerts.alert_helpers import ScriptedDetector
 from tests.helpers import random_chunks
@@ -104,6 +104,12 @@ def test_raw_format_choice():
     assert choose_raw_format({"device": "simulator (cyton)"}) == (True, 187500.0)
     assert choose_raw_format({"device": "bridge", "adc_bits": 10}) == (False, 10000.0)
     assert choose_raw_format({"device": "raw"}, "bdf", 5000.0) == (True, 5000.0)
+    # regression: an Uno behind the MyoWare (10-bit ADC, 24.4 µV a count) got BDF+ "±205 µV"
+    # and every sample beyond it clipped; its full scale is ±512 counts = ±12.5 mV, 16 bits hold it
+    uno = {"device": "MyoWare 2.0 via firmware_bridge", "adc_bits": 10, "uv_per_count": 5e6 / 1023 / 200}
+    assert choose_raw_format(uno) == (False, 12512.2)
+    esp32 = {"device": "MyoWare 2.0 via firmware_bridge", "adc_bits": 12, "uv_per_count": 3.3e6 / 4095 / 200}
+    assert choose_raw_format(esp32) == (False, 8252.01)
     with pytest.raises(Exception, match="--format 'gdf'"):
         choose_raw_format({}, "gdf")
 
@@ -162,7 +168,7 @@ def test_a_source_that_gives_up_is_reopened_and_the_gap_recorded(tmp_path, monke
 
 @pytest.mark.skipif(sys.platform.startswith("win"), reason="the Cyton emulator needs a pty")
 def test_cyton_unplugged_and_replugged(tmp_path):
-    from emgpipe.openbci.emulator import CytonEmulator
+    from emgpipe.devices.cyton.emulator import CytonEmulator
     with CytonEmulator(None, speed=10.0) as emu:
         rec = NightRecorder(f"cyton:{emu.port_name}?reconnect_s=5", tmp_path, duration_s=15.0, detectors=[])
         unplug = threading.Timer(0.6, emu.unplug)        # unplugged for 0.3 s mid-night
@@ -185,7 +191,7 @@ def test_cyton_unplugged_and_replugged(tmp_path):
     assert total >= 15 * 250 - gaps[0]["n_missing"] - 250
 
 
-def test_full_disk_stops_with_one_line_and_keeps_what_was_written(tmp_path, monkeypatch, capsys):
+def test_full_disk_stops_the_raw_files_with_one_line_and_keeps_the_events(tmp_path, monkeypatch, capsys):
     n = {"writes": 0}
     real = edfplus._raw_write
 
@@ -202,12 +208,15 @@ def test_full_disk_stops_with_one_line_and_keeps_what_was_written(tmp_path, monk
     assert code == 5 and len(err) == 1
     assert err[0].startswith("emgpipe: ") and "No space left on device" in err[0] and "intact" in err[0]
     db = out / "emgpipe-night.sqlite"
-    night = query(db, "SELECT status, stop_reason FROM nights")[0]
-    assert night["status"] == "failed" and "No space left" in night["stop_reason"]
-    f = query(db, "SELECT path, n_records FROM files")[0]
+    night = query(db, "SELECT status, stop_reason, last_s FROM nights")[0]
+    assert night["status"] == "complete" and "No space left" in night["stop_reason"]
+    assert night["last_s"] == 75.0                       # the night went on to its end
+    assert query(db, "SELECT COUNT(*) AS n FROM events WHERE kind = 'cramp'")[0]["n"] >= 1
+    f = query(db, "SELECT path, n_records, end_s, closed FROM files")[0]
     x, _ = read_edf(out / f["path"])
-    assert len(x) == f["n_records"] * 1000 > 0
+    assert len(x) == f["n_records"] * 1000 > 0 and f["end_s"] * 1000 == len(x) and f["closed"]
     np.testing.assert_allclose(x, sim_data()[:len(x)], atol=0.16)
+    assert not (out / "emgpipe-night.sqlite.reserve").exists()      # freed, then the night ended
 
 
 def test_bad_options_are_one_line_errors(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """The SQLite night log: WAL, one commit per event, onset rows completed by the final, full disk."""
+import os
 import sqlite3
 
 import pytest
@@ -77,3 +78,25 @@ def test_reading_other_files_fails_clearly(tmp_path):
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StorageError, match="junk.sqlite: cannot open"):
         NightStore(junk, readonly=True)
+
+
+def test_space_is_set_aside_for_the_events_and_freed(tmp_path):
+    """The writer reserves room beside the database (freed when the raw files fill the disk,
+    and at a clean close); another store opened on the folder (emgpipe label) leaves it alone."""
+    import stat
+    from emgpipe.night.store import RESERVE_BYTES
+    store = NightStore(tmp_path)
+    store.begin_night(source="x")
+    assert store.reserve_space()
+    assert store.reserve_path.stat().st_size == RESERVE_BYTES
+    if os.name == "posix":
+        assert stat.S_IMODE(store.reserve_path.stat().st_mode) == 0o600
+    other = NightStore(tmp_path)
+    other.close()
+    assert store.reserve_path.exists()
+    assert store.release_reserve() and not store.reserve_path.exists()
+    assert not store.release_reserve()
+    assert store.reserve_space()
+    store.close()
+    assert not store.reserve_path.exists()
+    assert query(store.path, "PRAGMA wal_autocheckpoint") is not None
