@@ -50,9 +50,11 @@ class SinkWorker:
     sink : Sink
     on_result : callable, optional
         ``on_result(sink_name, alert, status, error)`` with status
-        ``"sent"``, ``"failed"``, ``"dropped"`` or ``"cancelled"`` (the wearer
-        answered first); called on the worker thread (``"dropped"`` and
-        ``"cancelled"``: on the caller's).
+        ``"sent"``, ``"failed"``, ``"dropped"``, ``"cancelled"`` (the wearer
+        answered first) or ``"abandoned"`` (still in delivery or waiting when
+        :meth:`close` gave up on a hanging sink; nothing is reported for it
+        afterwards); called on the worker thread (``"dropped"``,
+        ``"cancelled"`` and ``"abandoned"``: on the caller's).
     """
 
     def __init__(self, sink, on_result: Callable | None = None):
@@ -62,8 +64,10 @@ class SinkWorker:
         self._cond = threading.Condition()
         self._slots: dict[str, Alert] = {}      # limb key -> its newest undelivered alert
         self._busy = False
+        self._current = None                     # the alert in delivery
         self._stop = False
-        self.n_sent = self.n_failed = self.n_dropped = 0
+        self._abandoned = False
+        self.n_sent = self.n_failed = self.n_dropped = self.n_abandoned = 0
         self._thread = threading.Thread(target=self._loop, name=f"alert-sink {self.name}", daemon=True)
         self._thread.start()
 
@@ -109,11 +113,16 @@ class SinkWorker:
                     return
                 alert = self._slots.pop(next(iter(self._slots)))
                 self._busy = True
+                self._current = alert
             try:
                 ok, error = bool(self.sink.send(alert)), None
             except Exception as err:  # a broken sink must not kill the worker
                 ok, error = False, f"{type(err).__name__}: {err}"
                 log.warning("alerts: %s sink failed: %s", self.name, error)
+            with self._cond:
+                if self._abandoned:  # close() reported it, and the log it went to may be closed
+                    return
+                self._current = None  # this thread reports it, close() will not
             if ok:
                 self.n_sent += 1
             else:
@@ -145,7 +154,14 @@ class SinkWorker:
         if done:
             self._thread.join(max(0.0, deadline - time.monotonic()))
         else:
+            with self._cond:
+                self._abandoned = True
+                left = ([self._current] if self._current is not None else []) + list(self._slots.values())
+                self._slots.clear()
             log.warning("alerts: %s sink still busy at exit; abandoned", self.name)
+            for alert in left:       # say what never went out (the night log records it)
+                self.n_abandoned += 1
+                self._report(alert, "abandoned", f"sink still busy after {timeout:g} s at exit")
         try:
             self.sink.close()
         except Exception:
@@ -313,9 +329,9 @@ class AlertManager:
             w.close(max(0.0, deadline - time.monotonic()))
 
     def stats(self) -> dict:
-        """Per sink: sent, failed, dropped."""
-        return {w.name: {"sent": w.n_sent, "failed": w.n_failed, "dropped": w.n_dropped}
-                for w in self.workers}
+        """Per sink: sent, failed, dropped, abandoned."""
+        return {w.name: {"sent": w.n_sent, "failed": w.n_failed, "dropped": w.n_dropped,
+                         "abandoned": w.n_abandoned} for w in self.workers}
 
     def __enter__(self):
         return self

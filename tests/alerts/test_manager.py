@@ -109,7 +109,7 @@ def test_failing_sink_is_logged_and_others_still_deliver(caplog):
     m.close()
     assert len(ok) == 1
     assert sorted(results) == [("broken", "failed"), ("ok", "sent")]
-    assert m.stats()["broken"] == {"sent": 0, "failed": 1, "dropped": 0}
+    assert m.stats()["broken"] == {"sent": 0, "failed": 1, "dropped": 0, "abandoned": 0}
     assert any("notifier exploded" in r.getMessage() for r in caplog.records)
 
 
@@ -196,3 +196,23 @@ def test_two_cramps_at_once_both_reach_a_busy_sink(blocking_sink):
                                         ("onset", "calf_right")]
     assert m.stats()["blocking"]["dropped"] == 0
     m.close(timeout=1.0)
+
+
+def test_alerts_a_hung_sink_never_delivered_are_reported_abandoned_once(blocking_sink):
+    """Regression: a sink still hanging at close() left its alerts with no delivery row in the
+    night log (neither sent nor failed). Now close() reports the one in delivery and the waiting
+    ones as "abandoned", and nothing is reported for them when the sink comes back later."""
+    results = []
+    m = AlertManager([blocking_sink], reminder_s=None,
+                     on_result=lambda sink, alert, status, error: results.append((alert.channel, status, error)))
+    m.on_event(cramp("calf_left", start=10.0))
+    assert blocking_sink.entered.wait(10.0)
+    m.on_event(cramp("calf_right", start=11.0))          # waits behind the hung one
+    m.close(timeout=0.3)
+    assert [(c, s) for c, s, _ in results] == [("calf_left", "abandoned"), ("calf_right", "abandoned")]
+    assert "still busy after 0.3 s" in results[0][2]
+    assert m.stats()["blocking"]["abandoned"] == 2
+    blocking_sink.release.set()                           # the sink answers after all
+    assert blocking_sink.returned.wait(10.0)
+    time.sleep(0.1)
+    assert len(results) == 2 and m.stats()["blocking"]["sent"] == 0
