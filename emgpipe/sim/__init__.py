@@ -89,7 +89,11 @@ def write(sim: Simulation, out_path, block_s: float = 10.0) -> Path:
 
     rec, lab, side = stem_paths(out_path)
     if rec.parent and not rec.parent.is_dir():
-        raise UsageError(f"--out {out_path}: folder {rec.parent} does not exist")
+        try:      # the README's `--out sim/walk.csv` in a fresh folder: make it (exports say where)
+            rec.parent.mkdir(parents=True)
+        except OSError as err:
+            raise StorageError(f"--out {out_path}: cannot create folder {rec.parent} "
+                               f"({err.strerror or err})") from None
     extra = {k: v for k, v in sim.sidecar().items() if k not in ("fs", "channels")}
     try:
         with CsvWriter(rec, sim.fs, sim.ch_names, extra) as w:

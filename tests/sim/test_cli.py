@@ -55,8 +55,14 @@ def test_simulate_list_and_errors(tmp_path, capsys):
     assert err.startswith("emgpipe: simulate: unknown scenario 'nope'") and "\n" not in err
     assert main(["simulate", "walking", "--out", str(tmp_path / "x.csv"), "--fs", "300"]) == 2
     assert "1000-4000" in capsys.readouterr().err
-    assert main(["simulate", "walking", "--out", str(tmp_path / "no" / "x.csv"), "--duration", "10"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    # a missing folder is made (the README's `--out sim/walk.csv`); one that cannot be is one line
+    assert main(["simulate", "walking", "--out", str(tmp_path / "new" / "x.csv"), "--duration", "10"]) == 0
+    assert (tmp_path / "new" / "x.csv").is_file()
+    capsys.readouterr()
+    (tmp_path / "file").write_text("")
+    assert main(["simulate", "walking", "--out", str(tmp_path / "file" / "x.csv"), "--duration", "10"]) == 5
+    err = capsys.readouterr().err.strip()
+    assert "cannot create folder" in err and "\n" not in err
 
 
 @pytest.fixture
