@@ -17,7 +17,9 @@ def register(sub) -> argparse.ArgumentParser:
                     "level, keyed by the source's channel names (name them with ?names=calf_left,...: "
                     "live, night and replay use the profile with --profile for the channels of the same "
                     "names, and warn when none match).")
-    p.add_argument("--source", required=True, metavar="URI", help="device or recording (see emgpipe live)")
+    # not required by argparse: `emgpipe calibrate --show-path` (README) needs no source
+    p.add_argument("--source", default=None, metavar="URI",
+                   help="device or recording (see emgpipe live); required unless --show-path")
     p.add_argument("--out", default=None, metavar="PATH",
                    help="profile file (default: the per-user profile, see --show-path)")
     p.add_argument("--rest-s", type=float, default=10.0, help="seconds of rest (default 10)")
@@ -33,11 +35,14 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..calibration import compute_profile, default_profile_path, window_rms
-    from ..sources import open_source
+    from ..devices import open_source
 
     if args.show_path:
         print(default_profile_path())
         return 0
+    if not args.source:
+        raise UsageError("calibrate: --source URI is required (a device, e.g. bridge:/dev/ttyACM0, or a "
+                         "recording)")
     if args.rest_s < 3 or args.mvc_s < 2:
         raise UsageError("--rest-s must be >= 3 and --mvc-s >= 2")
     total = args.settle_s + args.rest_s + args.settle_s + args.mvc_s
