@@ -165,11 +165,11 @@ def test_core_has_no_arduino_or_heap_dependencies():
 
 
 @pytest.fixture(scope="module")
-def avr_core(tmp_path_factory):
+def avr_core():
     """Arduino AVR core objects + the EmgBridge library, built once (Debian arduino-core-avr)."""
     if not avr.have_avr():
         pytest.skip(avr.SKIP_REASON)
-    return avr.avr_core_objects(tmp_path_factory.mktemp("avrcore"))
+    return list(avr.shared_core_objects())
 
 
 @pytest.mark.parametrize("config", ["", "-DN_SENSORS=2", "-DN_SENSORS=2 -DSEND_ENV=0",

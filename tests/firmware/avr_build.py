@@ -9,9 +9,12 @@ Two ways, both against Debian's Arduino AVR core (``arduino-core-avr``):
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +72,14 @@ def avr_core_objects(out: Path) -> list:
     objs += [_compile([*cxx_cmd(), "-Wall", "-Wextra", "-Werror"], src, out)
              for src in sorted(LIB_SRC.glob("*.cpp"))]
     return objs
+
+
+@functools.lru_cache(maxsize=None)
+def shared_core_objects() -> tuple:
+    """:func:`avr_core_objects` built once per test process (in a temporary folder)."""
+    out = Path(tempfile.mkdtemp(prefix="emgpipe-avrcore-"))
+    atexit.register(shutil.rmtree, out, True)
+    return tuple(avr_core_objects(out))
 
 
 def link_sketch(core_objs: list, out: Path, defines: str = "") -> Path:

@@ -11,7 +11,7 @@ the motor pin for its duration, and a long press arrives as a BUTTON frame that 
 cramp. Skips with the reason when simavr, its headers or avr-gcc are missing (Debian:
 simavr libsimavr-dev gcc-avr avr-libc arduino-core-avr).
 
-EMGPIPE_SIMAVR_SPEED (default 2) sets how many times faster than a real board the simulation
+EMGPIPE_SIMAVR_SPEED (default 3) sets how many times faster than a real board the simulation
 may run; the UART's timing is simulated at 500 kbaud whatever it is.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ from tests.firmware import avr_build as avr
 
 SIMAVR_DIR = avr.FW / "tests" / "simavr"
 SIMAVR_INC = Path("/usr/include/simavr")
-SPEED = float(os.environ.get("EMGPIPE_SIMAVR_SPEED", "2"))
+SPEED = float(os.environ.get("EMGPIPE_SIMAVR_SPEED", "3"))
 FS = 1000
 #: the part of walk_then_cramp (seed 2) fed to the firmware: after the walk, rest and a short
 #: stand, then the right calf cramps 16.25 s in (labels: 41.25 s in the scenario).
@@ -87,7 +87,7 @@ def firmware(tmp_path_factory) -> Path:
     if not avr.have_avr():
         pytest.skip(avr.SKIP_REASON)
     out = tmp_path_factory.mktemp("fw")
-    return avr.link_sketch(avr.avr_core_objects(out / "core"), out / "two", "-DN_SENSORS=2")
+    return avr.link_sketch(list(avr.shared_core_objects()), out / "two", "-DN_SENSORS=2")
 
 
 @pytest.fixture(scope="module")
