@@ -1,0 +1,323 @@
+"""Every README example runs as written (issue 16 part 3).
+
+The README's shell examples (fenced ``bash`` blocks) and its inline commands
+(```emgpipe ...```, ```python benchmarks/...```) are extracted and run in a
+temporary folder with ``HOME`` there (``~/emg-nights/...`` lands in it),
+through ``bash``, block by block, so variables such as ``$N`` carry over.
+
+Hardware is replaced by what the README itself offers: ``emgpipe emulate
+cyton`` and ``emgpipe emulate bridge`` on pseudo-terminals stand in for
+``/dev/ttyUSB0`` and ``/dev/ttyACM0``; the Ganglion is faked at bleak's API
+(in process, as tests/devices do) and the LSL stream is a real LSL outlet.
+Commands that run until Ctrl-C get a bounded form (``--duration``); long
+jobs get a short form. :data:`BOUNDED` and :data:`NOT_RUN` say which and
+why; every extracted example must be in one of the tables or run as written
+(a new README example fails :func:`test_every_example_is_accounted_for`
+until it is added here).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="bash and the pseudo-terminal emulators are POSIX")
+
+#: Examples not run, with the reason (regex on the example -> reason).
+NOT_RUN = {
+    r"^python3 -m venv \.venv && .*pip install \. && emgpipe demo$":
+        "creates a venv and pip-installs emgpipe and its dependencies from PyPI: needs the network and "
+        "minutes (bash .ci/run does it in CI); its last step, emgpipe demo, runs here as 'emgpipe demo --fast'",
+    r"^pip install '\.\[test\]' && python -m pytest$":
+        "runs this test suite itself (recursion); the install needs the network",
+    r"^bash \.ci/run$": "a fresh venv and a non-editable install from PyPI: network and minutes (it is CI)",
+    r"^pip install 'emgpipe\[(ble|lsl)\]'$": "installs from PyPI: needs the network",
+    r"^emgpipe (label|night)$": "names a command in the text, not an example",
+    r"^emgpipe \w+ [A-Z]+$": "a command with a placeholder (DIR) in the text; the fenced examples run it",
+    r"^pip install 'emgpipe\[dask\]'$": "installs from PyPI: needs the network",
+    r"^python benchmarks/dask_cohort\.py$": "starts Dask clusters over 24 simulated recordings: minutes",
+    r"^python benchmarks/throughput\.py \[--repeat 5\]$":
+        "minutes (four cases in their own processes, over two minutes even with --quick); its code path, "
+        "the pipeline at max speed, is what every replay example here runs",
+    r"^emgpipe live --source cyton:<port>$": "the port placeholder: run as the cyton example against "
+                                            "'emgpipe emulate cyton' (the port it printed)",
+    r"^emgpipe live --source ganglion: --duration 600 --events-out today\.events\.csv$":
+        "Bluetooth LE: run in process with bleak faked at its API (test_ganglion_example), "
+        "for --duration 3",
+    r"^emgpipe live --source lsl:MyEMG --lsl-out$":
+        "run in process against a real LSL outlet named MyEMG (test_lsl_example), with --duration 2",
+}
+
+#: Examples run in a bounded or short form: regex -> (rewrite, why).
+BOUNDED = {
+    r"^emgpipe demo$": (lambda c: "emgpipe demo --fast", "75 s at real speed; --fast is the same at full speed"),
+    r"^emgpipe live --source (cyton|bridge):/dev/tty\w+.*$": (
+        lambda c: re.sub(r"(cyton|bridge):/dev/tty\w+", lambda m: f"{m.group(1)}:${m.group(1).upper()}", c)
+        + " --duration 2", "runs until Ctrl-C: --duration 2 on the emulated device"),
+    r"^emgpipe calibrate --source bridge:/dev/ttyACM0$": (
+        lambda c: c.replace("/dev/ttyACM0", "$BRIDGE"), "the emulated bridge instead of a device"),
+    r"^emgpipe night --source bridge:/dev/ttyACM0 --out .*$": (
+        lambda c: c.replace("/dev/ttyACM0", "$BRIDGE") + " --duration 650",
+        "runs until Ctrl-C: 650 s of the emulated bridge at 100x (cramp_sweep: cramps for --event 2)"),
+    r"^python datasets/make_benchmark\.py$": (
+        lambda c: c + " --list", "writes ~23 h / ~1 GB in minutes: --list checks the script and its set"),
+    r"^emgpipe bench datasets/benchmark/raw1000 --jobs 2$": (
+        lambda c: c.replace("datasets/benchmark/raw1000", "datasets/sample"),
+        "the standard set is not in the repository: the committed sample instead"),
+    r"^emgpipe emulate cyton$": (lambda c: c, "runs until Ctrl-C: started by the fixture, its printed port used"),
+    r"^emgpipe emulate bridge --press 45$": (
+        lambda c: c.replace("--press 45", "--press 0.5") + " --duration 2 --speed 5",
+        "runs until Ctrl-C: --duration 2, pressed after 0.5 s"),
+    r"^python benchmarks/latency\.py$": (lambda c: "python benchmarks/latency.py --seconds 3",
+                                         "a minute of real time: --seconds 3"),
+    r"^python benchmarks/soak_night\.py --faults$": (
+        lambda c: c + " --kills 2 --only kill9", "about 4 minutes of faults: two kill -9 runs of them"),
+    r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
+                                            "8 h of signal (~2 min): 72 s of it"),
+}
+
+
+def shell_blocks() -> list[list[str]]:
+    """The README's fenced bash blocks, as lists of commands (comments cut)."""
+    text = README.read_text(encoding="utf-8")
+    blocks = []
+    for m in re.finditer(r"```(?:bash|sh|shell)\n(.*?)```", text, re.S):
+        lines = []
+        for ln in m.group(1).splitlines():
+            ln = re.sub(r"\s+#\s.*$", "", ln).strip()
+            if ln and not ln.startswith("#"):
+                lines.append(ln)
+        blocks.append(lines)
+    return blocks
+
+
+def inline_examples() -> list[str]:
+    """Commands quoted inline in the README's text."""
+    text = re.sub(r"```.*?```", "", README.read_text(encoding="utf-8"), flags=re.S)
+    return sorted({m.group(1) for m in re.finditer(r"`((?:emgpipe|python|pip|bash) [^`]*|emgpipe [a-z]+)`", text)})
+
+
+def plan(cmd: str):
+    """('run', cmd) as written, ('bounded', new cmd, why) or ('skip', reason)."""
+    for pat, why in NOT_RUN.items():
+        if re.match(pat, cmd):
+            return ("skip", why)
+    for pat, (fn, why) in BOUNDED.items():
+        if re.match(pat, cmd):
+            return ("bounded", fn(cmd), why)
+    return ("run", cmd)
+
+
+def test_every_example_is_accounted_for():
+    blocks = shell_blocks()
+    assert len(blocks) >= 6
+    examples = [c for b in blocks for c in b] + inline_examples()
+    unknown = [c for c in examples if plan(c)[0] == "run" and re.search(r"/dev/tty|COM\d|<\w+>|ganglion:|lsl:", c)]
+    assert not unknown, f"README examples that need hardware but have no bounded form here: {unknown}"
+    used = {p for p in list(NOT_RUN) + list(BOUNDED) if any(re.match(p, c) for c in examples)}
+    stale = set(NOT_RUN) | set(BOUNDED)
+    assert used == stale, f"entries for examples no longer in the README: {stale - used}"
+
+
+# ------------------------------------------------------------------------------------ sandbox
+
+def _wait_line(proc, pattern, timeout=60.0) -> str:
+    """The first stdout line of ``proc`` matching ``pattern``."""
+    out = []
+    done = threading.Event()
+
+    def read():
+        for ln in proc.stdout:
+            out.append(ln)
+            if re.search(pattern, ln):
+                done.set()
+                return
+    threading.Thread(target=read, daemon=True).start()
+    assert done.wait(timeout), f"no line matching {pattern!r}: {out}"
+    return out[-1].strip()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """A temporary working folder and HOME, with both emulators running."""
+    root = tmp_path_factory.mktemp("readme")
+    home = root / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), REPO=str(REPO),
+               PYTHONUNBUFFERED="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("EMGPIPE_CONFIG", None)
+    exe = shutil.which("emgpipe", path=env["PATH"])
+    assert exe, "the emgpipe command is not installed next to this Python"
+    # the README's commands run from the repository root: its scripts and data are there
+    for name in ("datasets", "benchmarks"):
+        (root / name).symlink_to(REPO / name)
+    procs = []
+    try:
+        # `emgpipe emulate cyton` as the README says; it prints the port
+        cy = subprocess.Popen(["emgpipe", "emulate", "cyton", "--speed", "5", "--link", str(root / "ttyCYTON")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+        procs.append(cy)
+        # the bridge: cramps of cramp_sweep, at 100x
+        br = subprocess.Popen(["emgpipe", "emulate", "bridge", "--scenario", "cramp_sweep", "--speed", "100",
+                               "--link", str(root / "ttyBRIDGE")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+        procs.append(br)
+        env["CYTON"] = _wait_line(cy, r"ttyCYTON|/dev/pts").split()[-1] if False else str(root / "ttyCYTON")
+        _wait_line(br, r"ttyBRIDGE|/dev/pts")
+        env["BRIDGE"] = str(root / "ttyBRIDGE")
+        yield root, env
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def run_block(sandbox, commands, timeout=120):
+    """Run commands (already planned) with bash -e in the sandbox; returns the output."""
+    root, env = sandbox
+    script = "set -euo pipefail\n" + "\n".join(f"echo {shlex.quote('+ ' + c)} >&2\n{c}" for c in commands)
+    p = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    assert p.returncode == 0, f"README example failed (exit {p.returncode}):\n{p.stderr[-3000:]}\n{p.stdout[-2000:]}"
+    return p.stdout, p.stderr
+
+
+def planned(block):
+    out = []
+    for c in block:
+        kind, *rest = plan(c)
+        if kind != "skip":
+            out.append(rest[0])
+    return out
+
+
+def _block(word):
+    (b,) = [b for b in shell_blocks() if any(word in c for c in b)]
+    return b
+
+
+def test_quick_start_demo_and_calibrate_path(sandbox):
+    assert planned(_block("venv")) == []              # not run (NOT_RUN says why) ...
+    demo = plan("emgpipe demo")[1]                    # ... but its last step is
+    out, err = run_block(sandbox, [demo, "emgpipe demo --fast", "emgpipe calibrate --show-path"])
+    assert "CRAMP" in out + err and "profile" in out + err
+
+
+def test_live_examples_on_the_emulators(sandbox):
+    block = [c for c in planned(_block("emgpipe live")) if "ganglion:" not in c and "lsl:" not in c]
+    assert len(block) == 2
+    out, err = run_block(sandbox, block)
+    assert err.count("duration reached after 2.0 s") == 2, err
+
+
+def test_label_replay_and_night_examples(sandbox):
+    """simulate -> replay -> label an events CSV; night on the emulated bridge -> report ->
+    nights -> label a night's cramp; then the replay examples on the night's raw file, a
+    folder and two small recordings (OpenSignals text and CSV) at real speed."""
+    root, env = sandbox
+    night, label, replays = _block("emgpipe night"), _block("emgpipe label"), _block("emgpipe replay night.edf")
+    out, err = run_block(sandbox, planned(night), timeout=180)
+    assert "morning report" in out
+    out, err = run_block(sandbox, planned(label))
+    assert "not_cramp" in (root / "walk.events.csv").read_text()
+    # what the replay examples read: night.edf, recordings/, a.txt and b.csv
+    edf = sorted((root / "home" / "emg-nights" / "2026-11-21").glob("*.edf"))[0]
+    shutil.copy(edf, root / "night.edf")
+    (root / "recordings").mkdir()
+    subprocess.run(["emgpipe", "simulate", "walk_then_cramp", "--out", str(root / "recordings" / "w.csv"),
+                    "--duration", "10"], env=env, check=True, capture_output=True)
+    fs, n = 1000, 2000
+    rng = np.random.default_rng(0)
+    adc = np.clip(2048 + rng.normal(0, 20, n), 0, 4095).astype(int)
+    (root / "a.txt").write_text("# Simple Text Format\n# Sampling Rate (Hz):= 1000.00\n# Resolution:= 12\n"
+                                "# Labels:= EMG\n" + "\n".join(f"{v}.0" for v in adc) + "\n")
+    t = np.arange(n) / fs
+    rows = "\n".join(f"{a:.3f},{b:.3f}" for a, b in zip(t, rng.normal(0, 5, n)))
+    (root / "b.csv").write_text("time_s,calf_left\n" + rows + "\n")
+    t0 = time.monotonic()
+    out, err = run_block(sandbox, planned(replays))
+    assert time.monotonic() - t0 >= 4.0            # --speed realtime: 2 + 2 s of signal
+    assert (root / "night.events.csv").exists() and (root / "events" / "w.events.csv").exists()
+    assert (root / "events" / "a.events.csv").exists() and (root / "events" / "b.events.csv").exists()
+
+
+def test_simulate_bench_and_benchmark_scripts(sandbox):
+    root, env = sandbox
+    out, err = run_block(sandbox, planned(_block("simulate --list")), timeout=180)
+    assert (root / "sim" / "walk.csv").exists() and list((root / "sim").glob("*.png"))
+
+
+def test_inline_examples(sandbox):
+    """Inline commands: emulate bridge with a press (bounded), the benchmark scripts (short)."""
+    cmds = [plan(c) for c in inline_examples()]
+    run = [p[1] for p in cmds if p[0] in ("run", "bounded") and not p[1].startswith(("emgpipe emulate cyton",
+                                                                                    "emgpipe demo"))]
+    out, err = run_block(sandbox, run, timeout=240)
+    assert "soak:" in out and "kill -9: 2 runs" in out
+
+
+def test_ganglion_example(sandbox, monkeypatch, capsys):
+    """``emgpipe live --source ganglion: --duration 600 --events-out today.events.csv`` with
+    bleak faked at its API (a Ganglion streaming fast), for --duration 3; it says where the
+    events file went."""
+    import types
+
+    from emgpipe.cli import main
+    from tests.devices.openbci_fakes import FakeGanglion, exact_fw2_counts, fake_bleak
+    root, env = sandbox
+    counts = exact_fw2_counts(4000, np.random.default_rng(3))
+    dev = FakeGanglion(counts, fw=3, bits=19, packets_per_s=2000)
+    scanner, client = fake_bleak(dev)
+    monkeypatch.setitem(sys.modules, "bleak", types.SimpleNamespace(BleakScanner=scanner, BleakClient=client))
+    monkeypatch.chdir(root)
+    example = "emgpipe live --source ganglion: --duration 600 --events-out today.events.csv"
+    assert example in [c for b in shell_blocks() for c in b]
+    argv = example.split()[1:]
+    argv[argv.index("600")] = "3"
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    where = str(root / "today.events.csv")
+    assert f"events file {where}" in err and f"events written to {where}" in err
+    assert (root / "today.events.csv").read_text().startswith("kind,channel,start_s")
+
+
+def test_lsl_example(sandbox, monkeypatch, capsys):
+    """``emgpipe live --source lsl:MyEMG --lsl-out`` against a real LSL outlet, --duration 2."""
+    pylsl = pytest.importorskip("pylsl")
+    from emgpipe.cli import main
+    root, env = sandbox
+    info = pylsl.StreamInfo("MyEMG", "EMG", 2, 500, "float32", "readme-test")
+    outlet = pylsl.StreamOutlet(info)
+    stop = threading.Event()
+
+    def push():
+        rng = np.random.default_rng(0)
+        while not stop.is_set():
+            outlet.push_chunk(rng.normal(0, 10, (25, 2)).tolist())
+            time.sleep(0.05)
+    th = threading.Thread(target=push, daemon=True)
+    th.start()
+    try:
+        example = "emgpipe live --source lsl:MyEMG --lsl-out"
+        assert example in [c for b in shell_blocks() for c in b]
+        monkeypatch.chdir(root)
+        assert main(example.split()[1:] + ["--duration", "2"]) == 0
+    finally:
+        stop.set()
+        th.join(5)
+    assert "duration reached after 2.0 s" in capsys.readouterr().err
