@@ -7,14 +7,14 @@
 Targets (each gets an equal share of ``-n`` unless ``--weights`` says otherwise):
 
 - ``cyton``: byte streams (valid packets, mutated: flipped bytes, junk, truncation, random splits)
-  through :class:`~emgpipe.openbci.cyton_protocol.PacketParser`, ``decode_packets``, the packet
+  through :class:`~emgpipe.devices.cyton.protocol.PacketParser`, ``decode_packets``, the packet
   counter and the chunk assembler, as the Cyton source does;
 - ``ganglion_fw2`` / ``ganglion_fw3``: 20-byte BLE notifications (valid, mutated, random ids)
   routed and decoded as the Ganglion source does (``Fw2Decoder`` / ``decode_fw3``, counter, assembler);
 - ``bridge_frame``: byte streams of bridge frames (valid, mutated, arbitrary bodies behind a good
-  CRC) through :class:`~emgpipe.bridge.protocol.FrameDecoder`;
+  CRC) through :class:`~emgpipe.devices.bridge.protocol.FrameDecoder`;
 - ``bridge_stream``: decoded STATUS/DATA frames (any field values) through the bridge
-  :class:`~emgpipe.bridge.stream.ChunkAssembler`;
+  :class:`~emgpipe.devices.bridge.stream.ChunkAssembler`;
 - ``csv``, ``openbci``, ``brainflow``, ``edf``, ``wfdb``, ``opensignals``: small seed files
   (synthetic, plus the first 16 KB of matching files in ``datasets/sample/`` and ``../shared/data/``)
   mutated (truncation, flipped bytes, junk lines, absurd values 1e30 / 1e300 / 11-digit
@@ -140,7 +140,7 @@ def mutate(rng: random.Random, data: bytes, text: bool) -> bytes:
 
 # --------------------------------------------------------------------------- decoder targets
 def cyton_stream(rng: random.Random) -> bytes:
-    from emgpipe.openbci import cyton_protocol as cp
+    from emgpipe.devices.cyton import protocol as cp
     n = rng.randint(0, 40)
     start = rng.randrange(256)
     counts = np.array([[rng.randint(-2 ** 23, 2 ** 23 - 1) for _ in range(8)] for _ in range(n)],
@@ -159,8 +159,8 @@ def splits(rng: random.Random, data: bytes):
 
 
 def run_cyton(data: bytes, rng: random.Random) -> None:
-    from emgpipe.openbci import cyton_protocol as cp
-    from emgpipe.openbci.stream import ChunkAssembler, PacketCounter
+    from emgpipe.devices.cyton import protocol as cp
+    from emgpipe.devices.live import ChunkAssembler, PacketCounter
     parser = cp.PacketParser()
     counter = PacketCounter(range(257), rate_hz=cp.FS_DONGLE)
     asm = ChunkAssembler(cp.FS_DONGLE, tuple(f"ch{k}" for k in range(8)), "fuzz")
@@ -175,7 +175,7 @@ def run_cyton(data: bytes, rng: random.Random) -> None:
 
 
 def ganglion_packets(rng: random.Random, fw: int) -> list:
-    from emgpipe.openbci import ganglion_protocol as gp
+    from emgpipe.devices.ganglion import protocol as gp
     out = []
     pid = rng.randrange(1, 201)
     for _ in range(rng.randint(0, 30)):
@@ -196,8 +196,8 @@ def ganglion_packets(rng: random.Random, fw: int) -> list:
 
 def run_ganglion(packets: list, rng: random.Random, fw: int) -> None:
     """The routing of GanglionSource._on_packets, on arbitrary notifications."""
-    from emgpipe.openbci import ganglion_protocol as gp
-    from emgpipe.openbci.stream import ChunkAssembler, PacketCounter, cycle_offsets
+    from emgpipe.devices.ganglion import protocol as gp
+    from emgpipe.devices.live import ChunkAssembler, PacketCounter, cycle_offsets
     counter = PacketCounter(cycle_offsets(gp.counter_sizes(fw)), rate_hz=gp.FS_BLE)
     dec = gp.Fw2Decoder() if fw == 2 else None
     asm = ChunkAssembler(gp.FS_BLE, ("a", "b", "c", "d"), "fuzz")
@@ -244,7 +244,7 @@ def _status_payload(rng: random.Random, sane: bool) -> bytes:
 
 
 def bridge_stream_bytes(rng: random.Random) -> bytes:
-    from emgpipe.bridge import protocol as bp
+    from emgpipe.devices.bridge import protocol as bp
     out = bytearray()
     seq = rng.randrange(65536)
     first = rng.randrange(2 ** 32)
@@ -273,7 +273,7 @@ def bridge_stream_bytes(rng: random.Random) -> bytes:
 
 
 def run_bridge_frame(data: bytes, rng: random.Random) -> list:
-    from emgpipe.bridge.protocol import FrameDecoder, FrameError
+    from emgpipe.devices.bridge.protocol import FrameDecoder, FrameError
     dec = FrameDecoder()
     frames = []
     for piece in splits(rng, data):
@@ -286,8 +286,8 @@ def run_bridge_frame(data: bytes, rng: random.Random) -> list:
 
 def run_bridge_stream(data: bytes, rng: random.Random) -> None:
     """Frames decoded from ``data`` through the bridge ChunkAssembler, as the source uses it."""
-    from emgpipe.bridge.protocol import DataFrame, StatusFrame
-    from emgpipe.bridge.stream import ChunkAssembler, merge_chunks
+    from emgpipe.devices.bridge.protocol import DataFrame, StatusFrame
+    from emgpipe.devices.bridge.stream import ChunkAssembler, merge_chunks
     asm = None
     t = 0.0
     chunks = []

@@ -55,8 +55,8 @@ MARK_RMS_UV = 200.0
 
 
 def timed_emulator_class():
-    from emgpipe.openbci import cyton_protocol as cp
-    from emgpipe.openbci.emulator import CytonEmulator
+    from emgpipe.devices.cyton import protocol as cp
+    from emgpipe.devices.cyton.emulator import CytonEmulator
 
     class TimedCytonEmulator(CytonEmulator):
         """Logs pty writes ``(time, bytes written so far)`` and where each packet ends.
@@ -107,7 +107,7 @@ def timed_emulator_class():
 
 
 def marked_signal(n_channels: int, fs: float):
-    from emgpipe.openbci.emulator import synthetic_emg
+    from emgpipe.devices.cyton.emulator import synthetic_emg
     base = synthetic_emg(n_channels, fs, seed=0)
     every = int(MARK_EVERY_S * fs)
 
@@ -165,7 +165,7 @@ def warm_up() -> None:
 
 def run(seconds: float) -> int:
     from emgpipe.commands.live import LiveSession
-    from emgpipe.sources import open_source
+    from emgpipe.devices import open_source
 
     warm_up()
     Emu = timed_emulator_class()

@@ -59,7 +59,7 @@ def _run_once(hours: float, fs: float, n_ch: int, chunk_s: float, stage: str) ->
     from emgpipe.pipeline import make_pipeline
     from emgpipe.types import Chunk
 
-    from emgpipe.sources.base import max_speed_chunk_s
+    from emgpipe.devices.base import max_speed_chunk_s
     rng = np.random.default_rng(0)
     chunk_s = chunk_s or max_speed_chunk_s(fs, n_ch)
     n_chunk = int(chunk_s * fs)

@@ -67,7 +67,7 @@ class LslOutlet:
     """
 
     def __init__(self, name: str = "emgpipe", envelope: bool = True, source_id: str = ""):
-        from .sources.lsl import import_pylsl
+        from .devices.lsl.source import import_pylsl
         self._lsl = pylsl = import_pylsl()
         self.name = name
         self.envelope = envelope

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from .graph import Pipeline, default_detectors
 from .io.base import Recording
 from .models import available_models, load_model
-from .sources.base import Pacer, max_speed_chunk_s
+from .devices.base import Pacer, max_speed_chunk_s
 from .types import Event
 
 

@@ -23,7 +23,7 @@ def cyton_emulator():
     """``make(samples=None, **kw)`` -> a started CytonEmulator on a pseudo-terminal
     (without samples: 60 µV bursts at 3-4.5 s of every 6 s on ch1, channel k at
     1/k), stopped after the test."""
-    from emgpipe.openbci.emulator import CytonEmulator
+    from emgpipe.devices.cyton.emulator import CytonEmulator
     made = []
 
     def make(samples=None, **kw):

@@ -61,7 +61,7 @@ def test_live_session_publishes_on_lsl():
     import argparse
 
     from emgpipe.commands.live import LiveSession
-    from emgpipe.sources import open_source
+    from emgpipe.devices import open_source
     name = f"emgpipe-test-{uuid.uuid4().hex[:10]}"
     src = open_source("sim:walk_then_cramp", speed="max")
     src.open()

@@ -74,7 +74,7 @@ def test_replay_of_many_files_keeps_memory_flat(tmp_path, capsys):
 def test_live_session_and_night_tear_their_pipeline_down(tmp_path):
     from emgpipe.commands.live import LiveSession
     from emgpipe.night.recorder import NightRecorder
-    from emgpipe.sources import open_source
+    from emgpipe.devices import open_source
     sinks0 = len(_global_sinks)
     src = open_source(f"file:{_write(tmp_path / 'l.csv', 1)}", speed="max")
     src.open()

@@ -31,7 +31,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..sources.sim import SimSource
+    from ..devices.sim import SimSource
     from ..ui import enable_ansi
     from .live import LiveSession
 

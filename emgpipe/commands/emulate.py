@@ -5,10 +5,10 @@ Prints one line with the port to use, then streams simulator data
 Ctrl-C (or ``--duration`` seconds of wall time):
 
 * ``cyton``: an OpenBCI Cyton behind its USB dongle
-  (:class:`emgpipe.openbci.emulator.CytonEmulator`), 250 Hz (the dongle's
+  (:class:`emgpipe.devices.cyton.emulator.CytonEmulator`), 250 Hz (the dongle's
   limit, protocols.md §1.7), 8 channels, or 16 at 125 Hz with ``--daisy``;
 * ``bridge``: a MyoWare on an Arduino running firmware_bridge
-  (:class:`emgpipe.bridge.emulator.BridgeEmulator`), 1000 Hz by default.
+  (:class:`emgpipe.devices.bridge.emulator.BridgeEmulator`), 1000 Hz by default.
 
 The scenario's muscles fill the first channels; remaining Cyton inputs carry
 rest-level noise (:data:`SPARE_NOISE_UV`). The scenario loops when it ends.
@@ -138,7 +138,7 @@ def register(sub) -> argparse.ArgumentParser:
                     "(on Windows use a virtual COM-port pair such as com0com).")
     dev = p.add_subparsers(dest="device", metavar="DEVICE", required=True,
                            parser_class=type(p))
-    from ..openbci import emulator as cyton_emu
+    from ..devices.cyton import emulator as cyton_emu
     c = dev.add_parser("cyton", help="OpenBCI Cyton behind its USB dongle (250 Hz)",
                        description="OpenBCI Cyton (8 ch) or Cyton+Daisy (16 ch) behind its USB "
                                    "dongle: 250 Hz, the dongle's limit (125 Hz with Daisy).")
@@ -149,7 +149,7 @@ def register(sub) -> argparse.ArgumentParser:
                        description="MyoWare 2.0 sensor(s) on an Arduino/ESP32 running "
                                    "firmware_bridge, over USB serial.")
     try:
-        from ..bridge.emulator import add_emulator_arguments
+        from ..devices.bridge.emulator import add_emulator_arguments
     except ImportError:  # the bridge backend is not in this build: `run` says so
         pass
     else:
@@ -193,9 +193,9 @@ def _pair_mean(x: np.ndarray) -> np.ndarray:
 def start_cyton(args):
     """``(emulator, port, description, signal, poll)``: a started :class:`CytonEmulator`
     streaming ``args.scenario``; ``poll`` (or None) is called while it runs."""
-    from ..openbci import cyton_protocol as cp
-    from ..openbci.emulator import CytonEmulator
-    from ..sources.base import parse_speed
+    from ..devices.cyton import protocol as cp
+    from ..devices.cyton.emulator import CytonEmulator
+    from ..devices.base import parse_speed
     n = 16 if args.daisy else 8
     fs = cp.FS_DAISY if args.daisy else cp.FS_DONGLE
     # The scenario at the ADS1299's 250 Hz (sinc3 front end, DC offsets). With
@@ -214,11 +214,11 @@ def start_cyton(args):
 def start_bridge(args):
     """As :func:`start_cyton`, for a :class:`BridgeEmulator` (``poll`` prints buzzes)."""
     try:
-        from ..bridge.emulator import BridgeEmulator
+        from ..devices.bridge.emulator import BridgeEmulator
     except ImportError as err:
         raise UsageError(f"emulate bridge: the bridge backend is not available ({err})") from None
-    from ..sources.base import parse_speed
-    from ..bridge.emulator import parse_presses, press_due
+    from ..devices.base import parse_speed
+    from ..devices.bridge.emulator import parse_presses, press_due
     presses = parse_presses(getattr(args, "press", None))     # bad --press: before anything starts
     speed = parse_speed(args.speed)
     if speed is None:

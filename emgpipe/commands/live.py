@@ -489,7 +489,7 @@ def frozen_heap():
 
 def run(args) -> int:
     from ..answers import load_answers
-    from ..sources import open_source
+    from ..devices import open_source
     from ..ui import enable_ansi
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import EmgpipeError, UsageError
 from ..io.events_csv import EventsCsvWriter
-from ..sources.base import parse_speed
+from ..devices.base import parse_speed
 
 
 def register(sub) -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..devices.boards import CYTON, CYTON_DAISY, GANGLION
 from ..errors import BadData, BadHeader, UsageError
 from . import _text
 from ._gaps import is_counter
@@ -57,10 +58,12 @@ def _rng(a, b):
 
 #: Boards with an EXG layout we read (BrainFlow board ids and rows, protocols.md §1.9).
 BOARDS = {
-    "cyton": Board("cyton", 0, 250.0, 24, _rng(1, 8), 22, modulo=256),
-    "cyton_daisy": Board("cyton_daisy", 2, 125.0, 32, _rng(1, 16), 30, modulo=256),
-    "ganglion": Board("ganglion", 1, 200.0, 15, _rng(1, 4), 13),
-    "ganglion_native": Board("ganglion_native", 46, 200.0, 15, _rng(1, 4), 13),
+    "cyton": Board("cyton", 0, CYTON.fs, 24, _rng(1, CYTON.n_channels), 22,
+                   modulo=CYTON.counter_modulo),
+    "cyton_daisy": Board("cyton_daisy", 2, CYTON_DAISY.fs, 32, _rng(1, CYTON_DAISY.n_channels), 30,
+                         modulo=CYTON_DAISY.counter_modulo),
+    "ganglion": Board("ganglion", 1, GANGLION.fs, 15, _rng(1, GANGLION.n_channels), 13),
+    "ganglion_native": Board("ganglion_native", 46, GANGLION.fs, 15, _rng(1, GANGLION.n_channels), 13),
     "synthetic": Board("synthetic", -1, 250.0, 32, _rng(1, 16), 30),
     "cyton_wifi": Board("cyton_wifi", 5, 1000.0, 24, _rng(1, 8), 22),
     "cyton_daisy_wifi": Board("cyton_daisy_wifi", 6, 1000.0, 32, _rng(1, 16), 30),

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..devices.boards import CYTON, CYTON_DAISY, GANGLION
 from ..errors import BadData, BadHeader
 from . import _text
 from .base import Recording, StreamedRecording
@@ -43,10 +44,10 @@ log = logging.getLogger(__name__)
 FORMAT = "openbci_txt"
 MAGIC = ("%OpenBCI Raw EXG Data", "%OpenBCI Raw EEG Data")
 #: Cyton sample counter is one byte (protocols.md §1.5).
-CYTON_MODULO = 256
+CYTON_MODULO = CYTON.counter_modulo
 #: EXG channels and boards by sample rate when the header does not say
 #: (Cyton 250 Hz / 8 ch, Daisy 125 Hz / 16 ch, Ganglion 200 Hz / 4 ch; protocols.md §1.9).
-BOARD_BY_FS = {250.0: ("Cyton", 8), 125.0: ("CytonDaisy", 16), 200.0: ("Ganglion", 4)}
+BOARD_BY_FS = {b.fs: (b.gui_board, b.n_channels) for b in (CYTON, CYTON_DAISY, GANGLION)}
 #: Epoch timestamps above this are milliseconds (protocols.md §6.1 reader rule).
 MS_EPOCH = 1e11
 

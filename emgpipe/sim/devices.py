@@ -46,6 +46,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
+from ..devices.boards import BRIDGE_AVR, CYTON, GANGLION, MYOWARE_ENV_GAIN
+
 #: Minimum synthesis rate (physiology.md §4/§6: synthesise at >= 2 kHz, then decimate).
 MIN_SYNTH_HZ = 2000
 
@@ -74,12 +76,18 @@ class Device:
 DEVICES = {
     "raw": Device("raw", 1000, False, False, 10.0, 500.0, "fir", 5000.0, 0.01, (1.5, 4.0),
                   description="raw sEMG amplifier, 1-4 kHz"),
-    "cyton": Device("cyton", 250, True, True, None, 500.0, "sinc3", 187500.0, 0.02235, (2.0, 5.0),
-                    description="OpenBCI Cyton (ADS1299) over the USB dongle, 250 Hz", analog_lp=False),
-    "ganglion": Device("ganglion", 200, True, False, 20.0, 500.0, "sinc3", 15686.0, 0.06, (4.0, 10.0),
-                       description="OpenBCI Ganglion (MCP3912) with MyoWare RAW, over BLE, 200 Hz",
-                       analog_lp=False),
-    "myoware_env": Device("myoware_env", 1000, False, False, 20.0, 450.0, "fir", 1000.0, 0.48, (2.0, 4.0),
+    # Rates, ranges and steps from the board table (emgpipe.devices.boards), rounded as
+    # this model always had them (steps to 4 significant digits, the Ganglion's range to
+    # whole µV), so simulated recordings, and the benchmark set's hashes, stay the same.
+    "cyton": Device("cyton", int(CYTON.fs), True, True, None, 500.0, "sinc3", CYTON.range_uv(),
+                    round(CYTON.uv_per_count(), 5), (2.0, 5.0),
+                    description=f"{CYTON.label}, {CYTON.fs:g} Hz", analog_lp=False),
+    "ganglion": Device("ganglion", int(GANGLION.fs), True, False, 20.0, 500.0, "sinc3",
+                       float(int(GANGLION.range_uv())), 0.06, (4.0, 10.0),
+                       description="OpenBCI Ganglion (MCP3912) with MyoWare RAW, over BLE, "
+                                   f"{GANGLION.fs:g} Hz", analog_lp=False),
+    "myoware_env": Device("myoware_env", int(BRIDGE_AVR.fs), False, False, 20.0, 450.0, "fir", 1000.0,
+                          round(BRIDGE_AVR.volts_per_count() / MYOWARE_ENV_GAIN * 1e6, 2), (2.0, 4.0),
                           envelope=True, description="MyoWare 2.0 ENV (rectified, smoothed envelope)"),
 }
 

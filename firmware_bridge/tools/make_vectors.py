@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emgpipe.bridge import protocol as P  # noqa: E402
+from emgpipe.devices.bridge import protocol as P  # noqa: E402
 
 OUT = ROOT / "firmware_bridge" / "test_vectors.json"
 

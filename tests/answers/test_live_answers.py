@@ -7,7 +7,7 @@ import io
 from emgpipe.answers import load_answers
 from emgpipe.commands.live import LiveSession
 from emgpipe.io.events_csv import read_events
-from emgpipe.sources import open_source
+from emgpipe.devices import open_source
 from emgpipe.types import Event
 from emgpipe.ui.live_view import LiveView
 

@@ -1,9 +1,7 @@
-"""Helpers of the firmware_bridge tests (paths, the C harness runner, chunk collection)."""
+"""Helpers of the firmware_bridge tests (paths, the C harness runner)."""
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,25 +19,3 @@ def run_harness(exe: Path, lines: list) -> list:
     assert r.returncode == 0, f"harness failed ({r.returncode}):\n{r.stderr[-3000:]}"
     assert not r.stderr, r.stderr[-3000:]
     return r.stdout.splitlines()
-
-
-def collect(src, n_samples: int, timeout: float = 5.0, until=None) -> list:
-    """Chunks from ``src`` until ``n_samples`` arrived (or ``until(chunks)`` is true).
-
-    A watchdog stops the source if nothing comes, so a broken source fails the
-    test instead of hanging it.
-    """
-    got, total = [], 0
-    timer = threading.Timer(timeout, src.stop)
-    timer.start()
-    t0 = time.monotonic()
-    try:
-        for c in src.chunks():
-            got.append(c)
-            total += c.n_samples
-            if (until(got) if until else total >= n_samples):
-                break
-    finally:
-        timer.cancel()
-    assert time.monotonic() - t0 < timeout, f"timed out with {total} samples"
-    return got

@@ -1,8 +1,7 @@
-"""Fixtures of the firmware_bridge tests: committed vectors, the C harness, the pty emulator."""
+"""Fixtures of the firmware_bridge C-core tests: committed vectors, the C harness."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,20 +43,3 @@ def harness(tmp_path_factory) -> Path:
                         "-o", str(exe)], capture_output=True, text=True)
     assert r.returncode == 0, f"harness.c does not compile:\n{r.stderr}"
     return exe
-
-
-@pytest.fixture
-def emulator(tmp_path):
-    """Factory of running :class:`BridgeEmulator` on a pty behind tmp_path/bridge0."""
-    if os.name != "posix":
-        pytest.skip("the bridge emulator needs a POSIX pseudo-terminal")
-    from emgpipe.bridge.emulator import BridgeEmulator
-    made = []
-
-    def make(signal=None, **kwargs):
-        emu = BridgeEmulator(signal, link=tmp_path / "bridge0", **kwargs).start()
-        made.append(emu)
-        return emu
-    yield make
-    for emu in made:
-        emu.stop()

@@ -75,7 +75,7 @@ def test_emulate_cyton_prints_a_port_that_live_can_use(capsys):
 
 @posix_only
 def test_emulate_bridge_prints_a_port_that_live_can_use(capsys):
-    pytest.importorskip("emgpipe.bridge.emulator", reason="bridge backend not available")
+    pytest.importorskip("emgpipe.devices.bridge.emulator", reason="bridge backend not available")
     line, rc, err, rc_emu = run_emulator_and_live(
         ["emulate", "bridge", "--speed", "4"], "bridge", 2, capsys)
     assert line.startswith("emulating a MyoWare on firmware_bridge (1 sensor(s), 1000 Hz)")

@@ -69,7 +69,7 @@ def test_cyton_gap_reported_as_signal_loss(cyton_emulator, tmp_path, capsys):
     # first batch the emulator thread makes from sample 300 (1.2 s) on: asked for from its own
     # signal function, so the gap's place in the stream does not depend on thread timing. (A
     # watcher thread polling packets_sent, late on a loaded machine, found 5 s sent already.)
-    from emgpipe.openbci.emulator import synthetic_emg
+    from emgpipe.devices.cyton.emulator import synthetic_emg
     signal_fn, drop_at = synthetic_emg(8, FS), []
 
     def samples(start, n):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "openpty")
 
 def test_simulated_cramp_through_the_cyton_pty_raises_the_alert(tmp_path, capsys):
     from emgpipe import sim
-    from emgpipe.openbci.emulator import CytonEmulator
+    from emgpipe.devices.cyton.emulator import CytonEmulator
     s = sim.make("walk_then_cramp", seed=2, device="cyton")            # 250 Hz, both calves
     x = np.concatenate([d for _, d in s.segments(10.0)])
     rng = np.random.default_rng(0)

@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from benchmarks.fuzz import run_bridge_frame, run_bridge_stream, run_cyton, run_ganglion
-from emgpipe.bridge import protocol as bp
-from emgpipe.bridge.stream import ChunkAssembler as BridgeAssembler
+from emgpipe.devices.bridge import protocol as bp
+from emgpipe.devices.bridge.stream import ChunkAssembler as BridgeAssembler
 from emgpipe.errors import ProtocolError
-from emgpipe.openbci import cyton_protocol as cp
-from emgpipe.openbci import ganglion_protocol as gp
+from emgpipe.devices.cyton import protocol as cp
+from emgpipe.devices.ganglion import protocol as gp
 
 seeds = st.integers(0, 2 ** 32 - 1)
 

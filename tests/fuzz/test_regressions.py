@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from emgpipe.bridge import protocol as bp
-from emgpipe.bridge.stream import ChunkAssembler
+from emgpipe.devices.bridge import protocol as bp
+from emgpipe.devices.bridge.stream import ChunkAssembler
 from emgpipe.cli import main
 from emgpipe.errors import BadData, BadHeader, ProtocolError
 from emgpipe.io import read_recording

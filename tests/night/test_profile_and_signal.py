@@ -8,12 +8,12 @@ import logging
 
 import numpy as np
 
-from emgpipe.bridge.protocol import ChannelKind, FrameType, StatusFrame
-from emgpipe.bridge.source import BridgeSerialSource
-from emgpipe.bridge.stream import ChunkAssembler
+from emgpipe.devices.bridge.protocol import ChannelKind, FrameType, StatusFrame
+from emgpipe.devices.bridge.source import BridgeSerialSource
+from emgpipe.devices.bridge.stream import ChunkAssembler
 from emgpipe.calibration import Profile
 from emgpipe.night.recorder import NightRecorder, load_profile
-from emgpipe.sources import open_source
+from emgpipe.devices import open_source
 
 CHANNELS = {"calf_left": {"rest_uv": 2.5, "mvc_uv": 310.0}, "calf_right": {"rest_uv": 3.0, "mvc_uv": 280.0}}
 
