@@ -251,7 +251,7 @@ def summarize(results: list) -> dict:
     kinds = [k for k in EVENT_KINDS if k in overall] + sorted(set(overall) - set(EVENT_KINDS))
     return {"n_recordings": len(results), "hours": hours,
             "overall": {k: overall[k].as_dict() for k in kinds}, "scenarios": rows,
-            "targets": targets(results),
+            "targets": targets(results) if all("cramps" in r for r in results) else [],
             "recordings": [{"path": r["path"], "group": r["group"], "duration_s": r["duration_s"],
                             "replay_s": round(r["replay_s"], 2), "n_events": r["n_events"],
                             "n_labels": r["n_labels"]} for r in results]}

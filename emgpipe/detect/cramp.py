@@ -55,7 +55,11 @@ the filtered signal. Design, with the physiology it rests on
   second, and in a cramp's end pause, only a potential ``fasc_tonic_k`` x the
   floor counts, and only if it is ``fasc_tonic_base`` x the baseline or
   ``fasc_tonic_above`` x every potential of the last ``fasc_tonic_s`` (a unit
-  other than the tonic ones, which repeat at 5-10 Hz). Potentials leading into
+  other than the tonic ones, which repeat at 5-10 Hz). Where the floor has been
+  ``fasc_work_floor`` x the baseline, units fire in every sub-block: the muscle
+  is contracting (a pedal, a posture too weak to be active) and a potential
+  must pass both tests (well above the rest level *and* above every recent one).
+  Potentials leading into
   activity (each within ``fasc_onset_gap_s`` of the next) are its recruitment,
   not fasciculations; earlier ones in the same episode still count. Potentials
   inside voluntary runs are not looked for (clinical FP analysis excludes
@@ -172,6 +176,7 @@ class CrampSettings:
     fasc_tonic_base: float = 16.0       # ... and this x the baseline,
     fasc_tonic_above: float = 1.2       # ... or this x the largest potential of the last fasc_tonic_s
     fasc_tonic_base_min: float = 11.0   #     and this x the baseline
+    fasc_work_floor: float = 2.0        # a floor this x baseline (over fasc_tonic_s): the muscle works (stricter)
     fasc_onset_gap_s: float = 0.35      # potentials this close together leading into activity are its onset
     fasc_after_s: float = 0.5           # no potentials counted this soon after activity ended
     # voluntary
@@ -550,6 +555,7 @@ class CrampDetector:
         # hardly raise it but gives many small potentials: count them too
         n_keep = max(1, int(round(s.fasc_tonic_s / self._hop)))
         tonic = np.zeros(fr.shape, bool)
+        working = np.zeros(fr.shape, bool)
         # a clear potential: well above the floor, and either well above the
         # rest level or above every potential of the last fasc_tonic_s (a unit
         # other than the few firing tonically, which repeat at 5-10 Hz)
@@ -573,10 +579,15 @@ class CrampDetector:
             level = _moving_sum(h, n_keep)[-len(fr):] / n_keep
             rate = _moving_sum(c, n_keep)[-len(fr):] / s.fasc_tonic_s
             tonic[:, k] = (level >= s.fasc_tonic_ratio) | (rate >= s.fasc_tonic_rate)
+            working[:, k] = level >= s.fasc_work_floor
             ch.fhist, ch.phist = h[len(h) - n_keep + 1:], c[len(c) - n_keep + 1:]
         # under tonic firing only a potential that stands well above both the
         # floor and the rest level counts (one per window: the largest)
         n = np.where(tonic, big.astype(float), values["pot_n"])
+        # on a working muscle only a potential both well above the rest level
+        # and above every potential of the last fasc_tonic_s (not its own units)
+        clear = big & (pk >= s.fasc_tonic_base * bases) & (pk >= s.fasc_tonic_above * before)
+        n[working] = clear[working]
         at = starts[:, None] + values["pot_peak_at"]
         return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
                 np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan))
