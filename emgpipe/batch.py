@@ -380,6 +380,12 @@ def _run_dask(items, func, options, on_done) -> dict:
     return outcomes
 
 
+def absolute(path) -> Path:
+    """``path`` made absolute (not resolved): what a task sends to workers that may run in
+    another directory or on another machine sharing the filesystem."""
+    return Path(os.path.abspath(path))
+
+
 def _token(item) -> str:
     return hashlib.sha1(repr(item).encode("utf-8", "replace")).hexdigest()[:10]
 

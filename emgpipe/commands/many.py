@@ -7,6 +7,7 @@ commands keep their in-process path. Not a command of its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +29,25 @@ def bench_many(paths, task, args) -> tuple[list, batch.BatchResult]:
     recording, on the back end the arguments ask for; a recording that fails is listed
     at the end and left out of the metrics. Returns (results in path order, BatchResult)."""
     opts = batch.options_from_args(args)
+    # a cluster's workers may run elsewhere (another cwd): they get absolute paths, and the
+    # results say the paths as the user gave them, as in process
+    shown = {batch.absolute(p) if opts.dask else p: p for p in paths}
     rows: dict = {}
 
-    def on_done(path, value, failure):
+    def on_done(item, value, failure):
         from ..cohort import failed_row
+        path = shown[item]
         if failure is None:
+            value["path"] = str(path)
+            if value.get("cohort"):
+                value["cohort"]["path"] = str(path)
             rows[path] = value.get("cohort")
         else:
+            failure.message = failure.message.replace(str(item), str(path))
             rows[path] = failed_row(path, failure.message)
             print(f"emgpipe: {failure.message}", file=sys.stderr, flush=True)
 
-    res = batch.run_batch(paths, task, opts, on_done=on_done, name=str)
+    res = batch.run_batch(list(shown), task, opts, on_done=on_done, name=lambda item: str(shown[item]))
     _write_cohort(args, paths, rows, str)
     batch.print_failures(res, len(paths))      # last: the failures are listed at the end
     return [v for _, v in res.results], res
@@ -72,8 +81,14 @@ def report_many(args) -> int:
     targets = find_targets(args.target, night_id=args.night, every=args.all,
                            recordings=getattr(args, "recordings", None))
     opts = batch.options_from_args(args)
+    out = args.out
     if opts.dask:
         batch._import_distributed()
+        # the workers may run in another directory or on another machine: absolute paths
+        targets = [dataclasses.replace(t, path=batch.absolute(t.path),
+                                       recordings=t.recordings and batch.absolute(t.recordings))
+                   for t in targets]
+        out = out and str(batch.absolute(out))
     rows: dict = {}
     index: dict = {}
 
@@ -91,7 +106,7 @@ def report_many(args) -> int:
             rows[t] = failed_row(name(t), failure.message)
             print(f"emgpipe: {failure.message}", file=sys.stderr, flush=True)
 
-    res = batch.run_batch(targets, ReportTask(args.out), opts, on_done=on_done, name=name)
+    res = batch.run_batch(targets, ReportTask(out), opts, on_done=on_done, name=name)
     done = [index[t] for t in targets if t in index]
     if len(done) > 1:
         folder = Path(args.target)

@@ -6,9 +6,11 @@ import sys
 import time
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EmgpipeError, UsageError
+from .. import batch
+from ..errors import UsageError
 from ..io.events_csv import EventsCsvWriter
 from ..devices.base import parse_speed
 
@@ -35,33 +37,17 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", default=None, help="force a reader (csv, openbci, brainflow, "
                                                              "edf, wfdb, opensignals)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
+                   help="skip recordings whose events file is complete for the same input, options and "
+                        "model version (a marker <events>.done.json is written beside each events file); "
+                        "default: on with --workers/--scheduler, off otherwise")
+    batch.add_arguments(p)
     p.set_defaults(func=run)
     return p
 
 
-class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, name: str, total_s: float, enabled: bool):
-        self.name, self.total, self.enabled = name, max(total_s, 1e-9), enabled
-        self._last = 0.0
-
-    def __call__(self, done_s: float):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and done_s < self.total:
-            return
-        self._last = now
-        frac = min(1.0, done_s / self.total)
-        bar = "#" * int(30 * frac)
-        sys.stdout.write(f"\r{self.name[:30]:30s} [{bar:30s}] {100 * frac:5.1f}%")
-        sys.stdout.flush()
-
-    def done(self):
-        if self.enabled:
-            sys.stdout.write("\r" + " " * 72 + "\r")
-            sys.stdout.flush()
+# The progress bar lives with the batch engine (it also draws the bar over recordings).
+from ..batch import Progress  # noqa: E402
 
 
 def _outputs(inputs: list[Path], out: Path, many: bool) -> list[Path]:
@@ -123,9 +109,68 @@ class _numpy_warnings:
         return False
 
 
+@dataclass(frozen=True)
+class ReplayTask:
+    """Replay one recording into its events file: the per-recording task of
+    :func:`emgpipe.batch.run_batch` (picklable, so it runs on Dask workers too).
+
+    Called with ``(input path, events path[, shown input, shown events path])``
+    (on a cluster the paths are absolute, the shown ones as the user gave them);
+    returns ``{"line": summary line, "row": cohort row, "model": tag, "mode":
+    mode}``. With ``marker_key`` it writes the completion marker once the events
+    file is complete.
+    """
+
+    mode: str = "auto"
+    model: str | None = None
+    fmt: str | None = None
+    speed: float | None = None
+    profile: dict | None = None
+    answers: list | None = None
+    progress: bool = False            # per-file bar (in process, on a terminal)
+    marker_key: str | None = None     # write a completion marker (resumable runs)
+
+    def __call__(self, job) -> dict:
+        from ..cohort import cohort_row
+        from ..io import read_recording
+        from ..pipeline import make_pipeline, resolve_mode, run_recording, signal_of
+
+        path, out = Path(job[0]), Path(job[1])
+        shown_path, shown_out = (job[2], job[3]) if len(job) > 2 else (path, out)
+        batch.remove_marker(out)          # the events file is rewritten: no longer complete
+        rec = read_recording(path, fmt=self.fmt)
+        mode = resolve_mode(self.mode, rec)
+        pipe = make_pipeline(self.model, mode, signal_of(rec), self.profile, self.answers)
+        total = rec.duration_hint_s       # header or file-size estimate: no pass over the file
+        progress = Progress(path.name, total, self.progress and total > 60)
+        t0 = time.perf_counter()
+        try:
+            with EventsCsvWriter(out, model=pipe.model.tag) as writer:
+                pipe.events.sink(writer.write)      # rows written as events become final
+                result = run_recording(rec, speed=self.speed, pipeline=pipe, progress=progress)
+        finally:
+            pipe.destroy()                          # else streamz keeps every file's graph alive
+        progress.done()
+        line = summarise(path.name, rec, result, shown_out, time.perf_counter() - t0)
+        row = cohort_row(shown_path, result.duration_s, mode or "awake", result.events, result.model)
+        if self.marker_key is not None:
+            batch.write_marker(out, path, self.marker_key, result.model,
+                               extra={"mode": mode, "row": row, "line": line})
+        return {"line": line, "row": row, "model": result.model, "mode": mode}
+
+
+def model_tag(model: str | None, mode: str | None) -> str:
+    """The tag of the model a replay in ``mode`` would use (make_pipeline's rule)."""
+    from ..models import available_models, load_model
+    if model is None and mode in ("sleep", "awake") and mode in available_models():
+        model = mode
+    return load_model(model).tag
+
+
 def run(args) -> int:
-    from ..io import find_recordings, read_recording
-    from ..pipeline import make_pipeline, resolve_mode, run_recording, signal_of
+    from .. import __version__
+    from ..cohort import failed_row, write_cohort
+    from ..io import find_recordings
 
     inputs = [Path(p) for p in args.inputs]
     for p in inputs:
@@ -139,33 +184,54 @@ def run(args) -> int:
     if many:
         Path(args.events_out).mkdir(parents=True, exist_ok=True)
     speed = parse_speed(args.speed)
+    opts = batch.options_from_args(args)
+    if opts.dask:
+        batch._import_distributed()        # one line now if Dask is missing, before any work
     profile = None
     if args.profile:
         from ..calibration import Profile
         profile = Profile.load(args.profile).detector_profile()
     from ..answers import load_answers
     answers = load_answers(args.answers) if args.answers else []
-    tty = sys.stdout.isatty() and not args.no_progress
-    failures = 0
+    resume = opts.dask if args.resume is None else args.resume
+    key = None
+    if resume:
+        # what changes the events: the detector's options and inputs besides the recording
+        key = batch.options_digest({"emgpipe": __version__, "mode": args.mode, "model": args.model,
+                                    "fmt": args.fmt, "profile": profile, "answers": answers})
+    task = ReplayTask(mode=args.mode, model=args.model, fmt=args.fmt, speed=speed, profile=profile,
+                      answers=answers, progress=sys.stdout.isatty() and not args.no_progress and not opts.dask,
+                      marker_key=key)
+    rows: dict = {}
+    todo = []
     for path, out in zip(files, outs):
-        try:
-            rec = read_recording(path, fmt=args.fmt)
-            pipe = make_pipeline(args.model, resolve_mode(args.mode, rec), signal_of(rec), profile,
-                                 answers)
-            total = rec.duration_hint_s       # header or file-size estimate: no pass over the file
-            progress = Progress(path.name, total, tty and total > 60)
-            t0 = time.perf_counter()
-            try:
-                with EventsCsvWriter(out, model=pipe.model.tag) as writer:
-                    pipe.events.sink(writer.write)      # rows written as events become final
-                    result = run_recording(rec, speed=speed, pipeline=pipe, progress=progress)
-            finally:
-                pipe.destroy()                          # else streamz keeps every file's graph alive
-            progress.done()
-            print(summarise(path.name, rec, result, out, time.perf_counter() - t0))
-        except EmgpipeError as err:
-            failures += 1
-            print(f"emgpipe: {err}", file=sys.stderr)
-            if len(files) == 1:
-                return err.exit_code
-    return 3 if failures else 0
+        done = key and batch.completed(
+            out, path, key, lambda m: model_tag(args.model, (m.get("extra") or {}).get("mode")))
+        if done:
+            rows[path] = (done.get("extra") or {}).get("row")
+            print(f"{path.name}: events complete in {out} (same input, options and model "
+                  f"{done.get('model')}): skipped")
+        else:
+            # a cluster's workers may run elsewhere (another cwd): they get absolute paths
+            todo.append((batch.absolute(path), batch.absolute(out), str(path), str(out)) if opts.dask
+                        else (path, out))
+
+    def on_done(job, value, failure):
+        if failure is None:
+            rows[Path(job[2] if len(job) > 2 else job[0])] = value["row"]
+            print(value["line"], flush=True)
+        else:
+            shown = job[2] if len(job) > 2 else job[0]
+            if len(job) > 2:        # say the path as the user gave it, as in process
+                failure.message = failure.message.replace(str(job[0]), shown)
+            rows[Path(shown)] = failed_row(shown, failure.message)
+            print(f"emgpipe: {failure.message}", file=sys.stderr, flush=True)
+
+    result = batch.run_batch(todo, task, opts, on_done=on_done, name=lambda job: str(job[2] if len(job) > 2 else job[0]))
+    if args.cohort_out:
+        path = write_cohort(args.cohort_out, [rows.get(p) or failed_row(p, "not run") for p in files])
+        print(f"cohort: {path}")
+    batch.print_failures(result, len(files))      # last: the failures are listed at the end
+    if not result.failures:
+        return 0
+    return result.failures[0].exit_code if len(files) == 1 else batch.EXIT_SOME_FAILED
