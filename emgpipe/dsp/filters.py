@@ -168,8 +168,8 @@ def mains_prominence(x: np.ndarray, fs: float, f0: float, n_harmonics: int = 3) 
     fundamental and its harmonics (hum may be a pure fundamental, or mostly
     harmonics when the amplifier rejects the fundamental). A mains line is
     narrow, sEMG is broadband: ~1 means no hum, >= 10 a clear line. Measured
-    on ../shared/data: 60 Hz hum in the OpenBCI GUI sample gives ~6x10^4; the
-    files without hum stay at or below 5.5."""
+    on the real recordings of datasets/README.md: 60 Hz hum in the OpenBCI GUI
+    sample gives ~6x10^4; the files without hum stay at or below 5.5."""
     lines = [k * f0 for k in range(1, n_harmonics + 1) if k * f0 + 6 < 0.5 * fs]
     if not lines:
         return 0.0

@@ -1,6 +1,6 @@
 """BrainFlow CSV recordings (the file streamer and ``DataFilter.write_file``).
 
-Facts from ``../shared/reference/protocols.md`` §1.9 and §6.2 (BrainFlow
+Facts from ``docs/protocols.md`` §1.9 and §6.2 (BrainFlow
 ``file_streamer.cpp``, ``data_handler.cpp``, ``brainflow_boards.cpp``):
 
 - One row per sample, all of the board's ``num_rows`` channels in board

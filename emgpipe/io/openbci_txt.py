@@ -1,7 +1,7 @@
 """OpenBCI GUI "OpenBCI-RAW-*.txt" recordings (file formats v5, v6 and the old Ganglion hub format).
 
-Facts from ``../shared/reference/protocols.md`` §6.1 (GUI ``DataWriterODF.pde``)
-and from the real files in ``../shared/data``:
+Facts from ``docs/protocols.md`` §6.1 (GUI ``DataWriterODF.pde``)
+and from the real files listed in ``datasets/README.md``:
 
 - Header lines start with ``%``: ``%OpenBCI Raw EXG Data`` (v6) or
   ``%OpenBCI Raw EEG Data`` (v5 and older), ``%Number of channels = 8``,

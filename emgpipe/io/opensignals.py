@@ -2,7 +2,7 @@
 
 Two header variants, both ``#`` lines before whitespace/tab-separated integer rows:
 
-- "Simple Text Format" (BioSPPy examples in ``../shared/data/opensignals_biosppy``)::
+- "Simple Text Format" (the BioSPPy examples of datasets/README.md)::
 
       # Simple Text Format
       # Sampling Rate (Hz):= 1000.00

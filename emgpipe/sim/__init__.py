@@ -4,7 +4,7 @@ A motor-unit-pool model (:mod:`.motor_units`) driven by scenario timelines
 (:mod:`.scenarios`, :mod:`.activities`), with interference and artefacts
 (:mod:`.artifacts`), synthesised at >= 2 kHz and passed through a device
 model (:mod:`.devices`) down to the device rate, frame by frame
-(:mod:`.render`). Figures and their sources: ../shared/reference/physiology.md.
+(:mod:`.render`). Figures and their sources: docs/physiology.md.
 
 Examples
 --------

@@ -5,7 +5,8 @@ parameters), so a frame of any position can be rendered on its own and the
 output does not depend on how the stream is cut.
 
 Amplitudes where no source gave a number are marked *assumption (U)*, as in
-physiology.md §6, and chosen to resemble ../shared/data (e.g. the OpenBCI GUI
+docs/physiology.md §6, and chosen to resemble the real recordings of
+datasets/README.md (e.g. the OpenBCI GUI
 sample: 60 Hz mains and DC offsets of tens of mV on a DC-coupled Cyton; the
 UCI gait files: movement artefact below 20 Hz in unfiltered raw sEMG).
 """

@@ -13,13 +13,13 @@ raw        1-4 kHz lab sEMG amplifier: 2nd-order Butterworth high-pass at 10 Hz 
                    physiology.md §4), Kaiser-window FIR anti-alias (60 dB) before
                    decimation, range ±5 mV (assumption U), no DC.
 cyton      250     OpenBCI Cyton, ADS1299: DC-coupled (electrode offsets of tens
-                   of mV, as in the OpenBCI GUI sample in ../shared/data), sinc3
+                   of mV, as in the OpenBCI GUI sample of datasets/README.md), sinc3
                    decimation filter (ADS1299 datasheet: -3 dB at 0.262 fDR, nulls
                    at multiples of fDR, so 125-500 Hz partly aliases), range
                    ±187.5 mV and 0.02235 µV/count at gain 24 (protocols.md §1.4,
                    §1.6), 250 Hz over the dongle (§1.7).
 ganglion   200     OpenBCI Ganglion behind MyoWare RAW outputs, the set-up of the
-                   MI-OpenBCI files in ../shared/data (no drift, offsets of ~10 µV):
+                   MI-OpenBCI files of datasets/README.md (no drift, offsets ~10 µV):
                    20 Hz high-pass of the MyoWare band-pass (protocols.md §3.1,
                    corner assumed), MCP3912 sinc3 decimation (assumption U, the
                    MCP3912 is also a sinc-filtered delta-sigma ADC), range

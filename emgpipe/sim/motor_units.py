@@ -29,7 +29,7 @@ first (biphasic) and second (triphasic) order functions with scale
 ``lambda``, random polarity. ``lambda`` of 1.5-3.8 ms gives potentials of
 about 6-20 ms (normal MUAP duration 2-15 ms needle, longer at the surface,
 physiology.md §2) and a median frequency of the summed signal near 60-120 Hz,
-as in the real recordings in ../shared/data (measured: 82-115 Hz during
+as in the real recordings of datasets/README.md (measured: 82-115 Hz during
 holds and walking).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """OpenBCI Cyton serial protocol: pure functions, no I/O.
 
-Every fact comes from ``shared/reference/protocols.md`` §1 (which cites the
+Every fact comes from ``docs/protocols.md`` §1 (which cites the
 OpenBCI docs, the Cyton firmware v3 and BrainFlow).
 
 Limits worth knowing

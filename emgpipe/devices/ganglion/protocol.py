@@ -1,6 +1,6 @@
 """OpenBCI Ganglion BLE protocol: pure decoders, no I/O.
 
-Facts from ``shared/reference/protocols.md`` §2 (OpenBCI docs, Ganglion
+Facts from ``docs/protocols.md`` §2 (OpenBCI docs, Ganglion
 firmware 2.0.1 and 3.x, BrainFlow ``ganglion_native``).
 
 Each 20-byte notification starts with a packet id (§2.3):
