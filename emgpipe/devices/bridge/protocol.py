@@ -7,7 +7,7 @@ Wire format, identical on USB serial and in BLE notifications::
 All fields little-endian. CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no
 reflection, xorout 0, check("123456789") = 0x29B1; protocols.md §5) over
 version..payload. COBS is implemented here (a dozen lines, mirrored by
-``firmware_bridge/src/emgframe.c``) so that the host and the firmware share
+``firmware_bridge/libraries/EmgBridge/src/emgframe.c``) so that the host and the firmware share
 one reading of the spec; the ``cobs`` package is only used by the tests as an
 independent cross-check.
 
