@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.bridge.bridge_helpers import FW, STRICT, VECTORS
+from tests.bridge.bridge_helpers import VECTORS
 
 
 @pytest.fixture(scope="session")
