@@ -81,3 +81,25 @@ def test_every_simulator_channel_is_parsed():
         for name, role, leg in layout:
             assert parse_channel(name) == (
                 {"calf": "calf", "tibialis": "shin"}[role], leg, parse_channel(name).muscle), name
+
+
+def test_the_detector_reads_names_with_the_same_parser():
+    """The detector's same-leg and cross-talk rules use parse_channel: tib_ant_left is the
+    left shin, soleus_sx the left calf (the detector's own parser found neither)."""
+    import numpy as np
+
+    from emgpipe.detect.cramp import CrampDetector, CrampSettings
+    from emgpipe.dsp.features import Features, compute_features_segment
+
+    names = ("tib_ant_left", "soleus_sx", "calf_right")
+    fs = 1000.0
+    x = np.random.default_rng(0).normal(0, 3, (4000, 3))
+    vals = compute_features_segment(x, 250, 125, fs)
+    n = len(vals["rms"])
+    det = CrampDetector(CrampSettings())
+    det.update(Features(vals, np.arange(n) * 125, fs, 250, 125, names))
+    assert [c.leg for c in det._ch] == ["left", "left", "right"]
+    assert det._same_leg.tolist() == [[True, True, False], [True, True, False], [False, False, True]]
+    s = CrampSettings()
+    # shin vs calf on the same leg: antagonists (crosstalk_frac_other), not one muscle's heads
+    assert det._xt_frac[0, 1] == s.crosstalk_frac_other and det._xt_frac[1, 2] == s.crosstalk_frac

@@ -86,7 +86,6 @@ Examples
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from dataclasses import dataclass, field, fields
 
@@ -94,6 +93,7 @@ import numpy as np
 
 import logging
 
+from ..channels import parse_channel
 from ..dsp import _kernels
 from ..types import Event
 
@@ -211,35 +211,6 @@ def band_fraction(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, frac:
     return float(np.sqrt(p[f <= top].sum() / p.sum()))
 
 
-_GROUPS = (("calf", ("calf", "gastroc", "soleus", "triceps", "gm", "gl", "so", "mg", "lg")),
-           ("shin", ("tibialis", "shin", "ta")),
-           ("hamstring", ("hamstring", "biceps_femoris", "semitend", "semimem", "bf", "st")),
-           ("quadriceps", ("quad", "vastus", "rectus", "vl", "vm", "rf")),
-           ("foot", ("foot", "hallucis", "plantar", "toe")))
-
-
-def muscle_group(name: str) -> str | None:
-    """'calf', 'shin', 'hamstring', 'quadriceps', 'foot' or None from a channel name."""
-    words = [w for w in re.split(r"[_\-\s.]+", name.lower()) if w]
-    for group, keys in _GROUPS:
-        for w in words:
-            if any(w == k or (len(k) > 3 and w.startswith(k)) for k in keys):
-                return group
-    return None
-
-
-_LEFT = re.compile(r"(^|[_\-\s.])(l|left|lt)($|[_\-\s.])|left", re.I)
-_RIGHT = re.compile(r"(^|[_\-\s.])(r|right|rt)($|[_\-\s.])|right", re.I)
-
-
-def leg_of(name: str) -> str | None:
-    """'left', 'right' or None from a channel name (``calf_left``, ``GM_R``...)."""
-    left, right = bool(_LEFT.search(name)), bool(_RIGHT.search(name))
-    if left == right:
-        return None
-    return "left" if left else "right"
-
-
 @dataclass
 class _Run:
     start_s: float
@@ -340,7 +311,7 @@ def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
 class _Channel:
     def __init__(self, name: str, s: CrampSettings, rest_uv: float | None, mvc_uv: float | None):
         self.name = name
-        self.leg = leg_of(name)
+        self.leg = parse_channel(name).leg
         self.base = rest_uv
         self.mvc = mvc_uv
         self.n_seen = 0
@@ -411,7 +382,7 @@ class CrampDetector:
         self._uv_scale = band_fraction(features.fs)
         legs = [c.leg for c in self._ch]
         self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
-        groups = [muscle_group(c.name) for c in self._ch]
+        groups = [parse_channel(c.name).muscle_group for c in self._ch]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
                                    for b in groups] for a in groups])

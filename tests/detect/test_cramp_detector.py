@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from emgpipe import sim
-from emgpipe.detect.cramp import CrampDetector, CrampSettings, band_fraction, leg_of
+from emgpipe.channels import parse_channel
+from emgpipe.detect.cramp import CrampDetector, CrampSettings, band_fraction
 from emgpipe.graph import Pipeline
 from emgpipe.pipeline import make_pipeline
 from emgpipe.types import Chunk
@@ -174,6 +175,8 @@ def test_walking_bursts_are_not_a_cramp():
 
 
 def test_helpers():
+    def leg_of(name):
+        return parse_channel(name).leg
     assert leg_of("calf_left") == "left" and leg_of("GM_R") == "right" and leg_of("calf") is None
     assert band_fraction(1000) == 1.0 and 0.7 < band_fraction(250) < 0.85 and band_fraction(200) < band_fraction(250)
     d = CrampDetector(CrampSettings())
