@@ -133,7 +133,10 @@ def test_replay_cohort_out_without_dask(tmp_path, capsys):
     with open(tmp_path / "cohort.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [Path(r["path"]).name for r in rows] == ["r0.csv", "r1.csv", "zz_bad.csv"]
-    assert all(r["model"].startswith("awake@") and float(r["hours"]) == round(12 / 3600, 4) for r in rows[:2])
+    for r in rows[:2]:
+        with open(tmp_path / "ev" / (Path(r["path"]).stem + ".events.csv"), newline="") as f:
+            assert r["model"] == next(csv.DictReader(f))["model"] != ""
+        assert r["mode"] == "awake" and float(r["hours"]) == round(12 / 3600, 4)
     assert rows[2]["error"] and rows[2]["hours"] == ""
     # in process, no marker is written unless --resume: today's outputs only
     assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["r0.events.csv", "r1.events.csv"]
@@ -146,7 +149,8 @@ def test_replay_resume_in_process(tmp_path, capsys):
     assert main(args) == 0
     first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ev").glob("*.events.csv")}
     marker = json.loads((tmp_path / "ev" / "r0.events.csv.done.json").read_text())
-    assert marker["model"].startswith("awake@") and marker["extra"]["mode"] == "awake"
+    with open(tmp_path / "ev" / "r0.events.csv", newline="") as f:
+        assert marker["model"] == next(csv.DictReader(f))["model"] and marker["extra"]["mode"] == "awake"
     capsys.readouterr()
     time.sleep(0.01)
     args[-1] = str(tmp_path / "c2.csv")
