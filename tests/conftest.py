@@ -11,6 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _private_config_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real wearer's profile folder (calibration,
+    answers.json, which live and night read by default): XDG_CONFIG_HOME /
+    APPDATA point into a temporary folder (tests that need their own set it again)."""
+    import sys
+    cfg = tmp_path_factory.mktemp("config-home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(cfg))
+    monkeypatch.setenv("APPDATA", str(cfg))
+    if sys.platform == "darwin":
+        monkeypatch.setenv("HOME", str(cfg))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
