@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dsp import _kernels
+
 
 #: A stretch moving less than this (µV) is a flat line (lead-off, a clipped rail).
 _FLAT_UV = 1e-6
@@ -92,15 +94,10 @@ class PopScanner:
         hi = len(x) - n_hold                           # edges before this have their hold
         out = []
         if hi > lo and len(x) > 1:
-            d = np.diff(x, axis=0)                     # d[i] = x[i+1] - x[i]: edge at i+1
-            a = np.abs(d[lo - 1:hi - 1])
-            # mean |change| over the n_pre - 1 changes before each edge
-            c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(np.abs(d), axis=0)])
-            e = np.arange(lo, hi)
-            noise = (c[e - 1] - c[e - n_pre]) / (n_pre - 1)
-            cand = (a >= s.min_uv) & (a >= s.k * noise)
-            for j, ch in zip(*np.nonzero(cand)):
-                i = int(e[j])
+            # edges i in [lo, hi) whose change |x[i] - x[i-1]| is min_uv and k x the mean
+            # |change| over the n_pre - 1 changes before it (one compiled pass)
+            for i, ch in _kernels.pop_candidates(x, lo, hi, n_pre, s.min_uv, s.k):
+                i, ch = int(i), int(ch)
                 col = x[:, ch]
                 pre = col[i - n_pre:i]
                 seg = col[i:i + n_hold]

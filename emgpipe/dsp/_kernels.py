@@ -239,6 +239,46 @@ if numba is not None:
         return y
 
 
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _sosfilt_wide_jit(sos, x, zi):  # pragma: no cover - compiled
+        # _sosfilt_jit with the channels in the innermost loop: the compiler runs
+        # them side by side in SIMD lanes (8 channels: ~2.3x faster; the same
+        # arithmetic per channel, so the same values bit for bit). With 1-3
+        # channels the channel-by-channel loop is faster.
+        n, n_ch = x.shape
+        ns = sos.shape[0]
+        y = np.empty_like(x)
+        z0 = np.empty((ns, n_ch))
+        z1 = np.empty((ns, n_ch))
+        for s in range(ns):
+            for c in range(n_ch):
+                z0[s, c] = zi[s, 0, c]
+                z1[s, c] = zi[s, 1, c]
+        v = np.empty(n_ch)
+        for i in range(n):
+            for c in range(n_ch):
+                v[c] = x[i, c]
+            for s in range(ns):
+                b0 = sos[s, 0]
+                b1 = sos[s, 1]
+                b2 = sos[s, 2]
+                a1 = sos[s, 4]
+                a2 = sos[s, 5]
+                for c in range(n_ch):
+                    o = b0 * v[c] + z0[s, c]
+                    z0[s, c] = b1 * v[c] - a1 * o + z1[s, c]
+                    z1[s, c] = b2 * v[c] - a2 * o
+                    v[c] = o
+            for c in range(n_ch):
+                y[i, c] = v[c]
+        for s in range(ns):
+            for c in range(n_ch):
+                zi[s, 0, c] = z0[s, c]
+                zi[s, 1, c] = z1[s, c]
+        return y
+
+
 def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
     """``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)`` for (n, channels) float64
     data with sections normalised to a0 = 1 (as scipy designs them): the same
@@ -247,7 +287,8 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
         from scipy import signal
         return signal.sosfilt(sos, x, axis=0, zi=zi)
     zi = np.array(zi, dtype=np.float64, order="C")
-    y = _sosfilt_jit(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(x, dtype=np.float64), zi)
+    fn = _sosfilt_wide_jit if x.shape[1] >= 4 else _sosfilt_jit
+    y = fn(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(x, dtype=np.float64), zi)
     return y, zi
 
 
@@ -392,6 +433,72 @@ if numba is not None:
         return out
 
 
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _quality3_jit(seg, n_len, n_win, tab):  # pragma: no cover - compiled
+        # _quality_jit for the three frequencies of MAINS_HZ, with the six projections
+        # in registers (the same sums in the same order: the same values bit for bit,
+        # ~2x faster than the array of accumulators, which goes through memory)
+        n_ch = seg.shape[1]
+        out = np.zeros((12, n_win, n_ch))
+        for c in range(n_ch):
+            for w in range(n_win):
+                o = w * n_len
+                hi = lo = seg[o, c]
+                tot = 0.0
+                for i in range(n_len):
+                    v = seg[o + i, c]
+                    tot += v
+                    if v > hi:
+                        hi = v
+                    if v < lo:
+                        lo = v
+                mean = tot / n_len
+                n_hi = n_lo = r_hi = r_lo = m_hi = m_lo = 0
+                cum = ss = dd = 0.0
+                p0 = p1 = p2 = p3 = p4 = p5 = 0.0
+                prev = seg[o, c]
+                for i in range(n_len):
+                    v = seg[o + i, c]
+                    if v == hi:
+                        n_hi += 1
+                        r_hi += 1
+                        m_hi = max(m_hi, r_hi)
+                    else:
+                        r_hi = 0
+                    if v == lo:
+                        n_lo += 1
+                        r_lo += 1
+                        m_lo = max(m_lo, r_lo)
+                    else:
+                        r_lo = 0
+                    a = v - mean
+                    cum += a
+                    ss += cum * cum
+                    p0 += a * tab[0, i]
+                    p1 += a * tab[1, i]
+                    p2 += a * tab[2, i]
+                    p3 += a * tab[3, i]
+                    p4 += a * tab[4, i]
+                    p5 += a * tab[5, i]
+                    d = v - prev
+                    dd += d * d
+                    prev = v
+                out[0, w, c] = hi
+                out[1, w, c] = lo
+                out[2, w, c] = n_hi / n_len
+                out[3, w, c] = n_lo / n_len
+                out[4, w, c] = m_hi
+                out[5, w, c] = m_lo
+                out[6, w, c] = np.sqrt(ss / n_len)
+                out[7, w, c] = np.sqrt(dd / (n_len - 1))
+                out[8, w, c] = max(abs(hi), abs(lo))
+                out[9, w, c] = np.sqrt(p0 ** 2 + p1 ** 2)
+                out[10, w, c] = np.sqrt(p2 ** 2 + p3 ** 2)
+                out[11, w, c] = np.sqrt(p4 ** 2 + p5 ** 2)
+        return out
+
+
 def quality_stats(seg: np.ndarray, n_len: int, n_win: int, mains: np.ndarray) -> np.ndarray:
     """:func:`quality_stats_numpy` of the ``n_win`` consecutive, non-overlapping
     ``n_len``-sample windows at the start of ``seg`` (n, channels), in one
@@ -399,8 +506,9 @@ def quality_stats(seg: np.ndarray, n_len: int, n_win: int, mains: np.ndarray) ->
     if numba is None:
         x = seg[:n_win * n_len].reshape(n_win, n_len, seg.shape[1]).transpose(0, 2, 1)
         return quality_stats_numpy(x, mains)
-    return _quality_jit(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win),
-                        np.ascontiguousarray(mains, dtype=np.float64))
+    fn = _quality3_jit if mains.shape[0] == 6 else _quality_jit
+    return fn(np.ascontiguousarray(seg, dtype=np.float64), int(n_len), int(n_win),
+              np.ascontiguousarray(mains, dtype=np.float64))
 
 
 #: Row order of :func:`potentials`: the count of potentials, the first and
@@ -506,3 +614,46 @@ def potentials(ax, starts, thr, n_len, n_new, dead):
         return _potentials_py(ax, starts, thr, n_len, n_new, dead)
     return _potentials_jit(np.ascontiguousarray(ax, dtype=np.float64), starts,
                            np.ascontiguousarray(thr, dtype=np.float64), int(n_len), int(n_new), int(dead))
+
+
+def _pop_candidates_numpy(x, lo, hi, n_pre, min_uv, k):
+    d = np.diff(x, axis=0)                     # d[i] = x[i+1] - x[i]: edge at i+1
+    a = np.abs(d[lo - 1:hi - 1])
+    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(np.abs(d), axis=0)])
+    e = np.arange(lo, hi)
+    noise = (c[e - 1] - c[e - n_pre]) / (n_pre - 1)
+    j, ch = np.nonzero((a >= min_uv) & (a >= k * noise))
+    return np.stack([e[j], ch], axis=1)
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _pop_candidates_jit(x, lo, hi, n_pre, min_uv, k):  # pragma: no cover - compiled
+        n, n_ch = x.shape
+        c = np.zeros((n, n_ch))                # c[j] = sum of |x[t+1] - x[t]| for t < j
+        for j in range(1, n):
+            for ch in range(n_ch):
+                c[j, ch] = c[j - 1, ch] + abs(x[j, ch] - x[j - 1, ch])
+        out = np.empty((max(hi - lo, 0) * n_ch, 2), dtype=np.int64)
+        m = 0
+        for i in range(lo, hi):
+            for ch in range(n_ch):
+                a = abs(x[i, ch] - x[i - 1, ch])
+                if a >= min_uv and a >= k * ((c[i - 1, ch] - c[i - n_pre, ch]) / (n_pre - 1)):
+                    out[m, 0] = i
+                    out[m, 1] = ch
+                    m += 1
+        return out[:m]
+
+
+def pop_candidates(x: np.ndarray, lo: int, hi: int, n_pre: int, min_uv: float, k: float) -> np.ndarray:
+    """Candidate electrode-pop edges of :class:`emgpipe.detect.pops.PopScanner`:
+    (m, 2) rows ``(i, channel)``, in order of ``i`` then channel, for the edges
+    ``lo <= i < hi`` whose change ``|x[i] - x[i-1]|`` is at least ``min_uv``
+    and ``k`` x the mean change over the ``n_pre - 1`` changes before it (that
+    mean taken, as the numpy version does, as a difference of one running sum
+    from ``x[0]``, so both give the same candidates bit for bit)."""
+    if numba is None:
+        return _pop_candidates_numpy(x, lo, hi, n_pre, min_uv, k)
+    return _pop_candidates_jit(np.ascontiguousarray(x, dtype=np.float64), int(lo), int(hi), int(n_pre),
+                               float(min_uv), float(k))

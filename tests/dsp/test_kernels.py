@@ -116,3 +116,41 @@ def test_potentials_count_every_edge_like_spike_counts():
     got = K.potentials(ax, np.arange(n_win) * 50, thr, 100, 50, 5)
     np.testing.assert_array_equal(got[5], K.spike_counts_numpy(ax, thr, 100, 50))
     np.testing.assert_array_equal(got[5], K._potentials_py(ax, np.arange(n_win) * 50, thr, 100, 50, 5)[5])
+
+
+# --- the speed variants (issue 15 part 2) give the same values bit for bit ------------------
+
+@pytest.mark.parametrize("n_len,fs", [(250, 1000.0), (62, 250.0), (50, 200.0)])
+def test_quality_stats_three_lines_equal_the_general_kernel(n_len, fs):
+    x = _emg(n_ch=3)
+    x[5, 1] = np.nan                              # NaN handling (comparisons) alike too
+    n_win = len(x) // n_len
+    tab = K.mains_table(n_len, fs)
+    np.testing.assert_array_equal(K._quality3_jit(x, n_len, n_win, tab),
+                                  K._quality_jit(x, n_len, n_win, tab))
+
+
+@pytest.mark.parametrize("n_ch", [1, 2, 3, 4, 8])
+def test_sosfilt_wide_equals_channel_by_channel(n_ch):
+    sos = np.vstack([signal.butter(2, [20, 112.5], "bandpass", fs=250, output="sos"),
+                     signal.tf2sos(*signal.iirnotch(50, 25, fs=250))])
+    x = np.random.default_rng(n_ch).normal(0, 20, (3000, n_ch))
+    zi = np.random.default_rng(9).normal(0, 1, (len(sos), 2, n_ch))
+    za, zb = zi.copy(), zi.copy()
+    np.testing.assert_array_equal(K._sosfilt_wide_jit(sos, x, za), K._sosfilt_jit(sos, x, zb))
+    np.testing.assert_array_equal(za, zb)
+
+
+def test_pop_candidates_equal_numpy():
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        n, n_ch = int(rng.integers(20, 2000)), int(rng.integers(1, 4))
+        x = rng.normal(0, 5, (n, n_ch)) * np.where(rng.random((n, 1)) < 0.05, 40.0, 1.0)
+        if rng.random() < 0.5:
+            x = np.cumsum(x, axis=0)              # a large running sum: rounding alike too
+        n_pre = int(rng.integers(2, 60))
+        lo, hi = n_pre + int(rng.integers(0, 5)), n - int(rng.integers(3, 9))
+        if hi <= lo:
+            continue
+        got = K.pop_candidates(x, lo, hi, n_pre, 60.0, 8.0)
+        np.testing.assert_array_equal(got, K._pop_candidates_numpy(x, lo, hi, n_pre, 60.0, 8.0))
