@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..types import Chunk
-from . import _kernels
+from . import _designs, _kernels
 from .stateful import Stateful
 from .windows import WindowGrid, Windows, WindowSettings, _win_empty, _win_init, _win_step
 
@@ -115,10 +115,8 @@ def _floor_gain(m: int, n: int) -> float:
     if m <= 1 or n <= 1:
         return 1.0
     e = _MAX_NORMAL.get(m)
-    if e is None:
-        from scipy import integrate, stats
-        e = integrate.quad(lambda z: m * z * stats.norm.pdf(z) * stats.norm.cdf(z) ** (m - 1),
-                           -10, 10)[0]
+    if e is None:      # scipy.integrate.quad over scipy.stats.norm, kept on disk (_designs)
+        e = _designs.expected_max_normal(m)
         _MAX_NORMAL[m] = e
     return 1.0 / max(0.5, 1.0 - e * math.sqrt(math.pi / 2 - 1) / math.sqrt(n))
 
