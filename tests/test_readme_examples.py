@@ -44,7 +44,7 @@ NOT_RUN = {
         "runs this test suite itself (recursion); the install needs the network",
     r"^bash \.ci/run$": "a fresh venv and a non-editable install from PyPI: network and minutes (it is CI)",
     r"^pip install 'emgpipe\[(ble|lsl)\]'$": "installs from PyPI: needs the network",
-    r"^emgpipe (label|night)$": "names a command in the text, not an example",
+    r"^emgpipe (label|night|bench)$": "names a command in the text, not an example",
     r"^emgpipe \w+ [A-Z]+$": "a command with a placeholder (DIR) in the text; the fenced examples run it",
     r"^pip install 'emgpipe\[dask\]'$": "installs from PyPI: needs the network",
     r"^python benchmarks/dask_cohort\.py$": "starts Dask clusters over 24 simulated recordings: minutes",
@@ -72,8 +72,8 @@ BOUNDED = {
         lambda c: c.replace("/dev/ttyACM0", "$BRIDGE") + " --duration 650",
         "runs until Ctrl-C: 650 s of the emulated bridge at 100x (cramp_sweep: cramps for --event 2)"),
     r"^python datasets/make_benchmark\.py$": (
-        lambda c: c + " --list", "writes ~23 h / ~1 GB in minutes: --list checks the script and its set"),
-    r"^emgpipe bench datasets/benchmark/raw1000 --jobs 2$": (
+        lambda c: c + " --list", "writes ~43 h / ~2 GB in minutes: --list checks the script and its set"),
+    r"^emgpipe bench datasets/benchmark/raw1000 --jobs 2( --wearer)?$": (
         lambda c: c.replace("datasets/benchmark/raw1000", "datasets/sample"),
         "the standard set is not in the repository: the committed sample instead"),
     r"^emgpipe emulate cyton$": (lambda c: c, "runs until Ctrl-C: started by the fixture, its printed port used"),
