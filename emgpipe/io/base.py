@@ -241,6 +241,7 @@ class StreamedRecording(Recording):
         if self.units != "uV":
             yield from self._raw_blocks()
             return
+        from . import _fast
         pend, pend_end = None, 0          # gap to attach to the next good piece; where it ends
         rows_seen, vals_seen, vals_bad = 0, 0, 0
         first = None                      # (time, channel, value) of the first bad value
@@ -257,11 +258,20 @@ class StreamedRecording(Recording):
                 pend, pend_end = Gap(pend.seq, blk.seq - pend.seq, self.fs, pend.reason), blk.seq
             if len(data) == 0:
                 continue
+            rows_seen += len(data)
+            vals_seen += data.size
+            if _fast.all_within(data, MAX_ABS_UV):            # the usual case: one compiled pass
+                if not decided and rows_seen >= ABSURD_DECIDE_ROWS:
+                    decided = True
+                    self._absurd_verdict(first, vals_bad, vals_seen, rows_seen)
+                elif decided and first is not None:
+                    self._absurd_warn(first)
+                yield Block(blk.seq, data, pend)
+                pend = None
+                continue
             with np.errstate(invalid="ignore"):
                 bad = ~(np.abs(data) <= MAX_ABS_UV)            # NaN compares False: bad
             rows = bad.any(axis=1)
-            rows_seen += len(data)
-            vals_seen += data.size
             if rows.any():
                 vals_bad += int(bad.sum())
                 if first is None:
