@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s")
+    # streamz logs every exception raised inside the graph with its traceback
+    # before re-raising it; the error reaches the user as one line below
+    logging.getLogger("streamz.core").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -60,7 +60,9 @@ class BandPassSettings:
     def design(self, fs: float) -> np.ndarray:
         nyq = fs / 2.0
         if not 0 < self.low_hz < nyq:
-            raise ValueError(f"band-pass low corner {self.low_hz} Hz is not below Nyquist ({nyq} Hz)")
+            from ..errors import ConfigError
+            raise ConfigError(f"model [filters] bandpass_low_hz = {self.low_hz:g}: expected a number above 0 "
+                              f"and below this stream's Nyquist frequency ({nyq:g} Hz at {fs:g} Hz)")
         high = None if self.high_hz is None else min(self.high_hz, self.high_frac * fs)
         if high is not None and high <= self.low_hz:
             high = None
