@@ -2,7 +2,7 @@
 
 Per channel, causally, from the window features (RMS, kurtosis, potentials) of
 the filtered signal. Design, with the physiology it rests on
-(``../shared/reference/physiology.md``):
+(``docs/physiology.md``):
 
 * **Baseline.** Each channel's rest level is tracked online in the log domain:
   it falls fast toward quiet windows and rises slowly, and never learns from
@@ -200,7 +200,7 @@ def band_fraction(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, frac:
     P(f) = fh^4 f^2 / ((f^2 + fl^2)(f^2 + fh^2)^2) (Shwedyk, Balasubramanian &
     Scott, IEEE TBME 24:417, 1977), fl = 60 Hz, fh = 120 Hz, which puts the
     median frequency at 96 Hz, inside the 82-115 Hz measured on the real
-    recordings in ../shared/data. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
+    real recordings of datasets/README.md. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
     0.68 at 200 Hz.
     """
     top = min(high_hz, frac * fs)
