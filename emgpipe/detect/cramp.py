@@ -200,7 +200,7 @@ def band_fraction(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, frac:
     P(f) = fh^4 f^2 / ((f^2 + fl^2)(f^2 + fh^2)^2) (Shwedyk, Balasubramanian &
     Scott, IEEE TBME 24:417, 1977), fl = 60 Hz, fh = 120 Hz, which puts the
     median frequency at 96 Hz, inside the 82-115 Hz measured on the real
-    real recordings of datasets/README.md. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
+    recordings of datasets/README.md. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
     0.68 at 200 Hz.
     """
     top = min(high_hz, frac * fs)
