@@ -1,7 +1,7 @@
 """Latency of the live path: from a byte entering the pseudo-terminal to the alert.
 
 Setup (POSIX): the Cyton emulator streams at real time (250 packets/s, 8
-channels) on a pty; ``emgpipe live``'s session (:class:`LiveSession`: the
+channels) on a pty; ``emgpipe live``'s session (:class:`emgpipe.session.Session`: the
 ``cyton:`` source through pyserial, the full pipeline with the model's
 detectors, the events CSV and the AlertManager) reads it in this process.
 The emulator logs when each write to the pty returned and which packet
@@ -154,9 +154,9 @@ def stats(x) -> str:
 
 def warm_up() -> None:
     """Load the numba kernels and designs once, as a long-running live session would have."""
-    from emgpipe.pipeline import make_pipeline
+    from emgpipe.pipeline import build_pipeline
     from emgpipe.types import Chunk
-    p = make_pipeline(None, "awake")
+    p = build_pipeline(mode="awake")
     x = np.random.default_rng(0).standard_normal((1250, 8))
     for a in range(0, len(x), 5):
         p.push(Chunk(x[a:a + 5], fs=250.0, seq=a))
@@ -164,7 +164,7 @@ def warm_up() -> None:
 
 
 def run(seconds: float) -> int:
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     from emgpipe.devices import open_source
 
     warm_up()
@@ -187,9 +187,9 @@ def run(seconds: float) -> int:
             with open(cfg, "w", encoding="utf-8") as f:
                 f.write("refractory_s = 0\nreminder_s = 0\n")
             alert_args = argparse.Namespace(alert=["none"], alerts_config=cfg)
-            session = LiveSession(src, events_out=os.path.join(tmp, "events.csv"), ui=False,
-                                  duration_s=seconds, extra_detectors=[MarkerDetector()],
-                                  alert_args=alert_args, on_alert=on_alert)
+            session = Session(src, events_out=os.path.join(tmp, "events.csv"), ui=False,
+                              duration_s=seconds, extra_detectors=[MarkerDetector()],
+                              alert_args=alert_args, on_alert=on_alert)
             pipe = session.pipeline
             push = pipe.push
 

@@ -17,6 +17,21 @@ Cases: filters + features alone on 1 h of 1 channel at 1 kHz; then the
 whole graph with detection (quality checks and the cramp detector) on 1 h of
 1 channel at 1 kHz, 1 h of 8 channels at 250 Hz, and 4 h of 1 channel at
 1 kHz (memory must not grow with length).
+
+Then the whole process (issue 15 part 2 targets): ``python -m emgpipe replay
+FILE --mode sleep`` in a subprocess, its wall time from start to exit
+(interpreter start, imports, reading the EDF, full detection, the events
+file), on the simulated 8-h two-channel 1 kHz EDF night of
+``benchmarks/peers_brainflow.py`` (target >= 20,000x real time per channel)
+and on 1-h and 8-h eight-channel 250 Hz EDF recordings (noise, hum and a
+burst every 20 s, as ``benchmarks/memory.py`` writes them; target >= 5,000x).
+The files are built once and kept under ``build/throughput/``. Last, the
+compile cost: the same replay of the 1-h night twice with empty numba and
+filter-design caches (``NUMBA_CACHE_DIR``, ``EMGPIPE_CACHE_DIR``): the first
+run compiles every kernel and designs the filters, the second loads them.
+
+    python benchmarks/throughput.py --no-replay    # the in-process table only
+    python benchmarks/throughput.py --replay-only  # the whole-process figures only
 """
 from __future__ import annotations
 
@@ -55,8 +70,7 @@ def run_case(hours: float, fs: float, n_ch: int, chunk_s: float, stage: str, rep
 def _run_once(hours: float, fs: float, n_ch: int, chunk_s: float, stage: str) -> dict:
     import numpy as np
 
-    from emgpipe.graph import Pipeline
-    from emgpipe.pipeline import make_pipeline
+    from emgpipe.pipeline import build_pipeline
     from emgpipe.types import Chunk
 
     from emgpipe.devices.base import max_speed_chunk_s
@@ -66,9 +80,9 @@ def _run_once(hours: float, fs: float, n_ch: int, chunk_s: float, stage: str) ->
     n_total = int(hours * 3600 * fs)
     names = tuple(f"ch{i + 1}" for i in range(n_ch))
     # warm-up (numba kernels load from their cache on first use)
-    warm = Pipeline("default")
+    warm = build_pipeline(model="default", detectors=())
     warm.push(Chunk(rng.standard_normal((int(5 * fs), n_ch)), fs=fs, ch_names=names))
-    pipe = make_pipeline("default") if stage == "with detection" else Pipeline("default")
+    pipe = build_pipeline(model="default", detectors=None if stage == "with detection" else ())
     n_events = [0]
     pipe.events.sink(lambda e: n_events.__setitem__(0, n_events[0] + 1))
     n_windows = [0]
@@ -107,14 +121,84 @@ CASES = [
 ]
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.join(os.path.dirname(HERE), "build", "throughput")
+
+
+def _replay(path, repeat, env=None):
+    """Best wall time (s) and its CPU time of ``python -m emgpipe replay path`` in a child process."""
+    out = os.path.join(BUILD, os.path.basename(path) + ".events.csv")
+    best = None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        p = subprocess.Popen([sys.executable, "-m", "emgpipe", "replay", path, "--mode", "sleep",
+                              "--events-out", out, "--no-progress"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"replay {path} failed: {err.decode(errors='replace')[-500:]}")
+        cpu = usage.ru_utime + usage.ru_stime
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    return best
+
+
+def replay_figures(repeat: int) -> None:
+    """The whole-process figures (module docstring)."""
+    sys.path.insert(0, HERE)
+    import memory
+    import peers_brainflow
+    os.makedirs(BUILD, exist_ok=True)
+    files = [(peers_brainflow.build_night(8.0), 8.0, 1000.0, 2, 20_000)]
+    for hours in (1.0, 8.0):
+        path = os.path.join(BUILD, f"synth_8ch_250Hz_{hours:g}h.edf")
+        if not os.path.exists(path + ".done"):
+            memory.write_edf(path, hours, 250.0, 8)
+            open(path + ".done", "w").close()
+        files.append((path, hours, 250.0, 8, 5_000))
+    print()
+    print(f"whole process: python -m emgpipe replay FILE --mode sleep (best of {repeat})")
+    print(f"{'recording':34s} {'wall s':>7s} {'CPU s':>7s} {'x real time':>12s} {'per channel':>12s} "
+          f"{'target':>8s}")
+    for path, hours, fs, n_ch, target in files:
+        wall, cpu = _replay(path, repeat)
+        x = hours * 3600 / wall
+        per_ch = x * n_ch if fs == 1000.0 else x
+        what = "per channel" if fs == 1000.0 else "all 8"
+        print(f"{os.path.basename(path):34s} {wall:7.2f} {cpu:7.2f} {x:12,.0f} {x * n_ch:12,.0f} "
+              f"{target:>7,d}{'' if per_ch >= target else ' (not met)'} ({what})")
+    # compile cost: fresh caches, then the same command again
+    import tempfile
+    night1 = peers_brainflow.build_night(1.0)
+    with tempfile.TemporaryDirectory(prefix="emgpipe-cold-") as tmp:
+        env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(tmp, "numba"),
+               "EMGPIPE_CACHE_DIR": os.path.join(tmp, "emgpipe")}
+        first = _replay(night1, 1, env)
+        second = _replay(night1, repeat, env)
+    warm = _replay(night1, repeat)
+    print()
+    print("compile cost (replay of the 1-h 2-channel night, empty numba and filter-design caches):")
+    print(f"  first run  {first[0]:6.2f} s wall, {first[1]:6.2f} s CPU (compiles the kernels, designs the filters)")
+    print(f"  second run {second[0]:6.2f} s wall, {second[1]:6.2f} s CPU (loads them from the caches)")
+    print(f"  usual run  {warm[0]:6.2f} s wall, {warm[1]:6.2f} s CPU (the installed caches)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10-minute recordings instead of hours")
     ap.add_argument("--chunk-s", type=float, default=None,
                     help="chunk length (default: what max-speed replay uses, ~30 000 samples per channel)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per case; the best and the median are shown")
+    ap.add_argument("--no-replay", action="store_true", help="skip the whole-process replay figures")
+    ap.add_argument("--replay-only", action="store_true", help="only the whole-process replay figures")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.replay_only:
+        replay_figures(args.repeat)
+        return 0
     if args.case:
         hours, fs, n_ch, stage = json.loads(args.case)
         print(json.dumps(run_case(hours, fs, n_ch, args.chunk_s, stage, args.repeat)))
@@ -132,6 +216,8 @@ def main(argv=None):
         print(f"{d['stage']:18s} {d['hours']:6.2f}h {d['fs']:6.0f} {d['channels']:3d} {d['chunk_s']:8.1f} "
               f"{d['wall_s']:8.2f} "
               f"{d['x_realtime']:12,d} {d['median_x_realtime']:9,d} {d['peak_rss_mb']:12.1f}")
+    if not args.no_replay:
+        replay_figures(args.repeat)
     return 0
 
 

@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, StorageError
-from .graph import features_from_model, filters_from_model
-from .models import load_model
 
 PROFILE_VERSION = 1
 
@@ -97,17 +95,32 @@ class Profile:
                    d.get("model", ""), extra)
 
 
-def window_rms(chunks, model=None) -> tuple[np.ndarray, np.ndarray, tuple, float]:
-    """RMS of every window of the filtered chunks: (end_s, rms (n, ch), names, fs)."""
-    m = load_model(model)
-    filt, wf = filters_from_model(m), features_from_model(m)
+def window_rms(chunks, model=None, source=None) -> tuple[np.ndarray, np.ndarray, tuple, float]:
+    """RMS of every window of the filtered chunks: (end_s, rms (n, ch), names, fs).
+
+    The chunks go through the detection pipeline itself
+    (:func:`emgpipe.pipeline.build_pipeline` for ``source``, else for the first
+    chunk), so the levels are those the detector compares with the profile:
+    same filters and windows, and a MyoWare ENV envelope is not band-passed.
+    """
+    from .pipeline import build_pipeline
     ends, vals, names, fs = [], [], (), 0.0
-    for c in chunks:
-        f = wf(filt(c))
-        names, fs = c.ch_names, c.fs
+    pipe = None
+
+    def on_features(f):
         if f.n_windows:
             ends.append(f.end_s)
             vals.append(f.values["rms"])
+    try:
+        for c in chunks:
+            if pipe is None:
+                pipe = build_pipeline(source if source is not None else c, model=model, detectors=())
+                pipe.features.sink(on_features)
+            names, fs = c.ch_names, c.fs
+            pipe.push(c)
+    finally:
+        if pipe is not None:
+            pipe.destroy()
     if not vals:
         return np.empty(0), np.empty((0, len(names))), names, fs
     return np.concatenate(ends), np.concatenate(vals), names, fs

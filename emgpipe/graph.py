@@ -200,7 +200,7 @@ def default_detectors(model: Model, mode: str | None, profile: dict | None = Non
     """The cramp / fasciculation / voluntary detector configured by ``model``;
     ``answers``: the wearer's stored answers (:func:`emgpipe.answers.load_answers`)."""
     from .detect.cramp import CrampDetector, CrampSettings
-    settings = CrampSettings.from_model(model, mode)
+    settings = CrampSettings.from_model(model)   # one set of parameters; the mode picks the rules
     if signal == "envelope":   # single potentials are invisible in an envelope
         settings = CrampSettings(**{**settings.__dict__, "fasc_kurtosis": float("inf"),
                                       "smooth_kurtosis": float("inf")})

@@ -8,6 +8,7 @@ record ``name@version``.
 from __future__ import annotations
 
 import importlib.resources
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +16,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Model names that were modes (models/awake.toml, sleep.toml: the default
+#: model under another name). Awake/sleep is the mode now, expressed once
+#: (``--mode``); these names still load the default model, with a warning.
+RETIRED = ("awake", "sleep")
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def load_model(name_or_path: str | os.PathLike | None = None) -> Model:
-    """Load a model by name (``default``, ``sleep``, ``awake``...) or path.
+    """Load a model by name (``default``...) or path.
 
     A model may say ``extends = "default"`` in its ``[model]`` table to
     inherit every section it does not override.
@@ -63,6 +71,10 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> Model:
     True
     """
     ref = "default" if name_or_path is None else os.fspath(name_or_path)
+    if ref in RETIRED:
+        log.warning("--model %s: the mode is no longer a model (use --mode %s); using the default model",
+                    ref, ref)
+        ref = "default"
     if ref.endswith(".toml") or os.sep in ref or "/" in ref:
         path = Path(ref)
         if not path.is_file():
@@ -108,14 +120,17 @@ _DETECTOR_POSITIVE = ("baseline_down_s", "baseline_up_s", "decision_s", "evidenc
                       "precursor_s", "fasc_tonic_s", "series_context_s", "hold_context_s")
 
 
+_ANNOTATIONS = {"float": float, "int": int, "str": str, "tuple": tuple, "bool": bool}
+
+
 def _settings_fields(cls) -> dict:
-    """field name -> the type of its default (float, int, str, tuple)."""
-    from dataclasses import MISSING, fields
+    """field name -> its annotated type (float, int, str, tuple), so that every
+    field a settings dataclass gains is checked with the right type."""
+    from dataclasses import fields
     out = {}
     for f in fields(cls):
-        d = f.default if f.default is not MISSING else (
-            f.default_factory() if f.default_factory is not MISSING else None)
-        out[f.name] = type(d) if d is not None else float
+        name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "float")
+        out[f.name] = _ANNOTATIONS.get(name.split("[")[0].split(" ")[0], float)
     return out
 
 
@@ -161,8 +176,8 @@ def validate_model(params: dict, where: str) -> None:
     Sections: ``[model]``, ``[filters]`` (BandPassSettings / MainsNotchSettings
     as :func:`emgpipe.graph.filters_from_model` reads them), ``[windows]``,
     ``[quality]`` (:class:`~emgpipe.detect.quality.QualitySettings`),
-    ``[detector]`` (:class:`~emgpipe.detect.cramp.CrampSettings`, with optional
-    ``[detector.awake]`` / ``[detector.sleep]`` tables) and ``[features]``
+    ``[detector]`` (:class:`~emgpipe.detect.cramp.CrampSettings`; no per-mode
+    tables: the mode is not a model setting) and ``[features]``
     (:class:`~emgpipe.dsp.features.FeatureSettings`). An unknown section or key,
     a wrong type or an impossible value (a zero or negative window or duration,
     a negative threshold) raises :class:`ConfigError` naming the file, the key
@@ -214,21 +229,14 @@ def validate_model(params: dict, where: str) -> None:
     for section, cls, positive in (("quality", QualitySettings, _QUALITY_POSITIVE),
                                    ("detector", CrampSettings, _DETECTOR_POSITIVE)):
         known = _settings_fields(cls)
-        tab = table(section)
-        subtables = [(section, tab)]
-        if section == "detector":
-            for mode in ("awake", "sleep"):
-                if isinstance(tab.get(mode), dict):
-                    subtables.append((f"detector.{mode}", tab[mode]))
-        for name, t in subtables:
-            for key, value in t.items():
-                if name == "detector" and key in ("awake", "sleep") and isinstance(value, dict):
-                    continue
-                if key not in known:
-                    raise _unknown(where, name, key, known)
-                kind = known[key]
-                kind = float if kind is int and key not in ("clip_min_run", "evidence_fasc") else kind
-                _check(where, name, key, value, kind, 0.0, key in positive)
+        for key, value in table(section).items():
+            if isinstance(value, dict):
+                # a [detector.sleep] table: awake/sleep is the mode (--mode), not a model section
+                raise ConfigError(f"{where}: [{section}.{key}]: unknown table (a model holds one set of "
+                                  f"parameters; the mode is chosen with --mode)")
+            if key not in known:
+                raise _unknown(where, section, key, known)
+            _check(where, section, key, value, known[key], 0.0, key in positive)
     feat = table("features")
     known = _settings_fields(FeatureSettings)
     for key, value in feat.items():

@@ -1,13 +1,126 @@
-"""Run a recording or a source through the graph and collect its events."""
+"""One way to build a pipeline, and running a recording through it.
+
+:func:`build_pipeline` is the only place a :class:`~emgpipe.graph.Pipeline`
+is put together, for replay, live, night, calibrate, demo and bench alike:
+
+* from the **source's metadata**: its signal kind (:func:`signal_of`: a
+  MyoWare ENV envelope is not band-passed), its mode if it states one
+  (:func:`mode_of`, a recording's sidecar or a device's ``meta``) and its
+  channel names (which pick the calibration profile's channels);
+* the **mode** (``"awake"``/``"sleep"``; ``"auto"`` or None: the source's,
+  else ``default_mode``). The mode is the only way awake/sleep is expressed:
+  a model file holds one set of parameters and the detector's rules depend on
+  the mode;
+* the **model** (name or path, :func:`emgpipe.models.load_model`);
+* the wearer's **calibration profile** and stored **answers**.
+
+Whoever builds a pipeline tears it down (:meth:`Pipeline.destroy`):
+:func:`run_recording` does for the pipelines it builds.
+"""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import Iterable
 
+from .channels import profile_for_stream
 from .graph import Pipeline, default_detectors
 from .io.base import Recording
-from .models import available_models, load_model
+from .models import load_model
 from .devices.base import Pacer, max_speed_chunk_s
 from .types import Event
+
+log = logging.getLogger(__name__)
+
+#: The detector modes (the mode decides which of the detector's rules apply).
+MODES = ("awake", "sleep")
+
+
+def signal_of(source) -> str:
+    """``"envelope"`` for MyoWare ENV streams (``meta["signal"]`` or a recording's
+    sidecar ``"signal": "envelope"``), else ``"emg"``. ``source``: anything with
+    a ``meta`` dict (a source, a recording) or None."""
+    meta = getattr(source, "meta", None) or {}
+    sig = meta.get("signal") or (meta.get("sidecar") or {}).get("signal") or "emg"
+    return "envelope" if str(sig).lower() in ("envelope", "env") else "emg"
+
+
+def mode_of(source) -> str | None:
+    """The mode a source or recording states (``meta["mode"]``, a sidecar's
+    ``"mode"``), if it is ``"awake"`` or ``"sleep"``; else None."""
+    meta = getattr(source, "meta", None) or {}
+    mode = meta.get("mode")
+    return mode if mode in MODES else None
+
+
+def resolve_mode(mode: str | None, source=None, default: str = "awake") -> str:
+    """``mode`` itself, or for ``"auto"``/None the source's (:func:`mode_of`), else ``default``."""
+    if mode in (None, "auto"):
+        return mode_of(source) or default
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'awake', 'sleep' or 'auto', got {mode!r}")
+    return mode
+
+
+def build_pipeline(source=None, *, mode: str | None = "auto", default_mode: str = "awake",
+                   model=None, profile=None, profile_path=None, answers: list | None = None,
+                   detectors: Iterable | None = None, extra_detectors: Iterable = (),
+                   signal: str | None = None) -> Pipeline:
+    """The detection pipeline for ``source``.
+
+    Parameters
+    ----------
+    source : Source, Recording or None
+        An opened source or a recording: its ``meta`` gives the signal kind and
+        maybe the mode, its ``ch_names`` the calibrated channels. None: an EMG
+        stream of unknown channels (tests, benchmarks).
+    mode : "awake", "sleep", "auto" or None
+        ``"auto"``/None: the source's mode, else ``default_mode``.
+    model : str, path or Model, optional
+        The detector model (default: ``default``).
+    profile : Profile, profile JSON or {channel: {rest_uv, mvc_uv}}, optional
+        Calibration; the detector gets the source's channels of it (a one-line
+        warning naming ``profile_path`` when none match).
+    answers : list, optional
+        The wearer's stored answers (:func:`emgpipe.answers.load_answers`).
+    detectors : iterable, optional
+        Detectors instead of the model's (tests).
+    extra_detectors : iterable
+        Detectors run after the model's (e.g. a marker detector in benchmarks).
+    signal : "emg" or "envelope", optional
+        Overrides the source's signal kind (only without a source to say it).
+
+    Returns
+    -------
+    Pipeline
+        Not yet connected to any sink; call :meth:`~Pipeline.destroy` when done.
+
+    Examples
+    --------
+    >>> p = build_pipeline(mode="sleep")
+    >>> p.mode, p.signal, p.model.name
+    ('sleep', 'emg', 'default')
+    >>> p.destroy()
+    """
+    m = load_model(model)
+    mode = resolve_mode(mode, source, default_mode)
+    signal = signal or signal_of(source)
+    if detectors is None:
+        if profile is not None:
+            # the detector looks channels up in {channel: {rest_uv, mvc_uv}}, not in the file
+            names = source.ch_names if source is not None else _profile_channels(profile)
+            profile = profile_for_stream(profile, names, str(profile_path or "--profile"))
+        detectors = default_detectors(m, mode, profile, signal, answers)
+    return Pipeline(m, mode=mode, detectors=[*detectors, *extra_detectors], signal=signal)
+
+
+def _profile_channels(profile) -> list:
+    """The channel names a profile (in any of its forms) calibrates."""
+    if hasattr(profile, "detector_profile"):
+        return list(profile.detector_profile())
+    if isinstance(profile, dict) and isinstance(profile.get("channels"), dict):
+        return list(profile["channels"])
+    return list(profile or {})
 
 
 @dataclass
@@ -22,25 +135,6 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def make_pipeline(model=None, mode=None, signal: str = "emg", profile: dict | None = None,
-                  answers: list | None = None) -> Pipeline:
-    """The live/replay graph with the model's detectors. ``model`` defaults to
-    the mode's model (``sleep`` or ``awake``) when one is installed; ``answers``
-    are the wearer's stored answers (:func:`emgpipe.answers.load_answers`)."""
-    if model is None and mode in ("sleep", "awake") and mode in available_models():
-        model = mode
-    m = load_model(model)
-    return Pipeline(m, mode=mode, detectors=default_detectors(m, mode, profile, signal, answers),
-                    signal=signal)
-
-
-def signal_of(recording: Recording) -> str:
-    """``"envelope"`` for MyoWare ENV recordings (sidecar ``"signal": "envelope"``), else ``"emg"``."""
-    meta = recording.meta or {}
-    sig = meta.get("signal") or (meta.get("sidecar") or {}).get("signal") or "emg"
-    return "envelope" if str(sig).lower() in ("envelope", "env") else "emg"
-
-
 def collect(pipeline: Pipeline):
     """Connect list sinks to a pipeline: (announced, final) lists."""
     announced, final = [], []
@@ -51,12 +145,6 @@ def collect(pipeline: Pipeline):
             final.append(e)
     pipeline.events.sink(on_event)
     return announced, final
-
-
-def resolve_mode(mode: str | None, recording: Recording | None = None) -> str | None:
-    if mode in (None, "auto"):
-        return recording.mode if recording is not None else None
-    return mode
 
 
 def run_recording(recording: Recording, mode: str | None = None, model=None,
@@ -73,8 +161,7 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
     runs before each chunk (e.g. a simulated wearer's answer, between chunks).
     """
     own = pipeline is None
-    p = pipeline or make_pipeline(model, resolve_mode(mode, recording), signal_of(recording), profile,
-                                  answers)
+    p = pipeline or build_pipeline(recording, mode=mode, model=model, profile=profile, answers=answers)
     announced, final = collect(p)
     if chunk_s is None:
         chunk_s = max_speed_chunk_s(recording.fs, len(recording.ch_names)) if speed is None else 0.05

@@ -60,13 +60,13 @@ def test_events_and_envelope_reach_an_inlet():
 def test_live_session_publishes_on_lsl():
     import argparse
 
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     from emgpipe.devices import open_source
     name = f"emgpipe-test-{uuid.uuid4().hex[:10]}"
     src = open_source("sim:walk_then_cramp", speed="max")
     src.open()
-    session = LiveSession(src, lsl_out=name, duration_s=10.0,
-                          alert_args=argparse.Namespace(alert=["none"]))
+    session = Session(src, lsl_out=name, duration_s=10.0,
+                      alert_args=argparse.Namespace(alert=["none"]))
     session.run()
     # 10 s of 0.25 s windows every 0.125 s: 79 windows; every announcement is a marker
     assert session.lsl.n_windows == 79

@@ -12,7 +12,7 @@ from emgpipe.cli import main
 from emgpipe.graph import Pipeline
 from emgpipe.io import read_recording
 from emgpipe.io.contract_csv import CsvWriter
-from emgpipe.pipeline import make_pipeline, run_recording
+from emgpipe.pipeline import build_pipeline, run_recording
 
 
 def _write(path, seed, seconds=3.0, fs=500.0):
@@ -29,7 +29,7 @@ def _live_pipelines() -> int:
 
 def test_destroy_empties_the_graph_and_frees_the_pipeline():
     before = len(_global_sinks)
-    p = make_pipeline()
+    p = build_pipeline()
     got = []
     p.events.sink(got.append)
     p.filtered.sink(lambda c: None)
@@ -72,14 +72,14 @@ def test_replay_of_many_files_keeps_memory_flat(tmp_path, capsys):
 
 
 def test_live_session_and_night_tear_their_pipeline_down(tmp_path):
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     from emgpipe.night.recorder import NightRecorder
     from emgpipe.devices import open_source
     sinks0 = len(_global_sinks)
     src = open_source(f"file:{_write(tmp_path / 'l.csv', 1)}", speed="max")
     src.open()
     try:
-        session = LiveSession(src)
+        session = Session(src)
         session.run()
     finally:
         src.close()

@@ -69,7 +69,7 @@ def run(args) -> int:
                 yield c
                 if c.end_s - t0 >= total:
                     break
-    end_s, rms, names, fs = window_rms(chunks(), args.model)
+    end_s, rms, names, fs = window_rms(chunks(), args.model, source=src)
     if len(end_s) == 0:
         raise UsageError(f"--source {args.source}: no signal arrived")
     t0 = collected[0].start_s

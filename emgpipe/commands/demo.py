@@ -32,8 +32,9 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..devices.sim import SimSource
+    from ..pipeline import build_pipeline
+    from ..session import Session
     from ..ui import enable_ansi
-    from .live import LiveSession
 
     src = SimSource(SCENARIO, seed=args.seed, fs=args.fs, speed=None if args.fast else 1.0,
                     chunk_s=0.05 if not args.fast else 1.0)
@@ -46,7 +47,8 @@ def run(args) -> int:
     try:
         ui = not args.no_ui and enable_ansi(sys.stdout)
         # a simulation: the n / c keys work, but answers are not saved in the wearer's profile
-        session = LiveSession(src, mode="awake", events_out=args.events_out, ui=ui, answers_path=False)
+        session = Session(src, build_pipeline(src, mode="awake"), events_out=args.events_out, ui=ui,
+                          answers_path=False)
         t0 = time.monotonic()
         session.run()
     finally:

@@ -246,7 +246,7 @@ def start_bridge(args):
 def run(args, stop=None) -> int:
     """Run the emulator until Ctrl-C/SIGTERM/SIGHUP, ``--duration`` or ``stop`` (a
     threading.Event) is set; the port and its symlink are removed on the way out."""
-    from .live import stop_on_signals
+    from ..session import stop_on_signals
     _check_posix()
     stop = stop or threading.Event()
     start = start_cyton if args.device == "cyton" else start_bridge

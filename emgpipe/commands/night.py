@@ -16,7 +16,7 @@ import logging
 import sys
 
 from ..errors import StorageError, UsageError
-from .live import stop_on_signals
+from ..session import stop_on_signals
 
 log = logging.getLogger(__name__)
 

@@ -133,14 +133,15 @@ class ReplayTask:
     def __call__(self, job) -> dict:
         from ..cohort import cohort_row
         from ..io import read_recording
-        from ..pipeline import make_pipeline, resolve_mode, run_recording, signal_of
+        from ..pipeline import build_pipeline, run_recording
 
         path, out = Path(job[0]), Path(job[1])
         shown_path, shown_out = (job[2], job[3]) if len(job) > 2 else (path, out)
         batch.remove_marker(out)          # the events file is rewritten: no longer complete
         rec = read_recording(path, fmt=self.fmt)
-        mode = resolve_mode(self.mode, rec)
-        pipe = make_pipeline(self.model, mode, signal_of(rec), self.profile, self.answers)
+        pipe = build_pipeline(rec, mode=self.mode, model=self.model, profile=self.profile,
+                              answers=self.answers)
+        mode = pipe.mode
         total = rec.duration_hint_s       # header or file-size estimate: no pass over the file
         progress = Progress(path.name, total, self.progress and total > 60)
         t0 = time.perf_counter()
@@ -159,11 +160,9 @@ class ReplayTask:
         return {"line": line, "row": row, "model": result.model, "mode": mode}
 
 
-def model_tag(model: str | None, mode: str | None) -> str:
-    """The tag of the model a replay in ``mode`` would use (make_pipeline's rule)."""
-    from ..models import available_models, load_model
-    if model is None and mode in ("sleep", "awake") and mode in available_models():
-        model = mode
+def model_tag(model: str | None, mode: str | None = None) -> str:
+    """The tag of the model a replay would use (the mode is not a model: it does not change it)."""
+    from ..models import load_model
     return load_model(model).tag
 
 

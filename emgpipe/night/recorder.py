@@ -309,20 +309,14 @@ class NightRecorder:
             src.answer_listeners.append(self.answer)
         return src
 
-    def _pipeline(self, mode, signal: str = "emg"):
-        """The pipeline for the source: its signal kind (``meta["signal"]``: a MyoWare
-        ENV stream is not band-passed) and the profile's per-channel calibration."""
-        from ..channels import profile_for_stream
-        from ..graph import Pipeline, default_detectors
-        from ..models import load_model
-        m = load_model(self.model)
-        if self.detectors is not None:
-            dets = self.detectors
-        else:
-            # the detector looks channels up in {channel: {rest_uv, mvc_uv}}, not in the file
-            profile = profile_for_stream(self.profile, self.ch_names, self.profile_path or "--profile")
-            dets = default_detectors(m, mode, profile, signal, answers=self.answers)
-        return Pipeline(m, mode=mode, detectors=dets, signal=signal)
+    def _pipeline(self):
+        """The pipeline for the source (:func:`emgpipe.pipeline.build_pipeline`: its
+        signal kind, its mode unless one was given, else sleep, and the profile's
+        calibration of its channels)."""
+        from ..pipeline import build_pipeline
+        return build_pipeline(self.src, mode=self.mode, default_mode="sleep", model=self.model,
+                              profile=self.profile, profile_path=self.profile_path,
+                              answers=self.answers, detectors=self.detectors)
 
     def _alert_manager(self):
         from ..alerts import AlertManager, build_alert_manager
@@ -468,11 +462,8 @@ class NightRecorder:
             self.fs = float(self.src.fs)
             self.ch_names = tuple(self.src.ch_names)
             meta = dict(getattr(self.src, "meta", {}) or {})
-            mode = self.mode
-            if mode in (None, "auto"):
-                mode = meta.get("mode") if meta.get("mode") in ("sleep", "awake") else "sleep"
-            from ..pipeline import signal_of
-            self.pipe = self._pipeline(mode, signal_of(self.src))
+            self.pipe = self._pipeline()
+            mode = self.pipe.mode
             self.quality = QualityMeter(self.fs, self.ch_names)
             bdf, range_uv = choose_raw_format(meta, self.raw_format, self.range_uv)
             self.night_id = self.store.begin_night(

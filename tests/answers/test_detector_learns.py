@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emgpipe.answers import answer_record
-from emgpipe.pipeline import make_pipeline
+from emgpipe.pipeline import build_pipeline
 from emgpipe.types import Chunk
 
 FS = 1000.0
@@ -26,7 +26,7 @@ def _signal(holds, total_s=200.0, seed=0):
 
 
 def _run(x, answers=None, mode="awake", answer_first=False):
-    p = make_pipeline(None, mode, answers=answers)
+    p = build_pipeline(mode=mode, answers=answers)
     events = []
     p.events.sink(events.append)
     answered = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from emgpipe.answers import load_answers
-from emgpipe.commands.live import LiveSession
+from emgpipe.session import Session
 from emgpipe.io.events_csv import read_events
 from emgpipe.devices import open_source
 from emgpipe.types import Event
@@ -29,8 +29,8 @@ def test_view_keys_hand_answers_over_and_show_them():
 def _session(tmp_path, ui, on_alert, speed="max"):
     src = open_source("sim:walk_then_cramp?seed=2", speed=speed)
     src.open()
-    return src, LiveSession(src, mode="awake", events_out=tmp_path / "ev.csv", ui=ui, on_alert=on_alert,
-                            answers_path=tmp_path / "answers.json")
+    return src, Session(src, mode="awake", events_out=tmp_path / "ev.csv", ui=ui, on_alert=on_alert,
+                        answers_path=tmp_path / "answers.json")
 
 
 def test_key_n_ends_the_cramp_silences_it_and_is_saved(tmp_path, capsys):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from emgpipe.alerts import AlertManager
 from emgpipe.alerts.sinks import CallbackSink
-from emgpipe.pipeline import make_pipeline
+from emgpipe.pipeline import build_pipeline
 
 
 def _run(chunks, answer=None):
-    p = make_pipeline(None, "awake")
+    p = build_pipeline(mode="awake")
     events, returned = [], []
     p.events.sink(events.append)
     sent = []
@@ -61,7 +61,7 @@ def test_cramp_answer_labels_the_final_event(cramp_scenario):
 
 def test_answer_without_a_cramp_changes_nothing(cramp_scenario):
     s, chunks = cramp_scenario
-    p = make_pipeline(None, "awake")
+    p = build_pipeline(mode="awake")
     got = []
     p.events.sink(got.append)
     for c in chunks[:10]:

@@ -44,7 +44,7 @@ def test_one_file_to_a_file(tmp_path, capsys):
     flat = [e for e in ev if e.detail.startswith("flat")]
     assert [e.channel for e in flat] == ["calf_right"]   # flat on both sides of the gap: one event
     assert flat[0].start_s == 0 and flat[0].end_s == 6.5 and flat[0].alert_s == 1.0
-    assert all(r["model"].startswith("awake@") for r in rows(out))   # the sidecar says awake
+    assert all(r["model"].startswith("default@") for r in rows(out))  # the mode (awake here) is not a model
     line = capsys.readouterr().out.strip().splitlines()
     assert len(line) == 1 and line[0].startswith("a.csv: 6.5 s, 2 ch @ 1000 Hz")
     assert "0.5 s lost in 1 gap(s)" in line[0] and str(out) in line[0]

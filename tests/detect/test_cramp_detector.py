@@ -7,13 +7,13 @@ from emgpipe import sim
 from emgpipe.channels import parse_channel
 from emgpipe.detect.cramp import CrampDetector, CrampSettings, band_fraction
 from emgpipe.graph import Pipeline
-from emgpipe.pipeline import make_pipeline
+from emgpipe.pipeline import build_pipeline
 from emgpipe.types import Chunk
 from tests.helpers import random_chunks
 
 
 def run(chunks, mode="awake", model="default"):
-    p = make_pipeline(model, mode)
+    p = build_pipeline(mode=mode, model=model)
     ev = []
     p.events.sink(ev.append)
     for c in chunks:

@@ -53,7 +53,7 @@ def test_a_fine_adc_keeps_the_flat_uv_rule():
 @pytest.mark.skipif(os.name != "posix", reason="the bridge emulator needs a POSIX pty")
 def test_emulated_uno_at_rest_shows_no_lead_off(tmp_path):
     from emgpipe.devices.bridge.emulator import BridgeEmulator
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     from emgpipe.devices import open_source
     rest = np.random.default_rng(3).normal(0, 4, (int(60 * FS), 1))
     emu = BridgeEmulator(rest, link=tmp_path / "bridge0", board="avr", fs=1000, env=False, speed=20).start()
@@ -61,7 +61,7 @@ def test_emulated_uno_at_rest_shows_no_lead_off(tmp_path):
         src = open_source(f"bridge:{emu.path}")
         src.open()
         try:
-            session = LiveSession(src, duration_s=40.0)
+            session = Session(src, duration_s=40.0)
             flats = []
             session.pipeline.events.sink(lambda e: flats.append(e) if e.detail.startswith("flat") else None)
             session.run()

@@ -32,11 +32,11 @@ def _night(tmp_path, uri="sim:walk_then_cramp?duration=10", **kw):
 
 
 def _live(uri, **kw):
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     src = open_source(uri, speed="max")
     src.open()
     try:
-        session = LiveSession(src, **kw)
+        session = Session(src, **kw)
         session.run()
     finally:
         src.close()

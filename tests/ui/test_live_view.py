@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from emgpipe.dsp.features import WindowFeatures
-from emgpipe.pipeline import make_pipeline
+from emgpipe.pipeline import build_pipeline
 from emgpipe.types import Chunk, Event, Gap
 from emgpipe.ui import LiveView
 from emgpipe.ui.term import fit, sparkline
@@ -73,7 +73,7 @@ class SlowTerminal(io.StringIO):
 
 def test_slow_terminal_never_stalls_the_pipeline():
     out = SlowTerminal()
-    p = make_pipeline(None, "awake")
+    p = build_pipeline(mode="awake")
     view = LiveView(CH, 1000.0, out=out, refresh_hz=50).attach(p)
     view.start()
     try:

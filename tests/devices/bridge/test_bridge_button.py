@@ -59,7 +59,7 @@ def test_source_hands_button_presses_to_its_listeners(emulator):
 
 def test_short_press_in_a_live_session_answers_the_cramp_alert(emulator, tmp_path, capsys):
     from emgpipe.commands.emulate import ScenarioSignal
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     sig = ScenarioSignal("walk_then_cramp", 1000, 2, seed=2, device="raw")
     emu = emulator(sig.read, fs=1000, sensors=2, env=False, speed=20.0)
     src = BridgeSerialSource(emu.path, names=tuple(sig.ch_names), **FAST)
@@ -71,9 +71,9 @@ def test_short_press_in_a_live_session_answers_the_cramp_alert(emulator, tmp_pat
             pressed.append(event.channel)
             emu.press_button()
     try:
-        session = LiveSession(src, mode="awake", events_out=tmp_path / "ev.csv", ui=False,
-                              duration_s=sig.sim.duration_s - 2, on_alert=on_alert,
-                              answers_path=tmp_path / "answers.json")
+        session = Session(src, mode="awake", events_out=tmp_path / "ev.csv", ui=False,
+                          duration_s=sig.sim.duration_s - 2, on_alert=on_alert,
+                          answers_path=tmp_path / "answers.json")
         session.run()
     finally:
         src.close()

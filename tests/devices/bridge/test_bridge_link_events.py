@@ -59,12 +59,12 @@ def test_giving_up_is_told_to_link_listeners(emulator):
 
 def test_live_session_shows_a_bridge_drop(emulator):
     """The live session's link listener gets the bridge's drop (it used to hear nothing)."""
-    from emgpipe.commands.live import LiveSession
+    from emgpipe.session import Session
     emu = emulator(fs=1000, env=False)
     src = BridgeSerialSource(emu.path, **FAST)
     src.open()
     try:
-        session = LiveSession(src, duration_s=3.0)
+        session = Session(src, duration_s=3.0)
         shown = []
         session.console.err = shown.append
         timer = threading.Timer(0.5, emu.unplug)
