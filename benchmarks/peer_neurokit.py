@@ -76,9 +76,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emgpipe.commands.bench import KIND_COLUMNS, SCENARIO_COLUMNS, _clean, find_labeled, group_key, summarize
+from emgpipe.commands.bench import KIND_COLUMNS, SCENARIO_COLUMNS, find_labeled, group_key, summarize
 from emgpipe.errors import BadData, EmgpipeError
-from emgpipe.metrics import combine, format_table, read_labels, score
+from emgpipe.metrics import combine, format_table, json_safe, read_labels, score
 from emgpipe.types import Event
 
 log = logging.getLogger(__name__)
@@ -335,7 +335,7 @@ def main(argv=None) -> int:
         return 2
     out["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:
-        print(json.dumps(_clean(out), indent=1))
+        print(json.dumps(json_safe(out), indent=1))
         return 0
     s = out["summary"]
     print(f"NeuroKit2 {out['neurokit2']} emg_process + runs >= {args.min_s:g} s -> cramp: "

@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_neurokit as peer  # noqa: E402  (benchmarks/ is not a package)
 
 from emgpipe.commands.bench import (KIND_COLUMNS, SCENARIO_COLUMNS, TARGET_COLUMNS, WEARER_COLUMNS,  # noqa: E402
-                                    _clean, find_labeled, group_key, summarize, target_met)
-from emgpipe.metrics import KindScore, combine, score  # noqa: E402
+                                    find_labeled, group_key, summarize, target_met)
+from emgpipe.metrics import KindScore, combine, json_safe, score  # noqa: E402
 from emgpipe.types import EVENT_KINDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -696,7 +696,7 @@ def check_bench(bench_json: Path, emg: list) -> None:
     """Fail when ``emgpipe bench --json`` totals differ from this script's."""
     ref = json.loads(bench_json.read_text())
     labels = peer.label_sets(emg)
-    mine = _clean(summarize([peer.with_scores(r, peer.rows_to_events(r["events"]), lab)
+    mine = json_safe(summarize([peer.with_scores(r, peer.rows_to_events(r["events"]), lab)
                              for r, lab in zip(emg, labels)]))
     for kind, d in ref["overall"].items():
         got = mine["overall"].get(kind, {})
@@ -710,7 +710,7 @@ def load_or_run(path: Path, reuse: bool, fn):
         return json.loads(path.read_text())
     data = fn()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(data), indent=1) + "\n")
+    path.write_text(json.dumps(json_safe(data), indent=1) + "\n")
     return data
 
 

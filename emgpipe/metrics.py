@@ -273,6 +273,22 @@ def score(detected_events: Sequence, labels: Sequence, duration_s: float,
     return out
 
 
+def json_safe(obj):
+    """``obj`` with NaN and infinities (an undefined precision, no latency) as None,
+    so that it is strict JSON; dicts and lists are walked.
+
+    >>> json_safe({"precision": float("nan"), "f1": [0.5, float("inf")]})
+    {'precision': None, 'f1': [0.5, None]}
+    """
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def combine(scores: Iterable[dict]) -> dict:
     """Sum per-kind scores of several recordings (kind -> KindScore)."""
     total: dict = {}

@@ -107,7 +107,7 @@ def test_evaluate_scores_like_bench(tmp_path):
     # ganglion (200 Hz) sample: the fallback is reported
     assert any("200 Hz" in k for k in out["notes"])
     # the JSON output round-trips and rebuilds the same events
-    back = json.loads(json.dumps(peer._clean(out)))
+    back = json.loads(json.dumps(peer.json_safe(out)))
     assert back["records"][0]["runs"] == records[0]["runs"]
 
 

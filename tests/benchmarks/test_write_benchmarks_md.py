@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import write_benchmarks_md as wb  # noqa: E402
 
-from emgpipe.commands.bench import _clean, bench_one, summarize  # noqa: E402
+from emgpipe.commands.bench import bench_one, summarize  # noqa: E402
+from emgpipe.metrics import json_safe  # noqa: E402
 
 SAMPLE = REPO / "datasets" / "sample"
 STEMS = ("walk_then_cramp_cyton", "fasciculation_storm")
@@ -35,8 +36,8 @@ def test_emgpipe_one_scores_as_bench_one(tiny_set):
     ref = bench_one(path)
     assert mine["group"] == ref["group"] and mine["duration_s"] == ref["duration_s"]
     d = wb.Detector("e", [mine], [wb.peer.rows_to_events(mine["events"])], wb.peer.label_sets([mine]))
-    got = _clean(d.summary())["overall"]
-    want = _clean(summarize([ref]))["overall"]
+    got = json_safe(d.summary())["overall"]
+    want = json_safe(summarize([ref]))["overall"]
     assert got == want
     assert got["cramp"]["tp"] + got["cramp"]["fn"] == 1
 
@@ -63,7 +64,7 @@ def test_writes_deterministic_markdown(tiny_set, tmp_path):
     assert wb.main(args) == 0 and out.read_text() == text
     # the check against emgpipe bench --json: equal totals pass, others fail
     emg = json.loads((cache / "emgpipe.json").read_text())
-    bench = _clean(summarize([bench_one(r["path"]) for r in emg]))
+    bench = json_safe(summarize([bench_one(r["path"]) for r in emg]))
     (tmp_path / "bench.json").write_text(json.dumps(bench))
     assert wb.main(args + ["--reuse", "--bench-json", str(tmp_path / "bench.json")]) == 0
     # a held-out set's emgpipe bench --json is reported per kind and per device variant
