@@ -21,10 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:                                     # the bridge's home since issue 14 part 3
-    from emgpipe.devices.bridge import protocol as P
-except ImportError:                      # pragma: no cover - before the move
-    from emgpipe.bridge import protocol as P
+from emgpipe.devices.bridge import protocol as P
 from tests.bridge.bridge_helpers import FW, STRICT, run_harness
 from tests.bridge.conftest import _sanitizer_flags
 from tests.firmware import avr_build as avr

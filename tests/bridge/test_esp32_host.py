@@ -18,15 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:                                     # the bridge's home since issue 14 part 3
-    from emgpipe.devices.bridge.protocol import (AckFrame, Board, ButtonFrame, DataFrame, Flag,
-                                                 FrameDecoder, FrameType, Press, Reason,
-                                                 Result, StatusFrame, encode_ack,
-                                                 encode_command)
-except ImportError:                      # pragma: no cover - before the move
-    from emgpipe.bridge.protocol import (AckFrame, Board, ButtonFrame, DataFrame, Flag,
-                                         FrameDecoder, FrameType, Press, Reason, Result,
-                                         StatusFrame, encode_ack, encode_command)
+from emgpipe.devices.bridge.protocol import (AckFrame, Board, ButtonFrame, DataFrame, Flag,
+                                             FrameDecoder, FrameType, Press, Reason, Result,
+                                             StatusFrame, encode_ack, encode_command)
 from tests.bridge.bridge_helpers import FW
 from tests.bridge.conftest import _sanitizer_flags
 

@@ -32,13 +32,8 @@ import numpy as np
 import pytest
 
 from emgpipe import sim
-try:                                     # the bridge's home since issue 14 part 3
-    from emgpipe.devices.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag,
-                                                 FrameDecoder, FrameType, Press, Reason,
-                                                 StatusFrame)
-except ImportError:                      # pragma: no cover - before the move
-    from emgpipe.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag, FrameDecoder,
-                                         FrameType, Press, Reason, StatusFrame)
+from emgpipe.devices.bridge.protocol import (Board, ButtonFrame, DataFrame, Flag, FrameDecoder,
+                                             FrameType, Press, Reason, StatusFrame)
 from tests.firmware import avr_build as avr
 
 SIMAVR_DIR = avr.FW / "tests" / "simavr"
