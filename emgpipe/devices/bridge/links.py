@@ -8,14 +8,13 @@ that names the device and the fix.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import queue
 import re
-import sys
 import threading
 
-from ...errors import DeviceError, DeviceNotFound, DevicePermission
+from ...errors import DeviceError, DeviceNotFound
+from ..serialport import open_serial, port_error
 from .protocol import BLE_CMD_UUID, BLE_DATA_UUID, BLE_NAME_PREFIX, BLE_SERVICE_UUID
 
 log = logging.getLogger(__name__)
@@ -27,59 +26,10 @@ class LinkLost(Exception):
 
 # --------------------------------------------------------------------------- serial
 
-PORT_EXAMPLES = ("COM3 on Windows, /dev/tty.usbmodem* or /dev/tty.usbserial* on macOS, "
-                 "/dev/ttyACM0 or /dev/ttyUSB0 on Linux")
-
-
-def available_ports() -> list[str]:
-    """Serial ports the OS lists now (empty if pyserial cannot enumerate)."""
-    try:
-        from serial.tools import list_ports
-        return sorted(p.device for p in list_ports.comports())
-    except Exception:  # enumeration is best effort (missing sysfs, odd platforms)
-        return []
-
-
-def _errno_of(exc: BaseException) -> int | None:
-    for obj in (exc, exc.__cause__, exc.__context__):
-        if obj is None:
-            continue
-        en = getattr(obj, "errno", None)
-        if isinstance(en, int):
-            return en
-        if obj.args and isinstance(obj.args[0], int):
-            return obj.args[0]
-    return None
-
-
-def classify_open_error(name: str, port: str, exc: BaseException,
-                        platform: str = sys.platform) -> DeviceError:
-    """One-line, actionable error for a failed serial open.
-
-    ``name`` prefixes the message (e.g. ``bridge:/dev/ttyACM0``).
-    """
-    text = str(exc)
-    en = _errno_of(exc)
-    if en in (errno.ENOENT, errno.ENODEV, errno.ENXIO) or "FileNotFoundError" in text \
-            or "cannot find the file" in text:
-        ports = available_ports()
-        listed = ", ".join(ports) if ports else "none"
-        return DeviceNotFound(f"{name}: serial port {port!r} not found (plugged in? port names "
-                              f"look like {PORT_EXAMPLES}; ports present now: {listed})")
-    if en in (errno.EACCES, errno.EPERM) or "PermissionError" in text or "Access is denied" in text:
-        if platform.startswith("win"):
-            fix = ("close other programs using it (Arduino Serial Monitor, another emgpipe) and "
-                   "check the board's USB driver (CH340/FTDI/CP210x) in Device Manager")
-        elif platform == "darwin":
-            fix = "close other programs using it (Arduino Serial Monitor, screen)"
-        else:
-            fix = ("add yourself to the serial group and log in again: "
-                   "'sudo usermod -aG dialout $USER' (Arch: uucp)")
-        return DevicePermission(f"{name}: permission denied opening {port!r}; {fix}")
-    if en == errno.EBUSY or "exclusively lock" in text or "busy" in text.lower():
-        return DeviceError(f"{name}: {port!r} is in use by another program "
-                           f"(close the Arduino Serial Monitor or the other reader)")
-    return DeviceError(f"{name}: cannot open {port!r}: {text}")
+#: The programs that typically hold a bridge's port, and its boards' USB-serial drivers
+#: (for :func:`~emgpipe.devices.serialport.port_error`'s hints).
+PORT_HINTS = {"others": "the Arduino Serial Monitor or another emgpipe",
+              "driver": "CH340/FTDI/CP210x USB"}
 
 
 class SerialLink:
@@ -107,17 +57,13 @@ class SerialLink:
 
     def open(self) -> None:
         import serial
-        kwargs = {"exclusive": True} if sys.platform != "win32" else {}
-        try:
-            self._ser = serial.Serial(self.port, self.baud, timeout=0.05, write_timeout=1.0,
-                                      **kwargs)
-        except (serial.SerialException, OSError) as exc:
-            raise classify_open_error(self.name, self.port, exc) from exc
+        self._ser = open_serial(self.port, self.name, self.baud, 0.05, write_timeout=1.0,
+                                **PORT_HINTS)
         try:
             self._ser.reset_input_buffer()
         except (serial.SerialException, OSError) as exc:
             self.close()
-            raise classify_open_error(self.name, self.port, exc) from exc
+            raise port_error(self.name, self.port, exc, **PORT_HINTS) from exc
 
     @property
     def is_open(self) -> bool:

@@ -51,7 +51,8 @@ from ...errors import DeviceError, DeviceNotFound, ProtocolError, StreamLost, Us
 from ..live import LiveSource
 from ..options import BLE, LIVE, Option, flag, names as names_option, positive, whole
 from ...types import Chunk
-from .links import BleLink, LinkLost, SerialLink, available_ports, PORT_EXAMPLES
+from ..serialport import PORT_EXAMPLES, available_ports
+from .links import BleLink, LinkLost, SerialLink
 from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, ButtonFrame, ChannelKind, DataFrame, Flag,
                        FrameDecoder, FrameType, Result, StatusFrame, encode_command)
 from .stream import DEFAULT_ENV_GAIN, ChunkAssembler, merge_chunks

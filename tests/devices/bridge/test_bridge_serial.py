@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import serial
 
-from emgpipe.devices.bridge.links import classify_open_error
+from emgpipe.devices.bridge.links import PORT_HINTS
+from emgpipe.devices.serialport import port_error
 from emgpipe.devices.bridge.protocol import FrameType
 from emgpipe.devices.bridge.source import BridgeSerialSource
 from emgpipe.errors import DeviceError, DeviceNotFound, DevicePermission, ProtocolError, UsageError
@@ -262,11 +263,11 @@ def test_wrong_protocol_version_is_a_protocol_error(tmp_path):
                             "find the file specified.', None, 2)"), "win32", DeviceNotFound,
      ("not found", "COM3")),
     (serial.SerialException(errno.EBUSY, "could not open port: [Errno 16] Device or resource busy"),
-     "linux", DeviceError, ("in use",)),
+     "linux", DeviceError, ("serial port /dev/ttyACM0 is busy", "Serial Monitor")),
 ])
 def test_open_errors_name_the_fix(exc, platform, cls, words):
     port = "COM3" if platform == "win32" else "/dev/ttyACM0"
-    err = classify_open_error(f"bridge:{port}", port, exc, platform=platform)
+    err = port_error(f"bridge:{port}", port, exc, platform=platform, **PORT_HINTS)
     assert type(err) is cls
     assert "\n" not in str(err) and str(err).startswith(f"bridge:{port}:")
     for w in words:

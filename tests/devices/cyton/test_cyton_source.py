@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from emgpipe.errors import DeviceNotFound, DevicePermission, StreamLost, UsageError
+from emgpipe.errors import DeviceError, DeviceNotFound, DevicePermission, StreamLost, UsageError
 from emgpipe.devices.cyton import protocol as cp
 from emgpipe.devices.serialport import open_serial, port_error
 from emgpipe.devices import open_source
@@ -214,8 +215,10 @@ def test_a_second_program_cannot_share_the_open_port(cyton_emulator):
     x = random_uv(2000, 8, seed=9)
     emu = cyton_emulator(x)
     with CytonSource(emu.port_name) as src:
-        with pytest.raises(DevicePermission, match="port busy: another program has it open"):
+        with pytest.raises(DeviceError, match=re.escape(f"serial port {emu.port_name} is busy: "
+                                                        "another program has it open")) as busy:
             open_serial(emu.port_name, "cyton:second", cp.BAUD, 0.1)
+        assert type(busy.value) is DeviceError     # not a permission problem (no EACCES)
         with pytest.raises(serial.SerialException, match="exclusively lock"):
             serial.Serial(emu.port_name, cp.BAUD, exclusive=True)
         seqs, data, gaps = assemble(collect(src, 400))
@@ -250,7 +253,7 @@ def test_missing_port_lists_the_available_ones(tmp_path):
     with pytest.raises(DeviceNotFound) as err:
         CytonSource(port).open()
     msg = str(err.value)
-    assert msg.startswith(f"cyton:{port}: serial port not found; ")
+    assert msg.startswith(f"cyton:{port}: serial port not found: {port}; ")
     assert "available ports: " in msg or "no serial ports found" in msg
     assert "\n" not in msg
 
@@ -270,12 +273,12 @@ def test_permission_denied_names_the_fix(cyton_emulator):
      DevicePermission, "another program"),
     (Exception("could not open port 'COM9': FileNotFoundError(2, 'The system cannot find the "
                "file specified.')"), "win32", DeviceNotFound, "not found"),
-    (OSError(errno.EBUSY, "Device or resource busy"), "linux", DevicePermission, "busy"),
+    (OSError(errno.EBUSY, "Device or resource busy"), "linux", DeviceError, "PORT is busy"),
     (OSError(errno.EAGAIN, "Could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource "
-             "temporarily unavailable"), "linux", DevicePermission, "busy"),
+             "temporarily unavailable"), "linux", DeviceError, "PORT is busy"),
 ])
 def test_port_errors_on_every_os(exc, platform, cls, words):
-    err = port_error("cyton:PORT", exc, platform=platform)
+    err = port_error("cyton:PORT", "PORT", exc, platform=platform)
     assert type(err) is cls and words in str(err) and str(err).startswith("cyton:PORT: ")
 
 
