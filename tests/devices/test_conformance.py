@@ -73,14 +73,14 @@ def cyton_case(tmp_path):
 
 def ganglion_case(tmp_path):
     from emgpipe.devices.ganglion.source import GanglionSource
-    from tests.devices.openbci_fakes import FakeGanglion, fake_bleak
+    from emgpipe.devices.ganglion.emulator import GanglionEmulator, ble_api
     counts = np.random.default_rng(5).integers(-2 ** 21, 2 ** 21, (6000, 4))
-    dev = FakeGanglion(counts, fw=3, bits=19, packets_per_s=2000)
-    scanner, client = fake_bleak(dev)
+    dev = GanglionEmulator(counts, fw=3, bits=19, packets_per_s=2000)
+    scanner, client = ble_api(dev)
     src = GanglionSource("Ganglion-1a", scanner=scanner, client_factory=client, scan_timeout=0.5,
                          reconnect_s=5.0)
     src.use_names(_names(4))
-    dev.disconnect_after = 150                 # the fake board drops the link by itself,
+    dev.disconnect_after = 150                 # the emulated board drops the link by itself,
     dev.away_s = 0.3                           # after 300 samples, for 0.3 s
     return src, (lambda: None), lambda: None
 

@@ -11,7 +11,8 @@ from emgpipe.errors import UsageError
 from emgpipe.io.contract_csv import CsvWriter
 from emgpipe.devices import open_source
 from emgpipe.devices.ganglion.source import GanglionSource
-from tests.devices.openbci_fakes import FakeGanglion, collect, fake_bleak
+from emgpipe.devices.ganglion.emulator import GanglionEmulator, ble_api
+from tests.devices.openbci_fakes import collect
 
 posix = pytest.mark.skipif(os.name != "posix", reason="the emulators need a POSIX pty")
 
@@ -56,7 +57,7 @@ def test_cyton_wrong_name_count_is_one_line(cyton_emulator):
 
 
 def test_ganglion_takes_names():
-    scanner, client = fake_bleak(FakeGanglion(np.zeros((400, 4), int), fw=3, bits=19))
+    scanner, client = ble_api(GanglionEmulator(np.zeros((400, 4), int), fw=3, bits=19))
     src = GanglionSource("", scanner=scanner, client_factory=client, scan_timeout=0.5)
     src.use_names(("calf_left", "calf_right", "tib_ant_left", "tib_ant_right"))
     with src:

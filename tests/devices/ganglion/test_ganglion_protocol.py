@@ -1,11 +1,12 @@
-"""Ganglion decoders on hand-built payloads (encoders mirror the firmware)."""
+"""Ganglion decoders on hand-built payloads (the emulator's encoders mirror the firmware)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from emgpipe.devices.ganglion import protocol as gp
-from tests.devices.openbci_fakes import exact_fw2_counts, fw2_packets, fw3_expected, fw3_packets, pack_fields
+from emgpipe.devices.ganglion.emulator import fw2_packets, fw3_packets, pack_fields
+from tests.devices.openbci_fakes import exact_fw2_counts, fw3_expected
 
 
 # OpenBCI's published 19-bit "negative" decompression vector (protocols.md §2.4).

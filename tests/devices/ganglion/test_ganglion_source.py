@@ -1,10 +1,10 @@
-"""GanglionSource through a fake bleak boundary.
+"""GanglionSource through the Ganglion emulator at the bleak API boundary.
 
-There is no Bluetooth radio in the test environment: FakeScanner/FakeClient
-(tests/devices/openbci_fakes.py) replace bleak's BleakScanner/BleakClient with
-the same call shapes, serve the 0x2A28 software revision, and push firmware-2
-or firmware-3 notification payloads built by encoders that mirror the
-firmware, with lost packets and a disconnect on demand.
+There is no Bluetooth radio in the test environment: the emulator's scanner and
+client (:mod:`emgpipe.devices.ganglion.emulator`) replace bleak's
+BleakScanner/BleakClient with the same call shapes, serve the 0x2A28 software
+revision, and push firmware-2 or firmware-3 notification payloads built by
+encoders that mirror the firmware, with lost packets and a disconnect on demand.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from emgpipe.errors import DeviceNotFound, StreamLost, UsageError
 from emgpipe.devices.ganglion import protocol as gp
 from emgpipe.devices import open_source
 from emgpipe.devices.ganglion.source import GanglionSource
-from tests.devices.openbci_fakes import (FakeGanglion, assemble, collect, exact_fw2_counts,
-                                         fake_bleak, fw3_expected)
+from emgpipe.devices.ganglion.emulator import GanglionEmulator, ble_api
+from tests.devices.openbci_fakes import assemble, collect, exact_fw2_counts, fw3_expected
 
 
 def _source(*devices, target="", **kw):
-    scanner, client = fake_bleak(*devices)
+    scanner, client = ble_api(*devices)
     kw.setdefault("scan_timeout", 0.5)
     src = GanglionSource(target, scanner=scanner, client_factory=client, **kw)
     return src, scanner
@@ -36,7 +36,7 @@ def _counts(n, seed):
 
 def test_firmware3_stream_in_microvolts():
     counts = _counts(2000, 1)
-    dev = FakeGanglion(counts, fw=3, bits=19)
+    dev = GanglionEmulator(counts, fw=3, bits=19)
     src, _ = _source(dev)
     with src:
         assert (src.fs, src.ch_names) == (200.0, ("ch1", "ch2", "ch3", "ch4"))
@@ -48,8 +48,21 @@ def test_firmware3_stream_in_microvolts():
     assert np.allclose(data, want, rtol=0, atol=1e-12)
 
 
+def test_emulator_from_microvolts_gives_them_back():
+    """GanglionEmulator.from_uv: µV in, the same µV out of the source (within what the
+    19-bit firmware-3 packets keep: the 5 low bits go and the lowest kept one carries the
+    sign, so within 2**6 counts)."""
+    x = np.random.default_rng(11).normal(0.0, 300.0, (800, 4))
+    dev = GanglionEmulator.from_uv(x, packets_per_s=2000)
+    src, _ = _source(dev)
+    with src:
+        seqs, data, gaps = assemble(collect(src, 400))
+    assert gaps == []
+    assert np.abs(data - x[seqs]).max() <= 2 ** 6 * gp.UV_PER_COUNT
+    assert GanglionEmulator.from_uv(x).packets_per_s == gp.FS_BLE / 2   # real time by default
+
 def test_firmware3_lost_packets_cost_two_samples_each():
-    dev = FakeGanglion(_counts(1000, 2), fw=3, bits=18)
+    dev = GanglionEmulator(_counts(1000, 2), fw=3, bits=18)
     dev.drop = {5, 6, 120}   # packet 120 is in the second id cycle (wrap at 100)
     src, _ = _source(dev)
     with src:
@@ -62,7 +75,7 @@ def test_firmware3_lost_packets_cost_two_samples_each():
 
 def test_firmware2_selected_from_revision_and_decoded_exactly():
     counts = exact_fw2_counts(1206, np.random.default_rng(3))
-    dev = FakeGanglion(counts, fw=2, bits=19)
+    dev = GanglionEmulator(counts, fw=2, bits=19)
     src, _ = _source(dev, firmware="auto")
     with src:
         assert src.meta["firmware"] == 2
@@ -73,7 +86,7 @@ def test_firmware2_selected_from_revision_and_decoded_exactly():
 
 def test_firmware2_loss_is_a_gap_until_the_next_raw_packet():
     counts = exact_fw2_counts(1206, np.random.default_rng(4))
-    dev = FakeGanglion(counts, fw=2, bits=18)
+    dev = GanglionEmulator(counts, fw=2, bits=18)
     dev.drop = {10}          # packet 10 = id 10 = samples 19, 20
     src, _ = _source(dev)
     with src:
@@ -87,7 +100,7 @@ def test_firmware2_loss_is_a_gap_until_the_next_raw_packet():
 @pytest.mark.parametrize("fw", [2, 3])
 def test_disconnect_rescans_reconnects_and_restarts_streaming(fw):
     counts = exact_fw2_counts(4000, np.random.default_rng(5)) if fw == 2 else _counts(4000, 5)
-    dev = FakeGanglion(counts, fw=fw, bits=19, packets_per_s=2000)
+    dev = GanglionEmulator(counts, fw=fw, bits=19, packets_per_s=2000)
     dev.disconnect_after = 150
     dev.away_s = 0.3
     events = []
@@ -115,7 +128,7 @@ def test_disconnect_rescans_reconnects_and_restarts_streaming(fw):
 
 
 def test_gives_up_when_the_board_does_not_come_back():
-    dev = FakeGanglion(_counts(3000, 6), fw=3, packets_per_s=2000)
+    dev = GanglionEmulator(_counts(3000, 6), fw=3, packets_per_s=2000)
     dev.disconnect_after = 50
     dev.away_s = 60.0
     src, _ = _source(dev, reconnect_s=0.3, scan_timeout=0.1)
@@ -126,7 +139,7 @@ def test_gives_up_when_the_board_does_not_come_back():
 
 
 def test_silence_counts_as_a_lost_link():
-    dev = FakeGanglion(_counts(600, 7), fw=3, packets_per_s=2000)
+    dev = GanglionEmulator(_counts(600, 7), fw=3, packets_per_s=2000)
     src, _ = _source(dev, stall_s=0.2, reconnect_s=0.2, scan_timeout=0.05)
     with src:
         t0 = time.monotonic()
@@ -138,7 +151,7 @@ def test_silence_counts_as_a_lost_link():
 
 
 def test_no_ganglion_found_names_what_was_searched():
-    other = FakeGanglion(_counts(10, 8), name="Ganglion-ffff", address="AA:BB:CC:DD:EE:FF")
+    other = GanglionEmulator(_counts(10, 8), name="Ganglion-ffff", address="AA:BB:CC:DD:EE:FF")
     src, _ = _source(other, target="Ganglion-1a2b", scan_timeout=0.1)
     with pytest.raises(DeviceNotFound, match="no Ganglion found \\(a device named 'Ganglion-1a2b'"):
         src.open()
@@ -148,8 +161,8 @@ def test_no_ganglion_found_names_what_was_searched():
 
 
 def test_discovery_by_address_and_by_simblee_name():
-    a = FakeGanglion(_counts(400, 9), name="Simblee", address="AA:BB:CC:DD:EE:0A")
-    b = FakeGanglion(_counts(400, 10), name="Ganglion-2", address="AA:BB:CC:DD:EE:0B")
+    a = GanglionEmulator(_counts(400, 9), name="Simblee", address="AA:BB:CC:DD:EE:0A")
+    b = GanglionEmulator(_counts(400, 10), name="Ganglion-2", address="AA:BB:CC:DD:EE:0B")
     src, _ = _source(b, a, target="aa:bb:cc:dd:ee:0a")
     with src:
         collect(src, 20)
