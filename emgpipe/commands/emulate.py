@@ -1,4 +1,4 @@
-"""``emgpipe emulate cyton|bridge``: a device in software on a pseudo-terminal.
+"""``emgpipe emulate cyton|bridge|lsl``: a device in software on a pseudo-terminal (or LSL).
 
 Prints one line with the port to use, then streams simulator data
 (:func:`emgpipe.sim.make`, scenario ``--scenario``) at the device's rate until
@@ -8,7 +8,13 @@ Ctrl-C (or ``--duration`` seconds of wall time):
   (:class:`emgpipe.devices.cyton.emulator.CytonEmulator`), 250 Hz (the dongle's
   limit, protocols.md §1.7), 8 channels, or 16 at 125 Hz with ``--daisy``;
 * ``bridge``: a MyoWare on an Arduino running firmware_bridge
-  (:class:`emgpipe.devices.bridge.emulator.BridgeEmulator`), 1000 Hz by default.
+  (:class:`emgpipe.devices.bridge.emulator.BridgeEmulator`), 1000 Hz by default;
+* ``lsl``: a Lab Streaming Layer outlet (:class:`emgpipe.devices.lsl.emulator.LslEmulator`,
+  needs pylsl), 1000 Hz by default; no pseudo-terminal, so it runs on Windows too.
+
+There is no ``ganglion``: a BLE peripheral cannot be made without a radio; the
+Ganglion's emulator (:mod:`emgpipe.devices.ganglion.emulator`) works in-process,
+at bleak's API.
 
 The scenario's muscles fill the first channels; remaining Cyton inputs carry
 rest-level noise (:data:`SPARE_NOISE_UV`). The scenario loops when it ends.
@@ -117,7 +123,7 @@ def _add(p: argparse.ArgumentParser, flag: str, **kw) -> None:
         p.add_argument(flag, **kw)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, link: bool = True) -> None:
     # (emgpipe.sim is not imported here: it pulls in scipy, and every command
     # builds this parser)
     _add(p, "--scenario", default=DEFAULT_SCENARIO, metavar="NAME",
@@ -127,7 +133,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     _add(p, "--duration", type=float, default=None, metavar="S",
          help="stop after S seconds of wall time (default: until Ctrl-C)")
     _add(p, "--seed", type=int, default=0, help="simulator seed")
-    _add(p, "--link", default=None, help="also make this symlink to the pty (stable path)")
+    if link:
+        _add(p, "--link", default=None, help="also make this symlink to the pty (stable path)")
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -156,6 +163,15 @@ def register(sub) -> argparse.ArgumentParser:
         add_emulator_arguments(b)
     _common(b)
     b.set_defaults(func=run)
+    s = dev.add_parser("lsl", help="a Lab Streaming Layer EMG outlet (needs pylsl)",
+                       description="A Lab Streaming Layer outlet (type EMG, µV, channel labels) "
+                                   "streaming the scenario; read it with 'emgpipe live --source "
+                                   "lsl:NAME'. No pseudo-terminal: works on Windows too.")
+    s.add_argument("--name", default="emgpipe-emulator", help="stream name (default %(default)s)")
+    s.add_argument("--fs", type=int, default=1000, help="sample rate, Hz (default %(default)s)")
+    s.add_argument("--channels", type=int, default=2, help="channels (default %(default)s)")
+    _common(s, link=False)
+    s.set_defaults(func=run)
     p.set_defaults(func=lambda args: p.print_help() or 2)
     return p
 
@@ -243,13 +259,33 @@ def start_bridge(args):
     return emu, port, desc, sig, show_buzzes
 
 
+def start_lsl(args):
+    """As :func:`start_cyton`, for an :class:`LslEmulator` (the "port" is the stream name)."""
+    from ..devices.base import parse_speed
+    from ..devices.lsl.emulator import LslEmulator
+    speed = parse_speed(args.speed)
+    if speed is None:
+        raise UsageError("emulate lsl: --speed must be a factor (the outlet has a sample clock)")
+    if args.channels < 1 or args.fs < 1:
+        raise UsageError("emulate lsl: --fs and --channels must be positive")
+    sig = ScenarioSignal(args.scenario, args.fs, args.channels, args.seed)
+    names = tuple(sig.ch_names) + tuple(f"ch{i + 1}" for i in range(len(sig.ch_names),
+                                                                       args.channels))
+    emu = LslEmulator(args.name, sig, fs=args.fs, ch_names=names, speed=speed).start()
+    return emu, args.name, f"an LSL EMG outlet ({args.channels} ch, {args.fs} Hz)", sig, None
+
+
+STARTERS = {"cyton": start_cyton, "bridge": start_bridge, "lsl": start_lsl}
+
+
 def run(args, stop=None) -> int:
     """Run the emulator until Ctrl-C/SIGTERM/SIGHUP, ``--duration`` or ``stop`` (a
     threading.Event) is set; the port and its symlink are removed on the way out."""
     from ..session import stop_on_signals
-    _check_posix()
+    if args.device != "lsl":
+        _check_posix()
     stop = stop or threading.Event()
-    start = start_cyton if args.device == "cyton" else start_bridge
+    start = STARTERS[args.device]
     emu, port, desc, sig, poll = start(args)
     try:
         print(f"emulating {desc} on {port} - scenario {sig.scenario} "

@@ -84,6 +84,18 @@ def test_emulate_bridge_prints_a_port_that_live_can_use(capsys):
     assert rc_emu == [0]
 
 
+def test_emulate_lsl_prints_a_stream_that_live_can_use(capsys):
+    pytest.importorskip("pylsl", reason="pylsl (extra 'lsl') is not installed")
+    import uuid
+    name = f"emgpipe-emu-{uuid.uuid4().hex[:8]}"
+    line, rc, err, rc_emu = run_emulator_and_live(
+        ["emulate", "lsl", "--name", name, "--speed", "4"], "lsl", 2, capsys)
+    assert line.startswith(f"emulating an LSL EMG outlet (2 ch, 1000 Hz) on {name}")
+    assert rc == 0, err
+    assert "(calf_left, calf_right) @ 1000 Hz" in err and "duration reached after 2.0 s" in err
+    assert rc_emu == [0]
+
+
 def test_emulate_needs_a_device(capsys):
     with pytest.raises(SystemExit) as e:
         main(["emulate"])

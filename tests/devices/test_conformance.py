@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 
 import numpy as np
@@ -106,45 +105,11 @@ def bridge_ble_case(tmp_path):
     return src, radio.drop_link, lambda: None
 
 
-class LslSender:
-    """An LSL outlet sending 250 Hz in real time; :meth:`pause` stops it for a while
-    (the samples of that time are never sent: a silent sender, then a jump)."""
-
-    def __init__(self, pylsl, name, n_ch=2, fs=250.0):
-        info = pylsl.StreamInfo(name, "EMG", n_ch, fs, "float32", f"conf-{name}")
-        self.outlet, self.pylsl, self.fs, self.n_ch = pylsl.StreamOutlet(info), pylsl, fs, n_ch
-        self._pause_until = 0.0
-        self._stop = threading.Event()
-        self._t0 = pylsl.local_clock()
-        self._sent = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            now = self.pylsl.local_clock()
-            due = int((now - self._t0) * self.fs)
-            if now < self._pause_until:
-                self._sent = due                       # these samples are lost
-                continue
-            if due > self._sent:
-                k = np.arange(self._sent, due)
-                self.outlet.push_chunk(np.zeros((len(k), self.n_ch)).tolist(),
-                                       (self._t0 + k / self.fs).tolist())
-                self._sent = due
-
-    def pause(self, s=0.8):
-        self._pause_until = self.pylsl.local_clock() + s
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join()
-
-
 def lsl_case(tmp_path):
-    pylsl = pytest.importorskip("pylsl", reason="pylsl (extra 'lsl') is not installed")
+    pytest.importorskip("pylsl", reason="pylsl (extra 'lsl') is not installed")
+    from emgpipe.devices.lsl.emulator import LslEmulator
     name = f"emgpipe-conf-{uuid.uuid4().hex[:10]}"
-    sender = LslSender(pylsl, name)
+    sender = LslEmulator(name, None, fs=250.0, n_channels=2).start()   # silent for 0.8 s on drop
     src = open_source(f"lsl:{name}?timeout_s=3&stall_s=0.3&reconnect_s=5&names="
                       + ",".join(_names(2)))
     return src, sender.pause, sender.stop

@@ -139,3 +139,22 @@ def test_uri_options_are_checked():
     with pytest.raises(UsageError, match="needs a stream name"):
         open_source("lsl:")
     assert open_source("lsl:X?speed=3").uri == "lsl:X"   # speed is meaningless live: ignored
+
+
+def test_emulator_streams_a_recording_with_its_names_in_microvolts(name):
+    """LslEmulator: an (n, channels) µV recording, looped, read back by the source as sent
+    (float32), with the channel labels and units of the stream's description."""
+    from emgpipe.devices.lsl.emulator import LslEmulator
+    x = np.random.default_rng(4).normal(0.0, 50.0, (300, 2))
+    with LslEmulator(name, x, fs=FS, ch_names=("calf_left", "calf_right"), speed=4.0) as emu:
+        with LslSource(name, timeout=3, stall_s=2, reconnect_s=4) as src:
+            assert src.ch_names == ("calf_left", "calf_right") and src.fs == FS
+            assert src.meta["uv_per_unit"] == [1.0, 1.0]
+            chunks = read_until(src, 450)
+    seqs = np.concatenate([c.seq + np.arange(c.n_samples) for c in chunks])
+    data = np.concatenate([c.data for c in chunks])
+    assert not any(c.gaps for c in chunks) and emu.lost == 0
+    first = round((chunks[0].t0 - src.meta["time_correction_s"] - emu._t0) * FS)  # joined late
+    np.testing.assert_allclose(data, x[(first + seqs) % len(x)].astype(np.float32), rtol=1e-6)
+    with pytest.raises(ValueError, match="3 channel name"):
+        LslEmulator(name, x, ch_names=("a", "b", "c"))
