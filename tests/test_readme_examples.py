@@ -70,7 +70,7 @@ BOUNDED = {
         lambda c: c.replace("/dev/ttyACM0", "$BRIDGE"), "the emulated bridge instead of a device"),
     r"^emgpipe night --source bridge:/dev/ttyACM0 --out .*$": (
         lambda c: c.replace("/dev/ttyACM0", "$BRIDGE") + " --duration 650",
-        "runs until Ctrl-C: 650 s of the emulated bridge at 100x (cramp_sweep: cramps for --event 2)"),
+        "runs until Ctrl-C: 650 s of the emulated bridge at 100x (cramp_sweep: a cramp for --event 1)"),
     r"^python datasets/make_benchmark\.py$": (
         lambda c: c + " --list", "writes ~43 h / ~2 GB in minutes: --list checks the script and its set"),
     r"^emgpipe bench datasets/benchmark/raw1000 --jobs 2( --wearer)?$": (
