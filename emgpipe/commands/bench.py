@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..errors import BadData, UsageError
-from ..metrics import EVENT_KINDS, combine, format_table, match, read_labels, score
+from ..metrics import EVENT_KINDS, combine, format_table, json_safe, match, read_labels, score
 
 log = logging.getLogger(__name__)
 
@@ -410,16 +410,6 @@ def format_targets(rows: list, columns=TARGET_COLUMNS) -> str:
     return format_table([target_row] + out, cols)
 
 
-def _clean(obj):
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def run(args) -> int:
     paths = find_labeled(args.directory)
     if not paths:
@@ -446,7 +436,7 @@ def run(args) -> int:
     summary = summarize(results)
     summary["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:
-        print(json.dumps(_clean(summary), indent=1))
+        print(json.dumps(json_safe(summary), indent=1))
         return failed.exit_code if failed else 0
     print(f"{summary['n_recordings']} labelled recordings, {summary['hours']:.2f} h of signal, "
           f"replayed in {summary['wall_s']:.0f} s")

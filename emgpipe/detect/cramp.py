@@ -183,11 +183,8 @@ class CrampSettings:
     min_voluntary_s: float = 0.5        # AASM: a leg movement lasts >= 0.5 s
 
     @classmethod
-    def from_model(cls, model, mode: str | None = None) -> "CrampSettings":
+    def from_model(cls, model) -> "CrampSettings":
         table = model.section("detector")
-        override = table.pop(mode, None) if mode else None   # an optional [detector.<mode>] table
-        if isinstance(override, dict):
-            table.update(override)
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in table.items() if k in names})
 
