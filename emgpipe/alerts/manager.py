@@ -161,7 +161,7 @@ class SinkWorker:
             log.warning("alerts: %s sink still busy at exit; abandoned", self.name)
             for alert in left:       # say what never went out (the night log records it)
                 self.n_abandoned += 1
-                self._report(alert, "abandoned", f"sink still busy after {timeout:g} s at exit")
+                self._report(alert, "abandoned", f"sink still busy after {round(timeout, 2):g} s at exit")
         try:
             self.sink.close()
         except Exception:
