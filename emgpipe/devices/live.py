@@ -10,21 +10,29 @@
 - :class:`LinkLog` records disconnects/reconnects in ``meta["disconnects"]``
   and tells listeners (e.g. the night logger).
 - :class:`LiveSource`: the base of every live device source (options with the
-  same names everywhere, link listeners, reconnect back-off).
+  same names everywhere, link listeners, reconnect back-off, and the reader
+  thread: one implementation of "read on a thread, assemble on the consumer's").
 """
 from __future__ import annotations
 
+import collections
 import logging
+import queue
+import threading
 import time
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from ..errors import DeviceError, StreamLost
 from ..types import Chunk, Gap
 from .base import Source
 from .options import LIVE, parse_options
 
 log = logging.getLogger(__name__)
+
+#: Items a reader thread may queue ahead of a slow consumer (~10 min at 20 ms reads).
+QUEUE_ITEMS = 30000
 
 #: A shortfall of this fraction of one counter cycle between the wall clock and
 #: the counter marks a loss longer than one wrap (see PacketCounter.unwrap).
@@ -318,17 +326,20 @@ class LinkLog:
 
 def drain(q, timeout: float) -> list:
     """Everything in queue ``q``: wait up to ``timeout`` for the first item."""
-    import queue as _queue
     items = []
     try:
         items.append(q.get(timeout=timeout))
-    except _queue.Empty:
+    except queue.Empty:
         return items
     while True:
         try:
             items.append(q.get_nowait())
-        except _queue.Empty:
+        except queue.Empty:
             return items
+
+
+class LinkDown(Exception):
+    """Raised by :meth:`LiveSource._read_link` when the transport failed (the reason)."""
 
 
 def backoff(schedule) -> Iterator[float]:
@@ -353,6 +364,25 @@ class LiveSource(Source):
       (:meth:`backoff_delays`).
     - **Channel names**: ``names=`` through :meth:`Source.use_names` (the
       bridge names its RAW channels itself).
+    - **The reader thread** (:meth:`_start_reader`, used by the Cyton and the
+      firmware bridge): one thread per source calls the subclass's
+      :meth:`_read_link` (one read of the transport; it queues what it read,
+      stamped with its arrival time, with :meth:`_put`) until
+      :meth:`_stop_reader`. Silence for ``stall_s`` (counted as listening
+      time, see :meth:`_reader`) or a :class:`LinkDown` starts
+      :meth:`_recover`: ``lost``, back-off over :meth:`_reconnect`, then
+      ``restored`` or ``fatal``, queued behind the data read before. The
+      consumer's :meth:`chunks` (the caller's thread) drains the queue in
+      order through :meth:`_on_item` and :meth:`_assembled`, so the chunk
+      assembly and the link log are touched by one thread only, in arrival
+      order. Finished chunks wait in a deque: a consumer that stops iterating
+      and calls :meth:`chunks` again loses nothing. The Ganglion's reader is
+      its BLE event loop's thread (bleak's callbacks) and liblsl buffers for
+      the LSL inlet; both feed the same assembly and link log.
+
+    A source using the reader thread sets ``read_s``, ``stall_s`` and
+    ``reconnect_s`` and implements :meth:`_read_link`, :meth:`_reconnect`,
+    :meth:`_drop_link` and :meth:`_on_item` (or ``_on_data``).
     """
 
     OPTIONS: dict = LIVE
@@ -365,6 +395,14 @@ class LiveSource(Source):
         #: Callables told about disconnects/reconnects (see :class:`LinkLog`).
         self.link_listeners: list = []
         self.backoff = tuple(self.BACKOFF)
+        self._halt = threading.Event()       # set: the reader thread must end
+        self._thread: threading.Thread | None = None
+        self._q: queue.Queue | None = None   # reader -> consumer: (kind, monotonic t, payload)
+        self._ready: collections.deque = collections.deque()   # chunks not yet handed out
+        self._fatal: BaseException | None = None
+        self._down_since: float | None = None  # last data before the current outage
+        self._rx_t = 0.0                     # monotonic time of the last data read
+        self._quiet_s = 0.0                  # listening time without data since then
 
     @classmethod
     def options_from_uri(cls, target: str, options: dict) -> dict:
@@ -384,3 +422,189 @@ class LiveSource(Source):
     def backoff_delays(self) -> Iterator[float]:
         """Delays between reconnection attempts (:data:`BACKOFF`, last value repeats)."""
         return backoff(self.backoff)
+
+    # ------------------------------------------------------------------ reader thread
+    #: Errors of one reconnection attempt that mean "try again" (DeviceError and
+    #: OSError cover pyserial's SerialException and the device's own errors).
+    RECONNECT_ERRORS: tuple = (DeviceError, OSError, LinkDown)
+
+    def _new_queue(self) -> None:
+        """A fresh reader -> consumer queue (at open, before the first read)."""
+        self._q = queue.Queue(maxsize=QUEUE_ITEMS)
+        self._ready = collections.deque()
+        self._fatal = None
+        self._down_since = None
+
+    def _start_reader(self, name: str) -> None:
+        """Start the reader thread (after the connection is set up)."""
+        if self._q is None:
+            self._new_queue()
+        self._halt.clear()
+        self._thread = threading.Thread(target=self._reader, name=name, daemon=True)
+        self._thread.start()
+
+    def _stop_reader(self, timeout: float) -> None:
+        """Ask the reader thread to end and wait up to ``timeout`` seconds for it."""
+        self._halt.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=timeout)
+
+    @property
+    def reading(self) -> bool:
+        """True from the reader's start to :meth:`_stop_reader`."""
+        return self._thread is not None
+
+    def _put(self, item: tuple) -> None:
+        """Queue ``(kind, monotonic t, payload)`` for the consumer (reader thread).
+
+        Blocks while the queue is full (lossless; the device's own buffers
+        then fill, and their overflow comes out as gaps), until halted.
+        """
+        while not self._halt.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                log.warning("%s: consumer is not keeping up; reader waiting", self.uri)
+
+    def _reader(self) -> None:
+        """The reader thread: :meth:`_read_link` until halted, recovering lost links.
+
+        Silence is measured as *listening* time (``_quiet_s``): the summed
+        duration of the reads that returned nothing since the last data, each
+        counted for at most ``2 * read_s``. A read that took longer, or time
+        spent between reads, means this thread was not running (overloaded
+        host, swapping, a long GIL hold), and meanwhile the device's bytes
+        wait in the OS buffers: that is no evidence of a silent link. The
+        stall test uses it, and so can the packet counter's wrap guard (the
+        Cyton passes it along with its bytes), so neither invents a lost link
+        or lost counter cycles when the host, not the device, paused.
+        """
+        self._rx_t, self._quiet_s = time.monotonic(), 0.0
+        while not self._halt.is_set():
+            t_read = time.monotonic()
+            try:
+                got = self._read_link()
+            except LinkDown as exc:
+                if self._halt.is_set():
+                    break
+                if not self._recover(str(exc), self._rx_t):
+                    break
+                self._rx_t, self._quiet_s = time.monotonic(), 0.0
+                continue
+            except Exception as exc:  # a bug or an unusable device: end the stream, loudly
+                if not self._halt.is_set():
+                    log.exception("%s: reader failed", self.uri)
+                    self._put(("fatal", time.monotonic(), exc))
+                break
+            now = time.monotonic()
+            if got:
+                self._rx_t, self._quiet_s = now, 0.0
+                self._down_since = None
+                continue
+            self._quiet_s += min(now - t_read, 2 * self.read_s)
+            if self._quiet_s >= self.stall_s:
+                if not self._recover(f"no data for {self.stall_s:g} s", self._rx_t):
+                    break
+                self._rx_t, self._quiet_s = time.monotonic(), 0.0
+
+    def _recover(self, reason: str, t_last: float) -> bool:
+        """Reconnect with back-off (reader thread); False if given up or halted.
+
+        Queues ``("lost", t_last, reason)``, then ``("restored", t,
+        {"elapsed", "attempts"})`` or ``("fatal", t, exception)``.
+        ``reconnect_s`` counts from the last data, across repeated losses: a
+        device that reconnects but never sends data is eventually given up.
+        """
+        if self._down_since is None:
+            self._down_since = t_last
+        base = self._down_since
+        self._put(("lost", t_last, reason))
+        self._drop_link()
+        delays, attempts, last_err = self.backoff_delays(), 0, None
+        while not self._halt.is_set():
+            if time.monotonic() - base >= self.reconnect_s and (attempts or base < t_last):
+                break
+            attempts += 1
+            try:
+                if not self._reconnect():  # halted meanwhile
+                    return False
+                now = time.monotonic()
+                self._put(("restored", now, {"elapsed": now - t_last, "attempts": attempts}))
+                return True
+            except self.RECONNECT_ERRORS as exc:
+                last_err = exc
+                log.debug("%s: reconnect attempt %d failed: %s", self.uri, attempts, exc)
+                self._drop_link()
+            if time.monotonic() - base >= self.reconnect_s:
+                break
+            self._halt.wait(next(delays))
+        if not self._halt.is_set():
+            self._put(("fatal", time.monotonic(), self._lost_error(reason, last_err)))
+        return False
+
+    def _lost_error(self, reason: str, last_err) -> Exception:
+        """The exception iteration ends with when reconnecting failed for ``reconnect_s``."""
+        return StreamLost(f"{self.uri}: {reason}; could not reconnect within {self.reconnect_s:g} s "
+                          f"(last error: {last_err or 'connected but no data came'})")
+
+    def _read_link(self) -> bool:
+        """One read of the transport (reader thread); True if data came.
+
+        Queue what was read with :meth:`_put`; raise :class:`LinkDown` when the
+        transport failed.
+        """
+        raise NotImplementedError
+
+    def _reconnect(self) -> bool:
+        """Reopen the transport and restart streaming (reader thread).
+
+        Raise one of :data:`RECONNECT_ERRORS` to try again later; return False
+        if halted meanwhile (leaving the transport closed), else True.
+        """
+        raise NotImplementedError
+
+    def _drop_link(self) -> None:
+        """Close the lost transport (reader thread); must not raise."""
+
+    def _on_item(self, kind: str, t: float, payload):
+        """Apply one queued item (consumer thread); return the exception of a ``fatal``.
+
+        ``data`` goes to ``_on_data(t, *payload)``; ``lost`` / ``restored`` /
+        ``fatal`` to the link log and the chunk assembler ``_asm``
+        (:meth:`LinkLog.apply`).
+        """
+        if kind == "data":
+            self._on_data(t, *payload)
+            return None
+        return self._link.apply(kind, t, payload, self._asm)
+
+    def _assembled(self) -> list:
+        """Chunks finished by the items applied (consumer thread)."""
+        return self._asm.pop()
+
+    def _wait_s(self) -> float:
+        """Longest wait for the reader's next item."""
+        return max(self.read_s, 0.01) * 2
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Chunks as the reader thread delivers them (about every ``read_s``).
+
+        Ends when :meth:`stop` is called; raises the
+        :class:`~emgpipe.errors.StreamLost` of a link that did not come back,
+        after the chunks read before it.
+        """
+        if not self.reading:
+            self.open()
+        while not self._stopped:
+            while self._ready:
+                yield self._ready.popleft()
+            if self._fatal is not None:
+                exc, self._fatal = self._fatal, None
+                raise exc
+            for kind, t, payload in drain(self._q, self._wait_s()):
+                fatal = self._on_item(kind, t, payload)
+                if fatal is not None and self._fatal is None:
+                    self._fatal = fatal
+            self._ready.extend(self._assembled())

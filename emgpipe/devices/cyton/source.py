@@ -15,7 +15,8 @@ streaming), ``v`` (soft reset; read to ``$$$``; a reply containing
 (defaults), one ``x CH 0 GAIN 0 BIAS SRB2 0 X`` per channel (EMG: bipolar,
 SRB2 off, gain tracked for scaling), then ``b``. ``s`` stops on close.
 
-A background thread reads the port and hands raw bytes with their arrival time
+The live sources' reader thread (:class:`~emgpipe.devices.live.LiveSource`)
+reads the port and hands raw bytes with their arrival time
 to :meth:`CytonSource.chunks`, which parses 33-byte packets (resyncing after
 junk), unwraps the 8-bit sample counter into ``seq`` and reports lost packets
 as gaps. If reads fail (unplugged dongle) or no data comes for ``stall_s``
@@ -28,26 +29,20 @@ callables in ``link_listeners``.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
-from typing import Iterator
 
 import numpy as np
 
-from ...errors import DeviceError, DeviceNotFound, ProtocolError, StreamLost, UsageError
+from ...errors import DeviceNotFound, ProtocolError, UsageError
 from . import protocol as cp
-from ..live import ChunkAssembler, LiveSource, PacketCounter, drain
+from ..live import ChunkAssembler, LinkDown, LiveSource, PacketCounter
 from ..options import LIVE, Option, flag
 from ..serialport import open_serial
-from ...types import Chunk
 
 log = logging.getLogger(__name__)
 
 #: Bytes asked per read; the read returns earlier after ``read_s``.
 READ_SIZE = 4096
-#: Items the reader may queue ahead of a slow consumer (~10 min at 20 ms reads).
-QUEUE_ITEMS = 30000
 
 
 def gains(value):
@@ -137,10 +132,7 @@ class CytonSource(LiveSource):
         self.reply_timeout = float(reply_timeout)
         self.read_s = float(read_s)
         self._ser = None
-        self._thread = None
-        self._halt = threading.Event()
         self._n_channels = None
-        self._down_since = None
 
     # ------------------------------------------------------------------ connection
 
@@ -242,18 +234,13 @@ class CytonSource(LiveSource):
         self._asm = ChunkAssembler(self.fs, self.ch_names, self.uri)
         self._new_link_log()
         self._pending_half = None
-        self._q = queue.Queue(maxsize=QUEUE_ITEMS)
-        self._thread = threading.Thread(target=self._reader, name=f"cyton-reader {self.port}",
-                                        daemon=True)
-        self._thread.start()
+        self._new_queue()
+        self._start_reader(f"cyton-reader {self.port}")
         log.info("%s: streaming %d channels at %g Hz (firmware %s)", self.uri, n, self.fs,
                  info["firmware"])
 
     def close(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0 + self.read_s)
-            self._thread = None
+        self._stop_reader(2.0 + self.read_s)
         ser, self._ser = self._ser, None
         if ser is not None:
             try:
@@ -267,102 +254,48 @@ class CytonSource(LiveSource):
                 pass
 
     # ------------------------------------------------------------------ reader thread
+    # (LiveSource._reader runs the loop: stall test, recovery with back-off)
 
-    def _put(self, item) -> None:
-        while not self._halt.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                log.warning("%s: consumer is not keeping up; reader waiting", self.uri)
-
-    def _reader(self) -> None:
-        """Read the port; bytes go to the consumer with their arrival time.
-
-        Silence is measured as *listening* time: the summed duration of the
-        reads that returned nothing since the last byte, each counted for at
-        most ``2 * read_s``. A read that took longer, or time spent between
-        reads, means this thread was not running (overloaded host, swapping,
-        a long GIL hold), and meanwhile the device's bytes wait in the OS
-        buffers: that is no evidence of a silent link. Both the stall test and
-        the packet counter's wrap guard use it, so neither invents a lost link
-        or lost counter cycles when the host, not the device, paused.
-        """
+    def _read_link(self) -> bool:
+        """One read of the port; bytes go to the consumer with their arrival
+        time and the listening time without data before them (the packet
+        counter's wrap guard)."""
         import serial
-        last = time.monotonic()
-        listened = 0.0  # seconds of empty reads since the last data
-        while not self._halt.is_set():
-            t_read = time.monotonic()
-            try:
-                data = self._ser.read(READ_SIZE)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial internals after the fd vanished.
-                if self._halt.is_set():
-                    break
-                if not self._recover(f"read failed: {exc}", last):
-                    break
-                last, listened = time.monotonic(), 0.0
-                continue
-            now = time.monotonic()
-            if data:
-                self._put(("data", now, (data, listened)))
-                last, listened = now, 0.0
-                self._down_since = None
-                continue
-            listened += min(now - t_read, 2 * self.read_s)
-            if listened >= self.stall_s:
-                if not self._recover(f"no data for {self.stall_s:g} s", last):
-                    break
-                last, listened = time.monotonic(), 0.0
+        try:
+            data = self._ser.read(READ_SIZE)
+        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            # TypeError/AttributeError: pyserial internals after the fd vanished.
+            raise LinkDown(f"read failed: {exc}") from exc
+        if data:
+            self._put(("data", time.monotonic(), (data, self._quiet_s)))
+        return bool(data)
 
-    def _recover(self, reason: str, t_last: float) -> bool:
-        """Reopen the port and restart streaming; False if given up or halted.
-
-        ``reconnect_s`` counts from the last data, across repeated losses: a
-        board that reconnects but never sends data is eventually given up.
-        """
-        import serial
-        if self._down_since is None:
-            self._down_since = t_last
-        base = self._down_since
-        self._put(("lost", t_last, reason))
+    def _drop_link(self) -> None:
         try:
             self._ser.close()
         except Exception:
             pass
-        delays, attempts, last_err = self.backoff_delays(), 0, None
-        while not self._halt.is_set():
-            if time.monotonic() - base >= self.reconnect_s and (attempts or base < t_last):
-                break
-            attempts += 1
-            ser = None
+
+    def _reconnect(self) -> bool:
+        """Reopen the same port and redo the connection sequence."""
+        ser = self._open_port()
+        try:
+            self._handshake(ser)
+        except BaseException:
             try:
-                ser = self._open_port()
-                self._handshake(ser)
-                if self._halt.is_set():  # close() came meanwhile: leave the port closed
-                    ser.write(cp.COMMAND_STOP)
-                    ser.close()
-                    return False
-                self._ser = ser
-                now = time.monotonic()
-                self._put(("restored", now, {"elapsed": now - t_last, "attempts": attempts}))
-                return True
-            except (DeviceError, serial.SerialException, OSError) as exc:
-                last_err = exc
-                log.debug("%s: reconnect attempt %d failed: %s", self.uri, attempts, exc)
-                if ser is not None:
-                    try:
-                        ser.close()
-                    except Exception:
-                        pass
-            if time.monotonic() - base >= self.reconnect_s:
-                break
-            self._halt.wait(next(delays))
-        if not self._halt.is_set():
-            self._put(("fatal", time.monotonic(), StreamLost(
-                f"{self.uri}: {reason}; could not reconnect within {self.reconnect_s:g} s "
-                f"(last error: {last_err or 'connected but no data came'})")))
-        return False
+                ser.close()
+            except Exception:
+                pass
+            raise
+        if self._halt.is_set():  # close() came meanwhile: leave the port closed
+            try:
+                ser.write(cp.COMMAND_STOP)
+                ser.close()
+            except Exception:
+                pass
+            return False
+        self._ser = ser
+        return True
 
     # ------------------------------------------------------------------ consumer
 
@@ -391,22 +324,14 @@ class CytonSource(LiveSource):
         if rows:
             self._asm.push(rows_i, np.asarray(rows) * self._scale, t)
 
-    def chunks(self) -> Iterator[Chunk]:
-        """Chunks as they arrive (about every ``read_s``); see the class doc."""
-        if self._ser is None and self._thread is None:
-            self.open()
-        while not self._stopped:
-            fatal = None
-            for kind, t, payload in drain(self._q, max(self.read_s, 0.01) * 2):
-                if kind == "data":
-                    self._on_data(t, *payload)
-                    continue
-                fatal = self._link.apply(kind, t, payload, self._asm) or fatal
-                if kind == "restored":  # the board was reset: new counter, no partial packet
-                    self._parser.reset()
-                    self._counter.reset()
-                    self._pending_half = None
-            self.meta["lost_samples"] = self._asm.n_lost
-            yield from self._asm.pop()
-            if fatal is not None:
-                raise fatal
+    def _on_item(self, kind: str, t: float, payload):
+        fatal = super()._on_item(kind, t, payload)
+        if kind == "restored":  # the board was reset: new counter, no partial packet
+            self._parser.reset()
+            self._counter.reset()
+            self._pending_half = None
+        return fatal
+
+    def _assembled(self) -> list:
+        self.meta["lost_samples"] = self._asm.n_lost
+        return self._asm.pop()
