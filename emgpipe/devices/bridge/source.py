@@ -4,9 +4,13 @@ Both speak the same frames (``firmware_bridge/protocol.md``) over a
 :mod:`~emgpipe.devices.bridge.links` transport. ``open()`` identifies the device
 (retrying while an Uno reboots after the port opens), sets the rate if asked,
 and starts streaming; ``chunks()`` yields µV chunks whose ``seq`` follows the
-device's sample counter. A lost link (unplug, BLE drop, or no data for
-``stall`` seconds) is retried with back-off; the outage comes out as a gap on
-the next chunk. ``send_buzz(ms)`` drives the haptic motor (thread-safe).
+device's sample counter. The frames are read on the live sources' reader
+thread (:class:`~emgpipe.devices.live.LiveSource`), which also handles STATUS
+and ACK frames and redoes the handshake when the device restarts; DATA and
+BUTTON frames become chunks and answers on the thread that iterates the
+chunks. A lost link (unplug, BLE drop, or no data for ``stall`` seconds) is
+retried with the shared back-off; the outage comes out as a gap on the next
+chunk. ``send_buzz(ms)`` drives the haptic motor (thread-safe).
 A press of the device's button (BUTTON frame: short = "not a cramp", long =
 "cramp") is handed to every callable in ``answer_listeners`` as
 ``{"answer", "source": "button", "press", "held_ms", "sample"}``, on the
@@ -39,18 +43,14 @@ the bridge's older ``stall``, ``reconnect``, ``handshake`` and ``scan`` still wo
 """
 from __future__ import annotations
 
-import collections
 import itertools
 import logging
-import math
 import threading
 import time
-from typing import Iterator
 
 from ...errors import DeviceError, DeviceNotFound, ProtocolError, StreamLost, UsageError
-from ..live import LiveSource
+from ..live import LinkDown, LiveSource
 from ..options import BLE, LIVE, Option, flag, names as names_option, positive, whole
-from ...types import Chunk
 from ..serialport import PORT_EXAMPLES, available_ports
 from .links import BleLink, LinkLost, SerialLink
 from .protocol import (DEFAULT_BAUD, PROTOCOL_VERSION, AckFrame, ButtonFrame, ChannelKind, DataFrame, Flag,
@@ -105,13 +105,10 @@ class BridgeSource(LiveSource):
         self.status: StatusFrame | None = None
         self.decoder = FrameDecoder()
         self.assembler: ChunkAssembler | None = None
-        self._stop_ev = threading.Event()
         self._cmd_seq = itertools.count()
         self._cmd_lock = threading.Lock()
-        self._pending: list = []
-        self._ready: collections.deque = collections.deque()
+        self._pending: list = []             # frames read but not yet handled (reader side)
         self._streaming = False
-        self._last_data_t = 0.0
         self._boot_id = None
         self._opened = False
         self.disconnects = 0
@@ -123,6 +120,18 @@ class BridgeSource(LiveSource):
         self.answer_listeners: list = []     # called with each button answer (dict)
         self._new_link_log()
         self._restored = None                # (monotonic, elapsed s) of a reconnect not yet told
+
+    #: One reconnection attempt failed: try again.
+    RECONNECT_ERRORS = (DeviceError, LinkLost, OSError)
+
+    # the names the live-source base uses
+    @property
+    def stall_s(self) -> float:
+        return self.stall
+
+    @property
+    def reconnect_s(self) -> float:
+        return self.reconnect
 
     # ------------------------------------------------------------------ commands
     def _next_seq(self) -> int:
@@ -159,6 +168,12 @@ class BridgeSource(LiveSource):
         data = self.link.read(timeout)
         return self.decoder.feed(data) if data else []
 
+    def _forward(self, frames: list, push: bool = False) -> None:
+        """Hand frames read to the consumer: every frame counts for the lost-frame
+        counter, BUTTON frames are answers, DATA frames become samples if ``push``."""
+        if frames:
+            self._put(("frames", time.monotonic(), (frames, push, self.assembler is not None)))
+
     def _await(self, pred, timeout: float, *, resend=None, every: float = 0.5):
         """Read frames until ``pred(frame)``; keep the rest for the stream."""
         deadline = time.monotonic() + timeout
@@ -166,14 +181,14 @@ class BridgeSource(LiveSource):
         while True:
             frames = self._read_frames(0.05)
             for i, f in enumerate(frames):
-                if self.assembler is not None:
-                    self.assembler.note_frame_seq(f.seq)
                 if pred(f):
-                    self._pending.extend(x for x in frames[i + 1:])
+                    self._forward(frames[:i + 1])
+                    self._pending.extend(frames[i + 1:])
                     return f
                 self._handle_side_frame(f, during_handshake=True)
+            self._forward(frames)
             now = time.monotonic()
-            if now >= deadline or self._stop_ev.is_set():
+            if now >= deadline or self._halt.is_set():
                 return None
             if resend is not None and now >= next_send:
                 resend()
@@ -216,7 +231,7 @@ class BridgeSource(LiveSource):
         self._streaming = False
         st = self._identify()
         first = self.assembler is None
-        want = self.rate if first else (self.assembler.fs_hz if self.assembler else None)
+        want = self.rate if first else self.assembler.fs_hz
         if want and st.fs_hz != want:
             ack = self._command(FrameType.SET_RATE, fs_hz=int(want))
             if not ack.ok:
@@ -226,7 +241,8 @@ class BridgeSource(LiveSource):
                     f"clock; see firmware_bridge/protocol.md)")
             st = self._identify()
             if not first:
-                self.assembler.restarted("sample rate restored (device counter restarted)")
+                self._put(("restarted", time.monotonic(),
+                           "sample rate restored (device counter restarted)"))
         if first:
             n_raw = sum(1 for _, k in st.channels if k == ChannelKind.RAW)
             if self.names and len(self.names) != n_raw:
@@ -242,7 +258,7 @@ class BridgeSource(LiveSource):
                 f"{st.n_ch} ch) than the stream ({self.assembler.fs_hz} Hz, "
                 f"{self.assembler.n_ch_dev} ch)")
         if self._boot_id is not None and st.boot_id != self._boot_id:
-            self.assembler.restarted("device restarted")
+            self._put(("restarted", time.monotonic(), "device restarted"))
         self._boot_id = st.boot_id
         self.status = st
         self.device_overruns = st.overruns
@@ -250,12 +266,12 @@ class BridgeSource(LiveSource):
         # device's buffer): only frames after START's ACK feed the stream.
         for f in self._pending:
             self._handle_side_frame(f, during_handshake=True)
-        self._pending.clear()
+        self._forward(self._pending)
+        self._pending = []
         ack = self._command(FrameType.START)
         if not ack.ok:
             raise ProtocolError(f"{self.uri}: device refused START ({Result(ack.result).name})")
         self._streaming = True
-        self._last_data_t = time.monotonic()
         self._update_meta()
 
     def _update_meta(self) -> None:
@@ -307,6 +323,8 @@ class BridgeSource(LiveSource):
     def open(self) -> None:
         if self._opened:
             return
+        self._new_queue()          # the handshake already hands frames to the consumer
+        self._halt.clear()
         self.link.open()
         try:
             self._handshake()
@@ -317,12 +335,10 @@ class BridgeSource(LiveSource):
         st = self.status
         log.info("%s: %s fw %d.%d, %d Hz, channels %s, %.4g µV/count", self.uri, st.board_name,
                  st.fw_major, st.fw_minor, st.fs_hz, ",".join(self.ch_names), st.uv_per_count)
-
-    def stop(self) -> None:
-        super().stop()
-        self._stop_ev.set()
+        self._start_reader(f"bridge-reader {self.uri}")
 
     def close(self) -> None:
+        self._stop_reader(2.0 + self.read_s)
         if self._opened and self.link.is_open:
             try:
                 self._send(FrameType.STOP)
@@ -363,10 +379,8 @@ class BridgeSource(LiveSource):
                 self.protocol_warnings += 1
                 log.warning("%s: device answered %s to command type 0x%02x", self.uri,
                             f.result, f.cmd_type)
-        elif isinstance(f, ButtonFrame):
-            self._on_button(f)
-        elif isinstance(f, DataFrame):
-            pass  # DATA before START is acknowledged: left over from a previous session
+        elif isinstance(f, (ButtonFrame, DataFrame)):
+            pass  # the consumer's (_on_item); DATA before START is left over from a previous session
         else:
             self.protocol_warnings += 1
             log.warning("%s: unexpected %s frame from the device", self.uri, f.type.name)
@@ -390,85 +404,102 @@ class BridgeSource(LiveSource):
             except Exception:            # a listener must not stop the stream
                 log.exception("%s: button listener failed", self.uri)
 
-    def _recover(self, reason: str) -> None:
-        """Reconnect with back-off until ``reconnect`` seconds pass."""
+    # ------------------------------------------------------------------ reader thread
+    def _read_link(self) -> bool:
+        """Read frames; handle STATUS/ACK here, hand the rest to the consumer.
+
+        A device that restarted or stopped streaming by itself gets the
+        handshake again (a failure there is a lost link). True if DATA came.
+        """
+        frames, self._pending = self._pending, []
+        try:
+            frames = frames + self._read_frames(self.read_s)
+        except LinkLost as exc:
+            self._forward(frames, push=self._streaming)
+            raise LinkDown(str(exc)) from exc
+        if not frames:
+            return False
+        push = self._streaming
+        restart = False
+        for f in frames:
+            if not isinstance(f, DataFrame) and self._handle_side_frame(f):
+                restart = True
+        self._forward(frames, push=push)
+        if restart:
+            try:
+                self._handshake()
+            except (DeviceError, LinkLost) as exc:
+                raise LinkDown(f"device restarted; {exc}") from exc
+        return push and any(isinstance(f, DataFrame) for f in frames)
+
+    def _recover(self, reason: str, t_last: float) -> bool:
         self.disconnects += 1
         self._streaming = False
-        self.assembler.interrupted(f"disconnect ({reason})")
-        t_lost = time.monotonic()
-        self._link.lost(t_lost, reason, self._stream_seq())   # logs the warning, tells the listeners
+        return super()._recover(reason, t_last)
+
+    def _drop_link(self) -> None:
         self.link.close()
-        delays = self.backoff_delays()
-        last_err = reason
-        while not self._stop_ev.is_set():
-            try:
-                if not self.link.is_open:
-                    self.link.open()
-                self._handshake()
-                # told with the first chunk after it, whose gap says how many samples were lost
-                self._restored = (time.monotonic(), time.monotonic() - t_lost)
-                return
-            except (DeviceError, LinkLost) as exc:
-                last_err = str(exc)
-                log.info("%s: reconnect attempt failed: %s", self.uri, exc)
-                self.link.close()
-            if time.monotonic() - t_lost > self.reconnect:
-                self._link.gave_up(time.monotonic(), last_err, self._stream_seq())
-                raise StreamLost(f"{self.uri}: device lost ({reason}) and not back after "
-                                 f"{self.reconnect:g} s (last error: {last_err})")
-            self._stop_ev.wait(next(delays))
 
-    def chunks(self) -> Iterator[Chunk]:
-        if not self._opened:
-            self.open()
-        while not self._stop_ev.is_set():
-            # Chunks wait in self._ready, so a consumer that stops iterating and
-            # calls chunks() again loses nothing.
-            while self._ready:
-                yield self._ready.popleft()
-            try:
-                frames = self._pending + self._read_frames(self.read_s)
-            except LinkLost as exc:
-                self._recover(str(exc))
-                continue
-            self._pending = []
-            now = time.monotonic()
-            out, restart = [], False
+    def _reconnect(self) -> bool:
+        if not self.link.is_open:
+            self.link.open()
+        self._handshake()
+        return True
+
+    def _lost_error(self, reason: str, last_err) -> Exception:
+        return StreamLost(f"{self.uri}: device lost ({reason}) and not back after "
+                          f"{self.reconnect:g} s (last error: {last_err or reason})")
+
+    # ------------------------------------------------------------------ consumer
+    def _on_item(self, kind: str, t: float, payload):
+        """Frames -> chunks and answers; link items -> the assembler and the link log."""
+        asm = self.assembler
+        if kind == "frames":
+            frames, push, note = payload
+            out = []
             for f in frames:
-                self.assembler.note_frame_seq(f.seq)
-                if isinstance(f, DataFrame) and self._streaming:
-                    c = self.assembler.push(f, now)
-                    if c is not None:
-                        out.append(c)
-                        self._last_data_t = now
-                elif self._handle_side_frame(f):
-                    restart = True
+                if note:
+                    asm.note_frame_seq(f.seq)
+                if isinstance(f, DataFrame):
+                    if push:
+                        c = asm.push(f, t)
+                        if c is not None:
+                            out.append(c)
+                elif isinstance(f, ButtonFrame):
+                    self._on_button(f)
             if out:
-                self.meta["counters"] = self.counters()
-                # each column's ADC step (µV): the quality stage's flat-line test must not
-                # call a live 10-bit signal sitting on one code at rest a lead-off
-                lsb = {"lsb_uv": tuple(float(x) for x in self.assembler.scale)}
-                merged = [c.replace(attrs={**c.attrs, **lsb}) for c in merge_chunks(out)]
-                if self._restored is not None:
-                    t_back, elapsed = self._restored
-                    self._restored = None
-                    self._link.restored(t_back, sum(g.n_missing for c in merged for g in c.gaps),
-                                        elapsed, merged[0].seq)
-                self._ready.extend(merged)
-            if restart:
-                self._restart_session("device restarted")
-            elif self._streaming and now - self._last_data_t > self.stall:
-                self._recover(f"no data for {self.stall:g} s")
+                self._deliver(out)
+        elif kind == "restarted":
+            asm.restarted(payload)
+        elif kind == "lost":
+            asm.interrupted(f"disconnect ({payload})")
+            self._link.lost(t, payload, asm.next_seq)   # logs the warning, tells the listeners
+        elif kind == "restored":
+            # told with the first chunk after it, whose gap says how many samples were lost
+            self._restored = (t, payload["elapsed"])
+        elif kind == "fatal":
+            self._link.gave_up(t, str(payload), asm.next_seq)
+            return payload
+        else:
+            raise ValueError(f"unknown reader item {kind!r}")
+        return None
 
-    def _stream_seq(self) -> int:
-        """Stream index of the next sample (where a loss starts)."""
-        return self.assembler.next_seq if self.assembler is not None else 0
+    def _deliver(self, out: list) -> None:
+        """The chunks of one read, merged, with their ADC steps, to the ready queue."""
+        self.meta["counters"] = self.counters()
+        # each column's ADC step (µV): the quality stage's flat-line test must not
+        # call a live 10-bit signal sitting on one code at rest a lead-off
+        lsb = {"lsb_uv": tuple(float(x) for x in self.assembler.scale)}
+        merged = [c.replace(attrs={**c.attrs, **lsb}) for c in merge_chunks(out)]
+        if self._restored is not None:
+            t_back, elapsed = self._restored
+            self._restored = None
+            self._link.restored(t_back, sum(g.n_missing for c in merged for g in c.gaps),
+                                elapsed, merged[0].seq)
+        self._ready.extend(merged)
 
-    def _restart_session(self, reason: str) -> None:
-        try:
-            self._handshake()
-        except (DeviceError, LinkLost) as exc:
-            self._recover(f"{reason}; {exc}")
+    def _assembled(self) -> list:
+        return []   # _on_item hands the chunks out as each read's frames are applied
 
 
 class BridgeSerialSource(BridgeSource):
