@@ -24,9 +24,8 @@ Backpressure policy per edge (DESIGN.md):
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Callable, Iterable
-
-from streamz import Stream
 
 from .detect.quality import QualityDetector, QualitySettings
 from .dsp.features import FeatureSettings, WindowFeatures, WindowFeatureSettings
@@ -34,6 +33,42 @@ from .dsp.filters import BandPass, BandPassSettings, Cascade, MainsNotch, MainsN
 from .dsp.windows import WindowSettings
 from .models import Model, load_model
 from .types import Chunk, Event
+
+
+#: What ``import streamz`` would load for its optional Dask integration.
+_OPTIONAL_STREAMZ = ("distributed", "streamz.dask")
+
+
+def _import_streamz():
+    """``streamz`` without ``dask.distributed``.
+
+    ``import streamz`` imports ``distributed`` (``streamz.core`` looks for a
+    default Dask client, ``streamz/__init__`` imports ``streamz.dask``): about
+    0.3 s and a few hundred modules at every ``emgpipe`` start, for an
+    optional part this graph never uses. Both imports are guarded by
+    ``except ImportError``, so while streamz loads, ``distributed`` and
+    ``streamz.dask`` (which imports ``dask`` first) are made unimportable
+    (``sys.modules[name] = None``), and importable again afterwards: the batch
+    runner (``--workers``, :mod:`emgpipe.batch`) imports Dask as usual.
+    The one effect on streamz: its streams never run on a Dask client's event
+    loop (this graph is synchronous, so they never run on one anyway).
+    """
+    blocked = [m for m in _OPTIONAL_STREAMZ if m not in sys.modules]
+    if "streamz" in sys.modules or len(blocked) < len(_OPTIONAL_STREAMZ):
+        import streamz   # already loaded, or Dask is: nothing to save
+        return streamz
+    for name in blocked:
+        sys.modules[name] = None
+    try:
+        import streamz
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return streamz
+
+
+Stream = _import_streamz().Stream
 
 log = logging.getLogger(__name__)
 
