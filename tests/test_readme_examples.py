@@ -278,11 +278,12 @@ def test_ganglion_example(sandbox, monkeypatch, capsys):
     import types
 
     from emgpipe.cli import main
-    from tests.devices.openbci_fakes import FakeGanglion, exact_fw2_counts, fake_bleak
+    from emgpipe.devices.ganglion.emulator import GanglionEmulator, ble_api
+    from tests.devices.openbci_fakes import exact_fw2_counts
     root, env = sandbox
     counts = exact_fw2_counts(4000, np.random.default_rng(3))
-    dev = FakeGanglion(counts, fw=3, bits=19, packets_per_s=2000)
-    scanner, client = fake_bleak(dev)
+    dev = GanglionEmulator(counts, fw=3, bits=19, packets_per_s=2000)
+    scanner, client = ble_api(dev)
     monkeypatch.setitem(sys.modules, "bleak", types.SimpleNamespace(BleakScanner=scanner, BleakClient=client))
     monkeypatch.chdir(root)
     example = "emgpipe live --source ganglion: --duration 600 --events-out today.events.csv"

@@ -1,8 +1,7 @@
 """Test helpers: stream collection, firmware-3 decoding oracle, exact firmware-2 signals.
 
 The Ganglion's firmware encoders and its emulator at the bleak API boundary live in
-:mod:`emgpipe.devices.ganglion.emulator`; ``FakeGanglion`` and ``fake_bleak`` remain
-here for tests/test_readme_examples.py, which still imports them by those names.
+:mod:`emgpipe.devices.ganglion.emulator` (``GanglionEmulator``, ``ble_api``).
 """
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ import threading
 
 import numpy as np
 
-from emgpipe.devices.ganglion.emulator import GanglionEmulator as FakeGanglion  # noqa: F401
-from emgpipe.devices.ganglion.emulator import ble_api as fake_bleak  # noqa: F401
 from emgpipe.devices.ganglion.emulator import fw3_field
 
 
