@@ -58,6 +58,12 @@ NOT_RUN = {
         "for --duration 3",
     r"^emgpipe live --source lsl:MyEMG --lsl-out$":
         "run in process against a real LSL outlet named MyEMG (test_lsl_example), with --duration 2",
+    r"^emgpipe emulate lsl$":
+        "runs until Ctrl-C: run by test_lsl_emulator_example with --duration, under a stream name of "
+        "its own (tests running at the same time on this host must not read each other's outlet)",
+    r"^emgpipe live --source lsl:emgpipe-emulator$":
+        "run in process by test_lsl_emulator_example against 'emgpipe emulate lsl' (that stream name "
+        "of its own), with --duration 2",
 }
 
 #: Examples run in a bounded or short form: regex -> (rewrite, why).
@@ -295,6 +301,28 @@ def test_ganglion_example(sandbox, monkeypatch, capsys):
     where = str(root / "today.events.csv")
     assert f"events file {where}" in err and f"events written to {where}" in err
     assert (root / "today.events.csv").read_text().startswith("kind,channel,start_s")
+
+
+def test_lsl_emulator_example(sandbox, monkeypatch, capsys):
+    """``emgpipe emulate lsl`` (a subprocess, bounded) read by ``emgpipe live --source
+    lsl:emgpipe-emulator`` (in process, --duration 2), both under a stream name of this test's own."""
+    pytest.importorskip("pylsl")
+    from emgpipe.cli import main
+    root, env = sandbox
+    inline = inline_examples()
+    emulate, live = "emgpipe emulate lsl", "emgpipe live --source lsl:emgpipe-emulator"
+    assert emulate in inline and live in inline
+    name = f"readme-emulator-{os.getpid()}"
+    emu = subprocess.Popen(shlex.split(emulate) + ["--name", name, "--duration", "60"], cwd=root,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        monkeypatch.chdir(root)
+        argv = live.replace("lsl:emgpipe-emulator", f"lsl:{name}").split()[1:]
+        assert main(argv + ["--duration", "2", "--no-ui"]) == 0
+    finally:
+        emu.terminate()
+        emu.communicate(timeout=10)
+    assert "duration reached after 2.0 s" in capsys.readouterr().err
 
 
 def test_lsl_example(sandbox, monkeypatch, capsys):
