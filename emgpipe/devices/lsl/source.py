@@ -31,8 +31,10 @@ near one period).
 
 Link loss
 ---------
-liblsl reconnects by itself (``recover=True``). No sample for ``stall_s``
-seconds counts as a lost link: listeners in ``link_listeners`` hear
+The inlet is read on the live sources' reader thread
+(:class:`~emgpipe.devices.live.LiveSource`). liblsl reconnects by itself
+(``recover=True``), so "reconnecting" is listening: no sample for ``stall_s``
+seconds counts as a lost link, listeners in ``link_listeners`` hear
 ``disconnect``, then ``reconnect`` (with the samples lost, measured from the
 timestamps) when data resumes, and iteration ends with
 :class:`~emgpipe.errors.StreamLost` after ``reconnect_s`` seconds without data.
@@ -48,12 +50,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Iterator
 
 import numpy as np
 
 from ...errors import DeviceNotFound, ProtocolError, StreamLost, UsageError
-from ..live import LiveSource
+from ..live import LinkDown, LiveSource
 from ..options import LIVE, Option, positive
 from ...types import Chunk, Gap
 
@@ -124,6 +125,9 @@ class LslSource(LiveSource):
                "max_buflen": Option(positive, "seconds liblsl buffers for a slow reader")}
     #: URI option -> constructor keyword.
     KWARGS = {"timeout_s": "timeout", "chunk_s": "read_s"}
+    #: liblsl reconnects by itself: a "reconnection attempt" is one read of up to
+    #: ``read_s``, so the attempts follow each other without a pause.
+    BACKOFF = (0.0,)
 
     def __init__(self, name: str, *, timeout: float = 5.0, gap_factor: float = 1.5,
                  stall_s: float = 3.0, reconnect_s: float = 30.0, scale: float | None = None,
@@ -234,12 +238,15 @@ class LslSource(LiveSource):
         self._new_link_log()
         self._next_seq = 0
         self._last_ts = None
-        self._last_data = time.monotonic()
-        self._down_since = None
+        self._held = None          # data read by a "reconnection attempt", queued next
+        self._restored = None      # (monotonic, elapsed s) of a resumption not yet told
         log.info("%s: %d channels at %g Hz from %s", self.uri, len(self.ch_names), self.fs,
                  full.hostname())
+        self._new_queue()
+        self._start_reader(f"lsl-reader {self.name}")
 
     def close(self) -> None:
+        self._stop_reader(2.0 + self.read_s)
         inlet, self._inlet = self._inlet, None
         if inlet is not None:
             try:
@@ -293,26 +300,53 @@ class LslSource(LiveSource):
         self.meta["last_timestamp"] = self._last_ts
         return out
 
-    def chunks(self) -> Iterator[Chunk]:
-        """Chunks as they arrive (up to every ``read_s``); see the module doc."""
-        if self._inlet is None:
-            self.open()
-        while not self._stopped:
+    # ------------------------------------------------------------------ reader thread
+
+    def _read_link(self) -> bool:
+        if self._held is not None:
+            (data, ts), self._held = self._held, None
+        else:
             data, ts = self._pull()
-            now = time.monotonic()
-            if len(ts):
-                chunks = self._chunks_of(data, ts)
-                if self._down_since is not None:
-                    lost = chunks[0].gaps[0].n_missing if chunks[0].gaps else 0
-                    self._link.restored(now, lost, now - self._down_since, chunks[0].seq - lost)
-                    self._down_since = None
-                self._last_data = now
-                yield from chunks
-                continue
-            if self._down_since is None and now - self._last_data > self.stall_s:
-                self._down_since = self._last_data
-                self._link.lost(now, f"no data for {self.stall_s:g} s", self._next_seq)
-            if self._down_since is not None and now - self._down_since > self.reconnect_s:
-                self._link.gave_up(now, "no data", self._next_seq)
-                raise StreamLost(f"{self.uri}: no data for {now - self._down_since:.0f} s; the "
-                                 f"sender stopped or the network is down")
+        if not len(ts):
+            return False
+        self._put(("data", time.monotonic(), (data, ts)))
+        return True
+
+    def _reconnect(self) -> bool:
+        """Listen for ``read_s``: data means the sender (or liblsl's reconnection) is back."""
+        data, ts = self._pull()
+        if not len(ts):
+            raise LinkDown("no data")
+        self._held = (data, ts)
+        return True
+
+    def _lost_error(self, reason: str, last_err) -> Exception:
+        silent = time.monotonic() - (self._down_since or time.monotonic())
+        return StreamLost(f"{self.uri}: no data for {silent:.0f} s; the sender stopped or the "
+                          f"network is down")
+
+    # ------------------------------------------------------------------ consumer
+
+    def _on_item(self, kind: str, t: float, payload):
+        if kind == "data":
+            chunks = self._chunks_of(*payload)
+            if self._restored is not None:
+                t_back, elapsed = self._restored
+                self._restored = None
+                lost = chunks[0].gaps[0].n_missing if chunks[0].gaps else 0
+                self._link.restored(t_back, lost, elapsed, chunks[0].seq - lost)
+            self._ready.extend(chunks)
+        elif kind == "lost":
+            self._link.lost(t, payload, self._next_seq)
+        elif kind == "restored":
+            # told with the first chunk after it, whose gap (from the timestamps) is the loss
+            self._restored = (t, payload["elapsed"])
+        elif kind == "fatal":
+            self._link.gave_up(t, "no data", self._next_seq)
+            return payload
+        else:
+            raise ValueError(f"unknown reader item {kind!r}")
+        return None
+
+    def _assembled(self) -> list:
+        return []   # _on_item hands the chunks out

@@ -1,5 +1,5 @@
 """Issue 14: the bridge reads on the live sources' one reader thread (LiveSource), like
-the Cyton, while its button answers still reach the listeners on the consumer's thread."""
+the Cyton and the LSL inlet, while its button answers still reach the listeners on the consumer's thread."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +7,7 @@ import threading
 from emgpipe.devices.bridge.source import BridgeSerialSource
 from emgpipe.devices.cyton.source import CytonSource
 from emgpipe.devices.live import LiveSource
+from emgpipe.devices.lsl.source import LslSource
 from tests.devices.bridge.bridge_helpers import collect
 
 FAST = {"backoff": (0.05, 0.1, 0.2), "handshake": 2.0}
@@ -34,7 +35,6 @@ def test_bridge_reads_on_the_shared_reader_thread(emulator):
     assert not src.reading
     assert readers == {f"bridge-reader {src.uri}"}                     # not the consumer's thread
     assert heard == [("not_cramp", threading.current_thread())]        # answers: consumer's thread
-    for cls in (BridgeSerialSource, CytonSource):                      # one implementation
-        assert cls._reader is LiveSource._reader and cls._recover.__qualname__ in (
-            "LiveSource._recover", "BridgeSource._recover")
-        assert cls.chunks is LiveSource.chunks
+    for cls in (BridgeSerialSource, CytonSource, LslSource):           # one implementation
+        assert cls._reader is LiveSource._reader and cls.chunks is LiveSource.chunks
+        assert cls._recover.__qualname__ in ("LiveSource._recover", "BridgeSource._recover")
