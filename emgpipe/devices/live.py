@@ -364,8 +364,8 @@ class LiveSource(Source):
       (:meth:`backoff_delays`).
     - **Channel names**: ``names=`` through :meth:`Source.use_names` (the
       bridge names its RAW channels itself).
-    - **The reader thread** (:meth:`_start_reader`, used by the Cyton and the
-      firmware bridge): one thread per source calls the subclass's
+    - **The reader thread** (:meth:`_start_reader`, used by the Cyton, the
+      firmware bridge and the LSL inlet): one thread per source calls the subclass's
       :meth:`_read_link` (one read of the transport; it queues what it read,
       stamped with its arrival time, with :meth:`_put`) until
       :meth:`_stop_reader`. Silence for ``stall_s`` (counted as listening
@@ -376,9 +376,9 @@ class LiveSource(Source):
       order through :meth:`_on_item` and :meth:`_assembled`, so the chunk
       assembly and the link log are touched by one thread only, in arrival
       order. Finished chunks wait in a deque: a consumer that stops iterating
-      and calls :meth:`chunks` again loses nothing. The Ganglion's reader is
-      its BLE event loop's thread (bleak's callbacks) and liblsl buffers for
-      the LSL inlet; both feed the same assembly and link log.
+      and calls :meth:`chunks` again loses nothing. The Ganglion is read by
+      bleak's notification callbacks on its BLE event loop's thread, which
+      queue the same items for the same assembly, link log and back-off.
 
     A source using the reader thread sets ``read_s``, ``stall_s`` and
     ``reconnect_s`` and implements :meth:`_read_link`, :meth:`_reconnect`,
