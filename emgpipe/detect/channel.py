@@ -1,0 +1,43 @@
+"""The detector's online state for one channel (what every stage reads and updates)."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ..channels import parse_channel
+from .settings import CrampSettings
+
+
+class _Channel:
+    """State of one channel: its baseline (:mod:`.baseline`), its open activity
+    run (:mod:`.runs`), its open fasciculation episode and recent potentials
+    (:mod:`.fasciculations`), the histories the cramp rules look back on and the
+    wearer's answers (:mod:`.rules`)."""
+
+    def __init__(self, name: str, s: CrampSettings, rest_uv: float | None, mvc_uv: float | None):
+        self.name = name
+        self.leg = parse_channel(name).leg
+        self.base = rest_uv
+        self.mvc = mvc_uv
+        self.n_seen = 0
+        self.warm: list = []
+        self.run = None                      # the open activity run (runs._Run)
+        self.fasc = None                     # the open fasciculation episode (fasciculations._Episode)
+        self.fasc_times: deque = deque()     # (time, n) of recent potentials
+        self.hist = np.empty(0)              # RMS of the windows before this batch (precursor test) ...
+        self.bhist = np.empty(0)             # ... and their baselines (NaN while warming up)
+        self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
+        self.phist = np.empty(0)             # ... and their numbers of potentials
+        self.khist = np.empty(0)             # ... and their largest potentials
+        self.last_rms = 0.0
+        self.last_ratio = 0.0
+        self.last_run_end = -1e9             # when the last activity run ended
+        self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
+        self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
+        self.last_stance = -1e9              # when it last held steadily with the other leg (standing)
+        self.work: deque = deque()           # (start s, RMS µV) of its steady-hold windows (working level)
+        self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
+        self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
+        self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
+        self.confirmed: list = []            # ... and of cramps the wearer confirmed

@@ -1,0 +1,373 @@
+"""The cramp / fasciculation / voluntary-activity detector.
+
+Per channel, causally, from the window features (RMS, kurtosis, potentials) of
+the filtered signal. Design, with the physiology it rests on
+(``docs/physiology.md``; the modules, the detector protocol and every constant
+in ``docs/detector.md``):
+
+* **Baseline.** Each channel's rest level is tracked online in the log domain:
+  it falls fast toward quiet windows and rises slowly, and never learns from
+  windows well above it, so minutes of cramp or walking do not pull it up. A
+  calibration profile (``emgpipe calibrate``) can seed it and adds an MVC
+  reference. Every threshold is a ratio to this baseline (or a % of MVC).
+* **Activity runs.** A window is *active* when its RMS is ``on_ratio`` times
+  the baseline. Consecutive active windows, bridging pauses shorter than
+  ``merge_s``, form a run.
+* **Cramp** = a run that is *sustained* (active in at least ``min_duty`` of
+  its windows: walking is bursty, ~30-50 % duty), *strong* (median RMS
+  ``cramp_ratio`` times baseline, or ``cramp_mvc`` of MVC), *localised* (no
+  channel on the other leg is co-active, and channels on the same leg are at
+  most at cross-talk level: cramps stay in one muscle or one head, Ross &
+  Thomas 1995, Khan & Burne 2007; tiptoe, squats and heel raises are
+  bilateral, pressing co-activates the shin) and has lasted long enough.
+  How long, and how strong, depends on what came before the run (its
+  *context*, fixed when it starts):
+
+  ========== ============================================== ================ =================
+  context    what came before                               lasted           strong
+  ========== ============================================== ================ =================
+  evidence   fasciculations in the minute before (Miller &  min_s_evidence   cramp_ratio_rest
+             Layzer 2005) or a raised-tension precursor     (asleep:
+             (Chaney & Sherman)                             min_s_sleep_
+                                                            evidence)
+  rest       awake: rest, walking or running                min_s            cramp_ratio_rest
+  hold       awake: a steady hold of this muscle (above     min_s_after_hold cramp_ratio
+             off_ratio >= hold_min_s, ended by itself) in
+             the last hold_context_s: someone exercising it
+             makes deliberate presses of a few seconds
+  sleep      asleep, no movement in the last                min_s_sleep      cramp_ratio
+             series_context_s
+  series     asleep inside a periodic-limb-movement series  min_s_sleep_     cramp_ratio
+             (AASM: LMs of 0.5-10 s, 5-90 s apart)          series (> 10 s)
+  ========== ============================================== ================ =================
+
+  The cramp event is announced (status ``onset``, the stretch prompt) at that
+  moment with its onset at the run's start, and finalised when activity has
+  stayed below ``off_ratio`` for ``end_pause_s``: a cramp that pauses for a
+  few seconds stays one event.
+* **Fasciculations** = isolated potentials (features ``pot_*``: rising edges
+  ``spike_k`` x the window's noise floor, located to the sample, each reported
+  by one window) in spiky windows (high kurtosis) while the channel is
+  otherwise quiet; potentials at most ``fasc_merge_s`` apart form one episode,
+  whose ``n_potentials`` counts them. Low tonic firing (a cramp's precursor or
+  after-activity: a few units at 5-10 Hz, Chaney & Sherman) also makes such
+  spikes: where the noise floor has been ``fasc_tonic_ratio`` x the baseline
+  over ``fasc_tonic_s``, or small potentials come at ``fasc_tonic_rate`` per
+  second, and in a cramp's end pause, only a potential ``fasc_tonic_k`` x the
+  floor counts, and only if it is ``fasc_tonic_base`` x the baseline or
+  ``fasc_tonic_above`` x every potential of the last ``fasc_tonic_s`` (a unit
+  other than the tonic ones, which repeat at 5-10 Hz). Where the floor has been
+  ``fasc_work_floor`` x the baseline, units fire in every sub-block: the muscle
+  is contracting (a pedal, a posture too weak to be active) and a potential
+  must pass both tests (well above the rest level *and* above every recent one).
+  Potentials leading into
+  activity (each within ``fasc_onset_gap_s`` of the next) are its recruitment,
+  not fasciculations; earlier ones in the same episode still count. Potentials
+  inside voluntary runs are not looked for (clinical FP analysis excludes
+  voluntary activity too, Bashford et al. 2020).
+* **Voluntary** = every other activity run (walking bouts, holds, leg
+  movements, posture shifts), reported when it ends.
+
+This module orchestrates the stages: :mod:`.baseline` (rest level),
+:mod:`.fasciculations` (potentials and episodes), :mod:`.runs` (activity
+runs, holds, voluntary events), :mod:`.rules` (context, cramp decision,
+the wearer's answers); :mod:`.settings` holds the parameters and constants,
+:mod:`.channel` the per-channel state. :class:`CrampDetector` follows
+:class:`emgpipe.detect.protocol.Detector`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from emgpipe.types import Chunk
+>>> from emgpipe.graph import Pipeline
+>>> rng = np.random.default_rng(0)
+>>> fs = 1000.0
+>>> x = rng.normal(0, 3, (int(60 * fs), 2))
+>>> x[int(20 * fs):int(50 * fs), 0] *= 40            # 30 s sustained, one channel
+>>> p = Pipeline("default", detectors=[CrampDetector(CrampSettings())])
+>>> ev = []
+>>> _ = p.events.sink(ev.append)
+>>> p.push(Chunk(x, fs=fs, ch_names=("calf_left", "calf_right"))); p.close()
+>>> [(e.kind, e.channel, e.status) for e in ev if e.kind == "cramp"]
+[('cramp', 'calf_left', 'onset'), ('cramp', 'calf_left', 'final')]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..channels import parse_channel
+from ..types import Event
+from . import baseline, fasciculations, rules, runs
+from .channel import _Channel
+from .settings import CrampSettings, band_fraction
+
+
+class CrampDetector:
+    """Causal cramp / fasciculation / voluntary detector over all channels of a stream.
+
+    Parameters
+    ----------
+    settings : CrampSettings
+    mode : "awake", "sleep" or None (awake rules)
+    profile : dict, optional
+        Calibration: ``{channel: {"rest_uv": .., "mvc_uv": ..}}``.
+    detector : str
+        Model tag recorded in every event.
+    answers : list of dict, optional
+        The wearer's stored answers to past cramp alerts (``channel``,
+        ``answer``, ``context``, ``level_uv``, ``baseline_uv``).
+
+    Use ``update(features) -> list[Event]`` per feature batch and
+    ``close(end_s)`` at the end of the stream (the
+    :class:`~emgpipe.detect.protocol.Detector` protocol).
+    """
+
+    #: carry an announced cramp's active windows forward in one step (same
+    #: events as window by window, which tests compare by turning this off)
+    carry = True
+
+    def __init__(self, settings: CrampSettings | None = None, mode: str | None = None,
+                 profile: dict | None = None, detector: str = "", answers: list | None = None):
+        self.settings = settings or CrampSettings()
+        self.answers = list(answers or [])
+        self.mode = mode or "awake"
+        self.profile = profile or {}
+        self.detector = detector
+        self._ch: list[_Channel] = []
+        self._names: tuple = ()
+        self._hop = None
+        self._uv_scale = 1.0
+        self._index: dict = {}
+        self._source = ""
+        self._early_pops: list = []          # pops noted before the first features
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self, features):
+        self._names = features.ch_names
+        self._hop = features.n_hop / features.fs
+        prof = self.profile
+        self._ch = [_Channel(n, self.settings, (prof.get(n) or {}).get("rest_uv"),
+                             (prof.get(n) or {}).get("mvc_uv")) for n in self._names]
+        # µV floors refer to the full sEMG band: scale them to what this rate keeps
+        self._uv_scale = band_fraction(features.fs)
+        legs = [c.leg for c in self._ch]
+        self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
+        groups = [parse_channel(c.name).muscle_group for c in self._ch]
+        s = self.settings
+        self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
+                                   for b in groups] for a in groups])
+        self._index = {c.name: k for k, c in enumerate(self._ch)}
+        self._source = features.source_id
+        for a in self.answers:
+            self._learn(a.get("channel"), a.get("answer"), a.get("context"),
+                        a.get("level_uv"), a.get("baseline_uv"))
+        early, self._early_pops = self._early_pops, []
+        self.note_pops(early)
+
+    @property
+    def state(self) -> dict:
+        """Per channel: baseline (µV), current RMS and ratio, and what it is doing."""
+        out = {}
+        for c in self._ch:
+            doing = "quiet"
+            if c.run is not None:
+                doing = "CRAMP" if c.run.cramp is not None else "active"
+            elif c.fasc is not None:
+                doing = "fasciculating"
+            out[c.name] = {"baseline_uv": c.base, "rms_uv": c.last_rms, "ratio": c.last_ratio, "state": doing}
+        return out
+
+    # ------------------------------------------------------------------ main loop
+    def update(self, features) -> list:
+        """The events announced by one batch of window features (all channels)."""
+        if features.ch_names != self._names or not self._ch:
+            self._setup(features)
+        s = self.settings
+        rms = features.values["rms"]
+        n_win = len(rms)
+        if n_win == 0:
+            return []
+        kurt = features.values.get("kurtosis")
+        starts = features.starts / features.fs
+        ends = (features.starts + features.n_len) / features.fs
+        win_s = features.n_len / features.fs
+        hop = self._hop
+        # 1. baselines and ratios, vectorised per channel (compiled recursion)
+        ratios, bases = baseline.track(self._ch, rms, hop, s)
+        ready = ~np.isnan(bases)
+        bases0 = np.where(ready, bases, 0.0)
+        kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
+        active = (ready & (ratios >= s.on_ratio) & (rms - bases0 >= s.min_active_uv * self._uv_scale)
+                  & kurt_ok)
+        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s)
+        if pot is not None and kurt is not None:
+            pot_n, pot_a, pot_b, pot_big = pot
+            fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
+        else:
+            pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
+            fcand = np.zeros(rms.shape, bool)
+        self._batch_rms, self._batch_bases = rms, bases
+        out: list = []
+        # 2. the state machine, only where something happens. A channel in an
+        # announced cramp that stays active (the long middle of a cramp) is
+        # carried forward in one step: only its own run's counters change there.
+        steady_on = active & ~fcand
+        skip = [0] * len(self._ch)           # channel k is carried forward up to this window
+        own = [np.flatnonzero(active[:, k] | fcand[:, k]) for k in range(len(self._ch))]
+        i = 0
+        while i < n_win:
+            nxt = n_win                      # the next window any channel needs
+            for k, ch in enumerate(self._ch):
+                if skip[k] > i:
+                    nxt = min(nxt, skip[k])
+                elif ch.run is not None or ch.fasc is not None:
+                    nxt = i
+                    break
+                else:
+                    j = int(np.searchsorted(own[k], i))
+                    if j < len(own[k]):
+                        nxt = min(nxt, int(own[k][j]))
+            if nxt >= n_win:
+                break
+            i = nxt
+            for k, ch in enumerate(self._ch):
+                if skip[k] > i or not ready[i, k]:
+                    continue
+                run = ch.run
+                if self.carry and run is not None and run.cramp is not None and ch.fasc is None \
+                        and steady_on[i, k]:
+                    off = np.flatnonzero(~steady_on[i:, k])
+                    skip[k] = j = i + int(off[0]) if len(off) else n_win
+                    runs.carry_cramp(run, rms[i:j, k], starts[i], ends[j - 1])
+                    continue
+                self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
+                           ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
+                           active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
+                           (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
+            i += 1
+        # 3. keep the recent levels and baselines for the precursor test
+        baseline.keep_history(self._ch, rms, bases, hop, s)
+        return out
+
+    def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
+              active, fcand, smooth, pot, out):
+        """One window ``i`` (``t0``-``t1`` s) of channel ``k``."""
+        s = self.settings
+        # ---- fasciculations: isolated potentials on an otherwise quiet channel
+        fasciculations.step(ch, t0, t1, ratio, active, fcand, pot, s, out, self.detector, self._source)
+        # ---- activity runs
+        run = ch.run
+        if run is None:
+            if not active:
+                return
+            fasciculations.drop_onset(ch, t0, s)
+            self._finish_fasc(ch, out, t1)
+            run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
+            run.context = self._context(ch, run)
+            run.need_s, run.need_ratio = self._rule(run.context)
+        on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
+        if not in_cramp:
+            row = None
+            if len(self._ch) > 1:
+                # activity of the other channels (co-activation)
+                row = runs.coactivity(k, r, base, ratios_row, rms_row, bases_row,
+                                      self._same_leg[k], self._xt_frac[k])
+            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale)
+        pause = t1 - run.last_on_s
+        if in_cramp:
+            if pause >= s.end_pause_s:
+                self._finish_run(ch, out, t1)
+            return
+        if pause >= s.merge_s:
+            self._finish_run(ch, out, t1)
+            return
+        # ---- cramp decision
+        e = rules.decide(run, ch, t1, base, on, s, self._hop, self._uv_scale, self.mode,
+                         self.detector, self._source)
+        if e is not None:
+            out.append(e)
+
+    # ------------------------------------------------------------------ the rules (see rules.py)
+    def _evidence(self, ch: _Channel, t: float, i: int) -> str:
+        """Why a cramp may be announced early (run start ``t``, window ``i`` of the batch)."""
+        k = self._index[ch.name]
+        return rules.evidence(ch, t, self._batch_rms[:i, k], self._batch_bases[:i, k], self._hop,
+                              self.settings)
+
+    def _context(self, ch: _Channel, run) -> str:
+        return rules.context(ch, run, self._ch, self.mode, self.settings)
+
+    def _rule(self, context: str) -> tuple[float, float]:
+        return rules.rule(context, self.settings)
+
+    # ------------------------------------------------------------------ the wearer's answer
+    def _learn(self, channel, answer, context, level_uv, baseline_uv) -> None:
+        """Take one answer (stored or just given) into its channel's memory (:func:`.rules.learn`)."""
+        k = self._index.get(channel)
+        if k is None:
+            return
+        rules.learn(self._ch[k], answer, context, level_uv, baseline_uv, self.mode, self.settings)
+
+    def _answer_floor(self, ch: _Channel) -> float | None:
+        return rules.answer_floor(ch, self.settings)
+
+    def answer(self, channel: str, answer: str, t_s: float) -> list:
+        """The wearer's answer to ``channel``'s current cramp alert, at stream time ``t_s``.
+
+        ``"not_cramp"`` ends the announced cramp at ``t_s`` (its final event,
+        labelled, is returned) and the channel's current contraction goes on as
+        voluntary: no further alert for it. ``"cramp"`` confirms it (its final
+        event will carry the label). Either way the contraction's level is
+        remembered for the channel (:func:`.rules.answer_floor`): after a "not a
+        cramp", a cramp there must rise ``answer_ratio`` x above it for the rest
+        of the session (stored answers do the same from the next session on).
+        Without an announced cramp on the channel nothing changes and ``[]``
+        is returned.
+        """
+        if answer not in ("cramp", "not_cramp"):
+            raise ValueError(f"answer must be 'cramp' or 'not_cramp', got {answer!r}")
+        k = self._index.get(channel)
+        run = self._ch[k].run if k is not None else None
+        if run is None or run.cramp is None:
+            return []
+        run.label = answer
+        ch = self._ch[k]
+        e = run.cramp
+        f = e.features or {}
+        self._learn(channel, answer, f.get("context"), f.get("rms_uv"), f.get("baseline_uv"))
+        if answer == "cramp":
+            return []
+        t = max(float(t_s), e.alert_s)
+        run.cramp, run.dismissed = None, True
+        return [Event("cramp", ch.name, e.start_s, t, alert_s=e.alert_s, confidence=e.confidence,
+                      peak_uv=run.peak, detail=e.detail + "; not a cramp (wearer)", features=dict(e.features),
+                      detector=self.detector, source_id=self._source, label="not_cramp")]
+
+    # ------------------------------------------------------------------ events
+    def note_pops(self, pops) -> None:
+        """Electrode pops found in the raw signal (``[(channel, edge time s)]``,
+        see :mod:`emgpipe.detect.pops`): the potentials they made after the
+        band-pass are not fasciculations. The quality stage finds a pop within
+        ~0.35 s of its edge, well before an episode ends (``fasc_merge_s``)."""
+        if not self._ch:
+            self._early_pops.extend(pops)
+            return
+        for name, t in pops:
+            k = self._index.get(name)
+            if k is not None:
+                self._ch[k].pops.append(float(t))
+
+    def _finish_fasc(self, ch: _Channel, out: list, now: float):
+        fasciculations.finish(ch, out, now, self.detector, self._source)
+
+    def _finish_run(self, ch: _Channel, out: list, now: float):
+        """End the current run; ``now`` is the stream time of the decision."""
+        runs.finish(ch, out, now, self.settings, self.detector, self._source)
+
+    def close(self, end_s: float) -> list:
+        """End of stream at ``end_s``: the open episodes' and runs' final events."""
+        out: list = []
+        for ch in self._ch:
+            self._finish_fasc(ch, out, end_s)
+            self._finish_run(ch, out, end_s)
+        return out

@@ -1,0 +1,219 @@
+"""Fasciculations: isolated potentials on an otherwise quiet channel.
+
+The features find potentials (``pot_*``: rising edges ``spike_k`` x the
+window's noise floor, located to the sample, each reported by one window).
+Here, per window, they are counted (:func:`potentials`: under low tonic firing
+or on a working muscle only a clear one counts), grouped into episodes
+(:class:`_Episode`, potentials at most ``fasc_merge_s`` apart), cleared of the
+potentials that were the recruitment leading into activity
+(:func:`drop_onset`) or electrode pops and their band-pass ringing
+(:meth:`_Episode.drop_pops`), and reported when the episode ends
+(:func:`finish`). The physiology is in ``docs/physiology.md`` §2 and the
+detector's module docstring (:mod:`emgpipe.detect.detector`).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from ..types import Event
+from .settings import (EPISODE_KEEP, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
+                       POT_LEAD_S, POT_TAIL_S, CrampSettings)
+
+
+class _Episode:
+    """A fasciculation episode: its start, and its potentials as one (first
+    edge, last edge, count) entry per window that found some; only the latest
+    ``keep`` entries are held (memory stays flat in a long storm), the older
+    ones as their count and last edge."""
+
+    def __init__(self, part: tuple, keep: int = EPISODE_KEEP):
+        self.start_s = part[0] - POT_LEAD_S
+        self.parts = deque([part])
+        self.keep = keep
+        self.n_old = 0.0
+        self.edge_old = -math.inf
+
+    def add(self, part: tuple):
+        self.parts.append(part)
+        if len(self.parts) > self.keep:
+            old = self.parts.popleft()
+            self.n_old += old[2]
+            self.edge_old = old[1]
+
+    def drop_pops(self, times, before: float, after: float):
+        """Take out the potentials that were electrode pops: a window entry
+        whose edges all lie from ``before`` s before to ``after`` s after a
+        pop's edge (the band-pass rings after a step) goes; one that only holds
+        a pop's edge loses one potential."""
+        parts = deque()
+        for a, b, n in self.parts:
+            if any(t - before <= a and b <= t + after for t in times):
+                continue
+            n -= sum(1 for t in times if a - before <= t <= b + before)
+            if n > 0.5:
+                parts.append((a, b, n))
+        if len(parts) != len(self.parts) and parts and self.n_old == 0:
+            self.start_s = parts[0][0] - POT_LEAD_S
+        self.parts = parts
+
+    @property
+    def last_edge(self) -> float:
+        return self.parts[-1][1] if self.parts else self.edge_old
+
+    @property
+    def end_s(self) -> float:
+        return self.last_edge + POT_TAIL_S
+
+    @property
+    def n(self) -> float:
+        return self.n_old + sum(p[2] for p in self.parts)
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts and self.n_old == 0
+
+    def drop_onset(self, t: float, gap: float) -> float:
+        """Drop the trailing potentials that led into activity starting at ``t``:
+        the chain, each at most ``gap`` after the one before, whose newest is
+        within ``gap`` of ``t``. Returns the time of the first one dropped."""
+        cut = t
+        while self.parts and self.parts[-1][1] >= cut - gap:
+            cut = min(cut, self.parts.pop()[0])   # (one may lie after t: inside the onset window)
+        return cut
+
+
+def _with_past(past: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
+    """``new`` after the ``n`` values before it (``past`` holds at most ``n``;
+    zeros stand for the time before the stream started)."""
+    return np.concatenate([np.zeros(n - len(past)), past, new])
+
+
+def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``a[i : i + n]``."""
+    c = np.concatenate(([0.0], np.cumsum(a)))
+    return c[n:] - c[:-n]
+
+
+def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarray, hop: float,
+               s: CrampSettings):
+    """Per window: (count, first edge, last edge, edge of the largest
+    potential if it is a clear one else NaN) of its new potentials, times in s.
+
+    On a quiet channel every potential the features found counts (``spike_k``
+    x the window's noise floor). Under low tonic firing (see the module
+    docstring of :mod:`emgpipe.detect.detector`) only the window's largest
+    potential counts, and only if it is a clear one: ``fasc_tonic_k`` x the
+    floor, and ``fasc_tonic_base`` x the baseline or ``fasc_tonic_above`` x the
+    largest potential of the windows in the last ``fasc_tonic_s`` (and
+    ``fasc_tonic_base_min`` x the baseline). Each channel's noise-floor,
+    potential-count and largest-potential histories are updated.
+    None when the features do not include the potential timings.
+    """
+    if "pot_n" not in values or "floor" not in values:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fr = np.where(bases > 0, values["floor"] / np.where(bases > 0, bases, 1.0), 0.0)
+    # the floor of one window flickers with the firing: take the mean over
+    # the last fasc_tonic_s; and steady firing of a few units at 5-10 Hz may
+    # hardly raise it but gives many small potentials: count them too
+    n_keep = max(1, int(round(s.fasc_tonic_s / hop)))
+    tonic = np.zeros(fr.shape, bool)
+    working = np.zeros(fr.shape, bool)
+    # a clear potential: well above the floor, and either well above the
+    # rest level or above every potential of the last fasc_tonic_s (a unit
+    # other than the few firing tonically, which repeat at 5-10 Hz)
+    pk = values["pot_peak"]
+    before = np.zeros(fr.shape)                        # largest potential in the windows before
+    n_win = len(fr)
+    for k, ch in enumerate(channels):
+        col = pk[:, k]
+        hk = _with_past(ch.khist, np.where(np.isnan(col), 0.0, col), n_keep)
+        b = before[:, k]
+        for j in range(n_keep):                        # running max (n_keep is small)
+            np.maximum(b, hk[j:j + n_win], out=b)
+        ch.khist = hk[-n_keep:]
+    big = (pk >= s.fasc_tonic_k * values["floor"]) & (
+        (pk >= s.fasc_tonic_base * bases)
+        | ((pk >= s.fasc_tonic_above * before) & (pk >= s.fasc_tonic_base_min * bases)))
+    small = np.where(big, 0.0, values["pot_n"])       # windows of small potentials only
+    for k, ch in enumerate(channels):
+        h = _with_past(ch.fhist, fr[:, k], n_keep - 1)
+        c = _with_past(ch.phist, small[:, k], n_keep - 1)
+        level = _moving_sum(h, n_keep)[-len(fr):] / n_keep
+        rate = _moving_sum(c, n_keep)[-len(fr):] / s.fasc_tonic_s
+        tonic[:, k] = (level >= s.fasc_tonic_ratio) | (rate >= s.fasc_tonic_rate)
+        working[:, k] = level >= s.fasc_work_floor
+        ch.fhist, ch.phist = h[len(h) - n_keep + 1:], c[len(c) - n_keep + 1:]
+    # under tonic firing only a potential that stands well above both the
+    # floor and the rest level counts (one per window: the largest)
+    n = np.where(tonic, big.astype(float), values["pot_n"])
+    # on a working muscle only a potential both well above the rest level
+    # and above every potential of the last fasc_tonic_s (not its own units)
+    clear = big & (pk >= s.fasc_tonic_base * bases) & (pk >= s.fasc_tonic_above * before)
+    n[working] = clear[working]
+    at = starts[:, None] + values["pot_peak_at"]
+    return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
+            np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan))
+
+
+def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot: tuple,
+         s: CrampSettings, out: list, detector: str, source: str) -> None:
+    """One window of channel ``ch`` (``t0``-``t1`` s): count its potentials into
+    the open episode (or start one) when the channel is quiet, finish the
+    episode once ``fasc_merge_s`` has passed without one, forget potential
+    times older than the evidence window needs.
+
+    Quiet means: no activity run, and ``fasc_after_s`` since the last one
+    ended; or an announced cramp's end pause, where only a clear potential
+    (the tonic rule) counts: fasciculations follow cramps (Miller & Layzer 2005).
+    """
+    n, ta, tb, big_at = pot
+    run = ch.run
+    quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
+    if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
+            and t0 - run.last_on_s >= s.fasc_after_s):
+        quiet = not math.isnan(big_at)
+        n, ta, tb = 1.0, big_at, big_at
+    if fcand and quiet:
+        ep = ch.fasc
+        if ep is not None and ta - ep.last_edge <= s.fasc_merge_s:
+            ep.add((ta, tb, n))
+        else:
+            finish(ch, out, t1, detector, source)
+            ch.fasc = _Episode((ta, tb, n))
+        ch.fasc_times.append((tb, n))
+    elif ch.fasc is not None and t1 - ch.fasc.last_edge > s.fasc_merge_s:
+        finish(ch, out, t1, detector, source)
+    while ch.fasc_times and ch.fasc_times[0][0] < t1 - s.evidence_window_s - FASC_TIMES_MARGIN_S:
+        ch.fasc_times.popleft()
+
+
+def drop_onset(ch, t0: float, s: CrampSettings) -> None:
+    """Activity starts on ``ch`` at ``t0``: if the latest "potentials" were its
+    onset (each within ``fasc_onset_gap_s`` of the next), they are not
+    fasciculations; earlier ones of the episode still count."""
+    if ch.fasc is not None and ch.fasc.last_edge >= t0 - s.fasc_onset_gap_s:
+        cut = ch.fasc.drop_onset(t0, s.fasc_onset_gap_s)
+        ch.fasc_times = deque(x for x in ch.fasc_times if x[0] < cut)
+        ch.fasc = None if ch.fasc.empty else ch.fasc
+
+
+def finish(ch, out: list, now: float, detector: str, source: str) -> None:
+    """End ``ch``'s open episode at stream time ``now``: its fasciculation event
+    goes to ``out`` unless all its potentials were electrode pops."""
+    ep, ch.fasc = ch.fasc, None
+    if ep is None:
+        return
+    if ch.pops:
+        while ch.pops and ch.pops[0] < ep.start_s - POP_KEEP_S:
+            ch.pops.popleft()
+        ep.drop_pops(ch.pops, POP_TOL_S, POP_RING_S)
+        if not ep.parts and ep.n_old == 0:
+            return
+    n = max(1, int(round(ep.n)))
+    out.append(Event("fasciculation", ch.name, ep.start_s, ep.end_s, alert_s=max(now, ep.end_s),
+                     n_potentials=n, detail=f"{n} potential{'s' if n > 1 else ''}",
+                     detector=detector, source_id=source))

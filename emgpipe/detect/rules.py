@@ -1,0 +1,199 @@
+"""When an activity run is a cramp.
+
+A run's *context* (what came before it: evidence, rest, a hold, sleep, a
+leg-movement series) is fixed when it starts (:func:`context`,
+:func:`evidence`) and sets how long and how strong it must be (:func:`rule`,
+the table in :mod:`emgpipe.detect.detector`'s docstring). :func:`decide` then
+tests, while the run lasts, its duty, steadiness, strength (against the
+baseline, the muscle's working level and the levels the wearer dismissed,
+:func:`answer_floor`) and localisation, and announces the cramp with a
+:func:`confidence`. :func:`learn` takes the wearer's answers into a channel's
+memory.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from ..types import Event
+from . import runs
+from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
+                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, TIME_EPS_S,
+                       CrampSettings)
+
+#: the contexts of a run while asleep (the wearer's answers are kept per mode)
+SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
+
+
+def evidence(ch, t: float, batch_rms: np.ndarray, batch_bases: np.ndarray, hop: float,
+             s: CrampSettings) -> str:
+    """Why a cramp may be announced early: fasciculations or a precursor
+    before ``t`` (the run's start; ``batch_rms`` and ``batch_bases`` are this
+    channel's windows of the current batch before it)."""
+    if t < ch.no_evidence_until:
+        return ""
+    n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
+    why = []
+    if n >= s.evidence_fasc:
+        why.append(f"{n:.0f} fasciculations in the minute before")
+    n_pre = int(round(s.precursor_s / hop))
+    lv = np.concatenate([ch.hist, batch_rms])[-n_pre:]
+    bs = np.concatenate([ch.bhist, batch_bases])[-n_pre:]
+    ok = np.flatnonzero(~np.isnan(bs))
+    if len(ok) and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
+        # against the baseline from before the precursor window: a slow
+        # precursor at ~2x rest teaches the rising baseline a little
+        vals = lv / bs[ok[0]]
+        med = float(np.median(vals))
+        # a precursor is a raised tension well below a contraction's level
+        # (Chaney & Sherman: ~2x), not a stretch of voluntary bursts
+        bursty = float(np.mean(vals >= s.cramp_ratio))
+        if med >= s.precursor_ratio and bursty < PRECURSOR_MAX_BURSTY:
+            why.append(f"precursor at {med:.1f}x baseline")
+    return ", ".join(why)
+
+
+def context(ch, run, channels: list, mode: str, s: CrampSettings) -> str:
+    """What came before this run (see the detector's module docstring)."""
+    t0 = run.start_s
+    if mode == "sleep":
+        if run.evidence:
+            return "sleep_evidence"
+        series = any(t0 - c.last_move_end <= s.series_context_s for c in channels)
+        return "series" if series else "sleep"
+    # a muscle that has been holding (exercise, driving, standing) first: its
+    # steady work looks like a precursor, and people who are exercising
+    # twitch (fasciculations are no evidence there)
+    if t0 - ch.last_hold_end <= s.hold_context_s:
+        return "hold"
+    # a contraction that begins as standing ends (weight onto one leg: a
+    # single-leg raise or hold, a weight shift) is a voluntary transition
+    if t0 - max(c.last_stance for c in channels) <= s.stance_gap_s:
+        return "hold"
+    return "evidence" if run.evidence else "rest"
+
+
+def rule(context: str, s: CrampSettings) -> tuple[float, float]:
+    """How long a run in this context must last (s), and how many times its
+    baseline it must reach, to be announced (the detector docstring's table)."""
+    return {"evidence": (s.min_s_evidence, s.cramp_ratio_rest),
+            "sleep_evidence": (s.min_s_sleep_evidence, s.cramp_ratio_rest),
+            "rest": (s.min_s, s.cramp_ratio_rest),
+            "hold": (s.min_s_after_hold, s.cramp_ratio),
+            "sleep": (s.min_s_sleep, s.cramp_ratio_rest),
+            "series": (s.min_s_sleep_series, s.cramp_ratio)}[context]
+
+
+def detail(run) -> str:
+    return "sustained localised contraction" + (f"; {run.evidence}" if run.evidence else "")
+
+
+def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float, s: CrampSettings) -> float:
+    """A logistic of: the duty's margin over ``min_duty``, the level over
+    ``cramp_ratio`` (log), the co-activation (log), evidence, and duration."""
+    z = (CONF_DUTY_WEIGHT * (duty - s.min_duty) / (1 - s.min_duty + CONF_EPS) + math.log(ratio / s.cramp_ratio)
+         - math.log(max(co, 1.0)) + (CONF_EVIDENCE if evidence else 0.0) + CONF_PER_S * dur)
+    return round(1.0 / (1.0 + math.exp(-z)), CONF_DIGITS)
+
+
+def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: float, uv_scale: float,
+           mode: str, detector: str, source: str) -> Event | None:
+    """The cramp decision for a run not yet announced, at the end ``t1`` of its
+    latest window (baseline ``base`` µV): the onset event, or None (the reason
+    kept in ``run.why``)."""
+    if run.dismissed:
+        return None   # the wearer said this contraction is not a cramp
+    dur = t1 - run.start_s
+    need = run.need_s
+    if dur < need or not on:
+        return None   # announced only while it lasts (not in the pause after it stopped)
+    recent = run.recent
+    duty = run.recent_on / len(recent)
+    if duty < s.min_duty:
+        run.why = f"duty {duty:.2f}"
+        return None
+    if run.n_windows % DECIDE_EVERY and dur >= need + hop:
+        return None   # the costlier tests every other window (0.25 s) once due
+    levels = np.array([x[1] for x in recent])
+    level = float(np.median(levels[np.array([x[2] for x in recent])]))
+    steady = float(np.mean(levels >= s.steady_frac * level))
+    if steady < s.min_steady:
+        run.why = f"steady {steady:.2f}"
+        return None
+    strong = level >= run.need_ratio * base          # this window's baseline, not the batch's last
+    strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * uv_scale)
+    if not strong:
+        run.why = f"weak {level:.1f} µV"
+        return None
+    work = runs.work_level(ch.work, recent[0][0], s) if mode != "sleep" else None
+    if work is not None:       # (awake: asleep, muscles do no steady work)
+        # above work_ratio x the working level for as long as a cramp must last
+        # (not a brief stronger press, like braking, inside a long hold)
+        last = [x[1] for x in recent if x[0] >= t1 - need]
+        above = float(np.mean(np.asarray(last) >= s.work_ratio * work)) if last else 0.0
+        if above < s.min_duty:
+            run.why = f"{above:.2f} of {need:.0f} s above {s.work_ratio} x its working level"
+            return None
+    floor = answer_floor(ch, s)
+    if floor is not None:
+        # the wearer dismissed contractions of this muscle at about this level:
+        # a cramp must rise clearly above them (answer_ratio x) for as long as it must last
+        last = [x[1] for x in recent if x[0] >= t1 - need]
+        above = float(np.mean(np.asarray(last) >= s.answer_ratio * floor * base)) if last else 0.0
+        if above < s.min_duty:
+            run.why = f"{above:.2f} of {need:.0f} s above {s.answer_ratio} x dismissed contractions"
+            return None
+    rows = [x[3] for x in recent if x[3] is not None]
+    co = float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
+    if co >= s.coactive_ratio:
+        run.why = f"co-active {co:.1f}"
+        return None
+    conf = confidence(duty, level / base, co, bool(run.evidence), dur, s)
+    # onset: the run's start, or (after a long voluntary stretch) the first
+    # active window of the stretch that made the decision
+    onset = run.start_s if recent[0][0] <= run.start_s + TIME_EPS_S else next(x[0] for x in recent if x[2])
+    run.recent = deque()
+    run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
+                      peak_uv=run.peak, detail=detail(run), status="onset",
+                      features={"rms_uv": level, "baseline_uv": base, "duty": duty,
+                                "coactive": co, "evidence": run.evidence, "context": run.context,
+                                "min_s": need},
+                      detector=detector, source_id=source)
+    return run.cramp
+
+
+# ---------------------------------------------------------------------- the wearer's answers
+def learn(ch, answer, context, level_uv, baseline_uv, mode: str, s: CrampSettings) -> None:
+    """Take one answer (stored or just given) into ``ch``'s memory: the level
+    of the contraction, as a ratio to its baseline (electrodes move between
+    sessions; the ratio travels better than µV), kept per mode."""
+    if answer not in ("cramp", "not_cramp"):
+        return
+    asleep = isinstance(context, str) and context in SLEEP_CONTEXTS
+    if asleep != (mode == "sleep"):
+        return
+    try:
+        ratio = float(level_uv) / float(baseline_uv)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return
+    if not math.isfinite(ratio) or ratio <= 0:
+        return
+    keep = max(1, int(s.answer_keep))
+    memory = ch.dismissed if answer == "not_cramp" else ch.confirmed
+    memory.append(ratio)
+    del memory[:-keep]
+
+
+def answer_floor(ch, s: CrampSettings) -> float | None:
+    """The level (x baseline) a cramp on ``ch`` must clear by ``answer_ratio``:
+    the median of the contractions the wearer dismissed, lowered so that
+    a cramp half as strong as any the wearer confirmed would still be
+    announced (cramps of one muscle vary in strength); None without answers."""
+    if not ch.dismissed:
+        return None
+    floor = float(np.median(ch.dismissed))
+    if ch.confirmed:
+        floor = min(floor, ANSWER_CONFIRMED_FRAC * min(ch.confirmed) / s.answer_ratio)
+    return floor

@@ -1,0 +1,175 @@
+"""Activity runs: consecutive active windows of one channel.
+
+A window is *active* when its RMS is ``on_ratio`` x the baseline (and
+``min_active_uv`` above it, and smooth: an interference pattern, not spikes).
+Once a run has started, a window stays *on* down to ``off_ratio`` x the
+baseline (hysteresis; inside an announced cramp also ``off_frac`` of its
+plateau). Pauses shorter than ``merge_s`` stay in the run (``end_pause_s``
+inside a cramp). Here a run is opened, advanced window by window (:func:`advance`,
+:func:`record`: duty, peak, the longest stretch above ``off_ratio``, steady
+holds and the muscle's working level), and finished (:func:`finish`: a cramp's
+final event, or a voluntary event).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import Event
+from .settings import HOLD_PCT, NO_EVIDENCE_AFTER_CRAMP, CrampSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Run:
+    start_s: float
+    last_on_s: float
+    n_windows: int = 0
+    context: str = ""                                 # see rules.context
+    held_from: float | None = None                    # start of the current stretch above off_ratio
+    held_s: float = 0.0                               # longest such stretch (a steady hold)
+    need_s: float = 0.0                               # how long it must last to be announced ...
+    need_ratio: float = 0.0                           # ... and how strong (x baseline), from its context
+    # the decision looks at the run's most recent decision_s only (bounded cost,
+    # and a cramp that follows walking without a pause is still recognised)
+    recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
+    recent_on: int = 0                                # how many of ``recent`` are on
+    cramp: Event | None = None                        # the announced onset event
+    peak: float = 0.0
+    evidence: str = ""
+    why: str = ""                                     # last reason it was not a cramp (debugging)
+    was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
+    dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
+    label: str = ""                                   # the wearer's answer to its cramp alert
+
+
+def carry_cramp(run: _Run, rms: np.ndarray, t0: float, t1: float):
+    """What :func:`advance` and :func:`record` do over consecutive active
+    windows (``t0`` the first one's start, ``t1`` the last one's end) of an
+    announced cramp with no fasciculation episode open: each is on and above
+    off_ratio."""
+    run.n_windows += len(rms)
+    run.held_from = t0 if run.held_from is None else run.held_from
+    run.held_s = max(run.held_s, t1 - run.held_from)
+    run.last_on_s = t1
+    run.peak = max(run.peak, float(rms.max()))
+
+
+def advance(run: _Run, r: float, ratio: float, t0: float, t1: float, active: bool, smooth: bool,
+            s: CrampSettings) -> tuple[bool, bool]:
+    """One more window (RMS ``r`` µV, ``ratio`` x baseline) of ``run``:
+    returns (is it on, was the run an announced cramp)."""
+    run.n_windows += 1
+    in_cramp = run.cramp is not None
+    # a cramp goes on while its interference pattern stays above off_ratio x
+    # baseline and off_frac of its plateau (isolated spikes don't count)
+    # (hysteresis: once a run has started, off_ratio keeps a window on)
+    on = active or (smooth and ratio >= s.off_ratio
+                    and (not in_cramp or r >= s.off_frac * run.cramp.features["rms_uv"]))
+    if ratio >= s.off_ratio:
+        run.held_from = t0 if run.held_from is None else run.held_from
+        run.held_s = max(run.held_s, t1 - run.held_from)
+    else:
+        run.held_from = None
+    if on:
+        run.last_on_s = t1
+        run.peak = max(run.peak, r)
+    return on, in_cramp
+
+
+def coactivity(k: int, r: float, base: float, ratios_row, rms_row, bases_row,
+               same_leg: np.ndarray, xt_frac: np.ndarray) -> np.ndarray:
+    """The other channels' ratios to their baselines in this window (channel
+    ``k``'s own set to 0); a same-leg channel at cross-talk level (its
+    noise-corrected amplitude at most ``xt_frac`` of this one's: cross-talk is a
+    fraction of the signal, not of its noise) counts as at most its baseline."""
+    row = np.array(ratios_row, dtype=float)
+    row[k] = 0.0
+    amp = np.sqrt(np.maximum(rms_row ** 2 - bases_row ** 2, 0.0))
+    xt = same_leg & (amp <= xt_frac * math.sqrt(max(r * r - base * base, 0.0)))
+    row[xt] = np.minimum(row[xt], 1.0)   # same leg, at cross-talk level
+    return row
+
+
+def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: CrampSettings,
+           uv_scale: float) -> None:
+    """Keep a window of a run not (yet) announced as a cramp in its recent
+    ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
+    the run as a hold or the channel as standing, and teaches the working level."""
+    run.recent.append((t0, r, on, row))
+    run.recent_on += on
+    while run.recent and run.recent[0][0] < t1 - s.decision_s:
+        run.recent_on -= run.recent.popleft()[2]
+    if on and run.held_from is not None and t1 - run.held_from >= s.hold_min_s \
+            and steady_hold(run.recent, t1 - s.hold_min_s, s.hold_steady):
+        # a steady hold teaches the working level, until the contraction is called a cramp
+        # exercise or a pedal: one leg's hold, or a strong one (bilateral
+        # low holds are posture: standing, which makes no deliberate presses)
+        if (row is None or float(np.max(row)) < s.coactive_ratio
+                or r >= s.exercise_uv * uv_scale):
+            run.was_hold = True
+            ch.last_hold_end = t1
+        else:
+            ch.last_stance = t1      # both legs holding weakly: standing
+        if t1 - run.held_from >= s.work_min_s:
+            ch.work.append((t0, r))
+            while ch.work[0][0] < t0 - s.hold_context_s:
+                ch.work.popleft()
+
+
+def steady_hold(recent, since: float, hold_steady: float) -> bool:
+    """The windows from ``since`` on are steady: their 10th percentile is at
+    least ``hold_steady`` of their 90th (a pedal or postural hold is
+    modulated by some +-30 %; a walking or cycling burst falls towards rest
+    between steps, even in a smoothed envelope)."""
+    lv = []
+    for x in reversed(recent):
+        if x[0] < since:
+            break
+        lv.append(x[1])
+    if len(lv) < 2:
+        return False
+    lo, hi = np.percentile(lv, HOLD_PCT)
+    return lo >= hold_steady * hi
+
+
+def work_level(work, t: float, s: CrampSettings) -> float | None:
+    """The muscle's working level before ``t``: the ``work_pct`` percentile of
+    its steady-hold windows (``work``) in the ``hold_context_s`` before, None without."""
+    lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
+    return float(np.percentile(lv, s.work_pct)) if lv else None
+
+
+def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: str) -> None:
+    """End ``ch``'s current run; ``now`` is the stream time of the decision.
+    An announced cramp gets its final event; another run of at least
+    ``min_voluntary_s`` is a voluntary event."""
+    run, ch.run = ch.run, None
+    if run is None:
+        return
+    end = min(run.last_on_s, now)
+    ch.last_run_end = end
+    if run.cramp is not None:
+        ch.no_evidence_until = end + NO_EVIDENCE_AFTER_CRAMP * s.evidence_window_s
+        e = run.cramp
+        out.append(Event("cramp", ch.name, e.start_s, max(end, e.alert_s), alert_s=e.alert_s,
+                         confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
+                         features=dict(e.features), detector=detector, source_id=source,
+                         label=run.label))
+        return
+    if run.why:
+        log.debug("%s: %.1f-%.1f s not a cramp: %s", ch.name, run.start_s, end, run.why)
+    dur = end - run.start_s
+    if run.was_hold:
+        ch.last_hold_end = end
+    if dur < s.min_voluntary_s:
+        return
+    ch.last_move_end = end
+    out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
+                     peak_uv=run.peak, detail="activity",
+                     detector=detector, source_id=source))

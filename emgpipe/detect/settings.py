@@ -1,0 +1,193 @@
+"""Parameters of the cramp / fasciculation / voluntary detector.
+
+:class:`CrampSettings` holds what a model file (``models/*.toml``,
+``[detector]``) may set: physical units (s, µV) and ratios to the channel's
+baseline. The module constants below are the fixed numbers of the algorithm
+(not tuned per model), each with its unit and the reason for its value; the
+physiology sources are in ``docs/physiology.md`` and the table of all of them
+in ``docs/detector.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+# ---------------------------------------------------------------- fasciculation potentials
+#: s: a fasciculation potential starts just before its rising edge ...
+POT_LEAD_S = 0.005
+#: s: ... and lasts 5-25 ms (physiology.md §2)
+POT_TAIL_S = 0.02
+#: window entries (first edge, last edge, count) an episode holds; older ones
+#: are kept as a count and a last edge only (memory stays flat in a long storm)
+EPISODE_KEEP = 32
+#: s: a potential whose edge lies this close to an electrode pop's edge is
+#: that pop (filter delay, 1-2 samples)
+POP_TOL_S = 0.01
+#: s: potentials up to this long after a pop are the band-pass ringing after
+#: the step (the 20 Hz high-pass settles within ~3 periods)
+POP_RING_S = 0.15
+#: s: pops more than this before an episode's start can no longer touch it
+#: (an episode only ends ``fasc_merge_s`` after its last potential)
+POP_KEEP_S = 1.0
+#: s: potential times are kept this long beyond ``evidence_window_s`` (a run's
+#: evidence looks back from its start, which may lie before the current window)
+FASC_TIMES_MARGIN_S = 30
+
+# ---------------------------------------------------------------- baseline
+#: percentile: the first baseline is the lower quartile of the warm-up windows
+#: (the quiet ones: a warm-up may hold a movement)
+WARMUP_PCT = 25
+
+# ---------------------------------------------------------------- activity runs
+#: percentiles (low, high) of a stretch's windows compared by the steady-hold
+#: test (a pedal or postural hold is modulated by some +-30 %; a walking burst
+#: falls towards rest between steps)
+HOLD_PCT = (10, 90)
+
+# ---------------------------------------------------------------- cramp decision
+#: windows: once a run has lasted long enough, the costlier cramp tests run on
+#: every this-many-th window (0.25 s at a 0.125 s hop); always on the first due
+DECIDE_EVERY = 2
+#: s: tolerance when comparing window start times (float sums of hops)
+TIME_EPS_S = 1e-9
+#: x ``evidence_window_s``: after a cramp, fasciculations are no evidence for
+#: the next one this long (they follow cramps, Miller & Layzer 2005)
+NO_EVIDENCE_AFTER_CRAMP = 2
+#: fraction of ``precursor_s`` whose windows must be known (recorded or in this
+#: batch) for the precursor test
+PRECURSOR_MIN_COVER = 0.5
+#: fraction: a precursor window at ``cramp_ratio`` x baseline is a burst; a
+#: stretch with this share of bursts or more is voluntary bursts, not a
+#: raised tension (Chaney & Sherman: ~2x rest)
+PRECURSOR_MAX_BURSTY = 0.1
+#: the confidence is a logistic of a score: this x the duty's margin over
+#: ``min_duty`` (as a share of what is left above it) ...
+CONF_DUTY_WEIGHT = 2.0
+#: ... + this when there was evidence (fasciculations or a precursor) ...
+CONF_EVIDENCE = 1.0
+#: 1/s: ... + this per second the run has lasted ...
+CONF_PER_S = 0.05
+#: ... (+ log(level / cramp_ratio) - log(co-activation)); rounded to this many digits
+CONF_DIGITS = 3
+#: guards the duty margin's division when ``min_duty`` is 1
+CONF_EPS = 1e-9
+
+# ---------------------------------------------------------------- the wearer's answers
+#: x the weakest confirmed cramp: the answer floor never rises above this share
+#: of it (cramps of one muscle vary in strength)
+ANSWER_CONFIRMED_FRAC = 0.5
+
+# ---------------------------------------------------------------- band of the stream
+#: Hz: the full sEMG band the µV floors refer to
+SEMG_LOW_HZ, SEMG_HIGH_HZ = 20.0, 450.0
+#: fraction of the sampling rate a stream passes (anti-alias filter roll-off:
+#: a Cyton at 250 Hz passes to ~112 Hz)
+PASS_FRAC_OF_FS = 0.45
+#: Hz: corner frequencies of the sEMG spectrum model (Shwedyk,
+#: Balasubramanian & Scott 1977), median frequency 96 Hz
+SPECTRUM_FL_HZ, SPECTRUM_FH_HZ = 60.0, 120.0
+#: points of the spectrum integration grid
+SPECTRUM_POINTS = 4000
+
+
+@dataclass(frozen=True)
+class CrampSettings:
+    """Detector parameters (physical units and ratios to the baseline).
+
+    Loaded from the ``[detector]`` table of a model file (models/*.toml).
+    ``x`` below means "times the channel's baseline (rest RMS)".
+    """
+
+    # baseline tracker
+    baseline_down_s: float = 2.0        # s: time constant toward quieter windows
+    baseline_up_s: float = 60.0         # s: time constant toward louder (but quiet) windows
+    baseline_learn_ratio: float = 2.5   # x: windows above this x baseline never teach it
+    baseline_floor_uv: float = 0.5      # µV: below any real amplifier's noise
+    warmup_s: float = 2.0               # s: windows before the first baseline
+    # activity
+    on_ratio: float = 3.0               # x: a window this loud is active
+    off_ratio: float = 2.5              # x: hysteresis, a run's window stays on above this
+    off_frac: float = 0.1               # ... and above this fraction of its plateau RMS
+    min_active_uv: float = 8.0          # µV: AASM leg movement: >= 8 µV above rest
+    merge_s: float = 1.5                # s: pauses shorter than this stay in one run
+    # cramp
+    min_duty: float = 0.85              # share of a run's recent windows that are on (walking ~30-50 %)
+    decision_s: float = 15.0            # s: the decision looks at the run's last 15 s
+    steady_frac: float = 0.35           # ... and this share of windows reach steady_frac x the run's median
+    min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
+    cramp_ratio: float = 5.0            # x: strong enough for a cramp
+    cramp_ratio_rest: float = 3.75      # x: ... when it arose from rest (no hold or leg-movement series before)
+    cramp_min_uv: float = 22.0          # µV: without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
+    cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
+    min_s: float = 3.5                  # s: awake, without evidence, from rest or rhythmic activity
+    min_s_after_hold: float = 8.0       # s: awake, when this muscle made a steady hold that ended by itself
+    hold_context_s: float = 180.0       # s: ... within this long before (someone exercising it;
+                                        # rests between exercise sets: 1-3 min, ACSM 2009)
+    hold_steady: float = 0.5            # a steady hold's 10th percentile is this x its 90th (2 s)
+    exercise_uv: float = 40.0           # µV: a bilateral hold this strong is exercise, weaker ones posture
+    work_min_s: float = 2.0             # s: ... of holds steady this long (working, not a brief press)
+    work_pct: float = 90.0              # percentile: a muscle's working level, of its steady holds
+    work_ratio: float = 1.5             # a cramp in a working muscle is this x its working level
+    hold_min_s: float = 2.0             # s: a run that stays above off_ratio this long is a hold (walking: < 1 s)
+    stance_gap_s: float = 2.0           # s: a run starting this soon after standing (both legs holding) ends
+    min_s_sleep: float = 8.0            # s: asleep, no leg movement in the series window before
+    min_s_sleep_series: float = 10.5    # s: asleep during a PLM series: beyond the AASM 10 s LM limit
+    series_context_s: float = 90.0      # s: AASM: LMs of a series are 5-90 s apart
+    min_s_evidence: float = 3.0         # s: awake, with fasciculations or a precursor before
+    min_s_sleep_evidence: float = 5.0   # s: asleep, with fasciculations or a precursor before
+    evidence_window_s: float = 60.0     # s: fasciculations this long before a run are evidence
+    evidence_fasc: int = 4              # potentials in the evidence window
+    precursor_ratio: float = 1.6        # x: median RMS over the precursor window
+    precursor_s: float = 20.0           # s: Chaney & Sherman: raised ~41 +- 11 s before
+    coactive_ratio: float = 1.3         # x: another channel whose median RMS over the run is this x its baseline
+    crosstalk_frac: float = 0.4         # same-leg, same-group channels up to this x the main amplitude are cross-talk
+    crosstalk_frac_other: float = 0.15  # ... other muscle groups of the leg (calf vs shin: antagonists)
+    end_pause_s: float = 4.0            # s: a cramp ends after this long below off_ratio
+    # the wearer's answers
+    answer_keep: int = 5                # the last this many "not a cramp" answers of a channel and mode ...
+    answer_ratio: float = 1.5           # ... make a cramp there this x their median level (x baseline)
+    # fasciculations
+    smooth_kurtosis: float = 4.0        # an active window is at most this spiky (an interference pattern)
+    fasc_kurtosis: float = 3.5          # a fasciculation window is at least this spiky
+    fasc_max_ratio: float = 40.0        # x: above this the channel is active, not fasciculating
+    fasc_merge_s: float = 1.0           # s: potentials (rising edges) at most this far apart are one episode
+    fasc_tonic_ratio: float = 1.15      # x: noise floor this x baseline: low tonic firing under it
+    fasc_tonic_s: float = 2.0           # s: ... as the mean over this long (one window's floor flickers)
+    fasc_tonic_rate: float = 3.0        # 1/s: ... or this many potentials per second over it
+    fasc_tonic_k: float = 7.0           # there a potential must peak this x the window's floor ...
+    fasc_tonic_base: float = 16.0       # x: ... and this x the baseline,
+    fasc_tonic_above: float = 1.2       # ... or this x the largest potential of the last fasc_tonic_s
+    fasc_tonic_base_min: float = 11.0   # x:    and this x the baseline
+    fasc_work_floor: float = 2.0        # x: a floor this x baseline (over fasc_tonic_s): the muscle works (stricter)
+    fasc_onset_gap_s: float = 0.35      # s: potentials this close together leading into activity are its onset
+    fasc_after_s: float = 0.5           # s: no potentials counted this soon after activity ended
+    # voluntary
+    min_voluntary_s: float = 0.5        # s: AASM: a leg movement lasts >= 0.5 s
+
+    @classmethod
+    def from_model(cls, model) -> "CrampSettings":
+        table = model.section("detector")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in table.items() if k in names})
+
+
+def band_fraction(fs: float, low_hz: float = SEMG_LOW_HZ, high_hz: float = SEMG_HIGH_HZ,
+                  frac: float = PASS_FRAC_OF_FS) -> float:
+    """Share of full-band (20-450 Hz) sEMG RMS that a stream at ``fs`` keeps.
+
+    The µV floors of the detector refer to the full sEMG band; a Cyton
+    (250 Hz, pass band to 112 Hz) sees only part of it. Model spectrum:
+    P(f) = fh^4 f^2 / ((f^2 + fl^2)(f^2 + fh^2)^2) (Shwedyk, Balasubramanian &
+    Scott, IEEE TBME 24:417, 1977), fl = 60 Hz, fh = 120 Hz, which puts the
+    median frequency at 96 Hz, inside the 82-115 Hz measured on the real
+    recordings of datasets/README.md. Gives 1.0 at >= 1 kHz, 0.78 at 250 Hz,
+    0.68 at 200 Hz.
+    """
+    top = min(high_hz, frac * fs)
+    if top >= high_hz:
+        return 1.0
+    f = np.linspace(low_hz, high_hz, SPECTRUM_POINTS)
+    fl, fh = SPECTRUM_FL_HZ, SPECTRUM_FH_HZ
+    p = fh ** 4 * f ** 2 / ((f ** 2 + fl ** 2) * (f ** 2 + fh ** 2) ** 2)
+    return float(np.sqrt(p[f <= top].sum() / p.sum()))
