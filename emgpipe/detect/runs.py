@@ -134,8 +134,26 @@ def steady_hold(recent, since: float, hold_steady: float) -> bool:
         lv.append(x[1])
     if len(lv) < 2:
         return False
-    lo, hi = np.percentile(lv, HOLD_PCT)
+    lv.sort()
+    if lv[-1] != lv[-1] or lv[0] != lv[0]:           # NaN (never from real RMS): numpy's own rules
+        lo, hi = np.percentile(lv, HOLD_PCT)
+    else:
+        lo, hi = _percentile_sorted(lv, HOLD_PCT[0]), _percentile_sorted(lv, HOLD_PCT[1])
     return lo >= hold_steady * hi
+
+
+def _percentile_sorted(v: list, q: float) -> float:
+    """``np.percentile(v, q)`` (method "linear") of a sorted list of floats,
+    bit for bit (numpy's virtual index, and its two-sided lerp), without
+    numpy's per-call overhead: the steady-hold test runs on most windows of
+    a hold (issue 15)."""
+    x = (len(v) - 1) * (q / 100)
+    i = math.floor(x)
+    g = x - i
+    a = v[i]
+    b = v[min(i + 1, len(v) - 1)]
+    d = b - a
+    return b - d * (1 - g) if g >= 0.5 else a + d * g
 
 
 def work_level(work, t: float, s: CrampSettings) -> float | None:
