@@ -266,6 +266,11 @@ class CrampDetector:
             run.context = self._context(ch, run)
             run.need_s, run.need_ratio = self._rule(run.context)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
+        if run.stretch_new and not in_cramp:
+            # a contraction that begins inside the run: its own context, from
+            # what the muscle (and the others) did before it
+            stretch = runs._Run(start_s=t0, last_on_s=t1, evidence=run.evidence)
+            run.stretch_rule = self._rule(self._context(ch, stretch))
         if not in_cramp:
             row = None
             if len(self._ch) > 1:

@@ -110,7 +110,17 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if dur < need or not on:
         return None   # announced only while it lasts (not in the pause after it stopped)
     recent = run.recent
-    duty = run.recent_on / len(recent)
+    need_ratio = run.need_ratio
+    if (run.on_from is not None and recent[0][0] < run.on_from - TIME_EPS_S
+            and t1 - run.on_from >= run.stretch_rule[0]):
+        # a contraction that began inside the run (after walking, after a pedal
+        # gap) and has lasted as long as its own context asks: judged on its own
+        # windows and by its own rule, not on the bursts or holds before it
+        recent = [x for x in recent if x[0] >= run.on_from - TIME_EPS_S]
+        need, need_ratio = run.stretch_rule
+        duty = 1.0
+    else:
+        duty = run.recent_on / len(recent)
     if duty < s.min_duty:
         run.why = f"duty {duty:.2f}"
         return None
@@ -122,7 +132,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if steady < s.min_steady:
         run.why = f"steady {steady:.2f}"
         return None
-    strong = level >= run.need_ratio * base          # this window's baseline, not the batch's last
+    strong = level >= need_ratio * base          # this window's baseline, not the batch's last
     strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * uv_scale)
     if not strong:
         run.why = f"weak {level:.1f} µV"
@@ -136,7 +146,10 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         if above < s.min_duty:
             run.why = f"{above:.2f} of {need:.0f} s above {s.work_ratio} x its working level"
             return None
-    floor = answer_floor(ch, s)
+    # the wearer's dismissed contractions stand in for the working level where
+    # none is known (the first press of a drive, a first exercise hold); where
+    # the muscle is working now, its working level is the better reference
+    floor = answer_floor(ch, s) if work is None else None
     if floor is not None:
         # the wearer dismissed contractions of this muscle at about this level:
         # a cramp must rise clearly above them (answer_ratio x) for as long as it must last

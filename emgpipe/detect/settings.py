@@ -111,6 +111,8 @@ class CrampSettings:
     off_frac: float = 0.1               # ... and above this fraction of its plateau RMS
     min_active_uv: float = 8.0          # µV: AASM leg movement: >= 8 µV above rest
     merge_s: float = 1.5                # s: pauses shorter than this stay in one run
+    stretch_gap_s: float = 0.2          # s: a pause this long inside a run ends its current stretch
+                                        #    (walking: the calf rests ~0.5 s per stride; a cramp dips for one window)
     # cramp
     min_duty: float = 0.85              # share of a run's recent windows that are on (walking ~30-50 %)
     decision_s: float = 15.0            # s: the decision looks at the run's last 15 s

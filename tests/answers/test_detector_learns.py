@@ -80,3 +80,23 @@ def test_answers_of_another_channel_or_mode_do_not_apply(field):
     rec[field] = {"channel": "calf_left", "context": "sleep"}[field]
     onsets, _ = _run(x, answers=[rec])
     assert len(_alerted_in(onsets, 20, 45)) == 1
+
+
+def test_a_dismissed_level_yields_to_the_working_level_of_a_working_muscle():
+    # Stored: the wearer dismissed a 12x press from rest (the brake that starts a
+    # drive). Next session: the same press first (silent: no working level yet,
+    # the dismissed level stands in), then a pedal hold at 4x for a minute and,
+    # inside it, a contraction at 15x: below 1.5 x the dismissed level but well
+    # above 1.5 x what the muscle is doing now (a cramp of the pedal calf). It is
+    # announced: the live working level replaces the dismissed one.
+    x = _signal([(20, 20, 12)])
+    first, _ = _run(x)
+    [e] = _alerted_in(first, 20, 45)
+    stored = [answer_record(e, "not_cramp", source="key")]
+    # (the pedal hold starts over 3 min after the press: the press's own level
+    # no longer counts in the working level, see hold_context_s)
+    y = _signal([(20, 20, 12), (230, 90, 4)], total_s=340.0, seed=1)
+    y[int(270 * FS):int(295 * FS), 1] *= 15.0 / 4.0
+    onsets, _ = _run(y, answers=stored)
+    assert _alerted_in(onsets, 20, 45) == []
+    assert len(_alerted_in(onsets, 270, 295)) == 1
