@@ -99,7 +99,7 @@ from ..channels import parse_channel
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import CrampSettings, band_fraction
+from .settings import TIME_EPS_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -263,14 +263,13 @@ class CrampDetector:
             fasciculations.drop_onset(ch, t0, s)
             self._finish_fasc(ch, out, t1)
             run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
-            run.context = self._context(ch, run)
+            run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
-        if run.stretch_new and not in_cramp:
+        if run.on_from == t0 and t0 > run.start_s + TIME_EPS_S and not in_cramp:
             # a contraction that begins inside the run: its own context, from
             # what the muscle (and the others) did before it
-            stretch = runs._Run(start_s=t0, last_on_s=t1, evidence=run.evidence)
-            run.stretch_rule = self._rule(self._context(ch, stretch))
+            run.stretch_rule = self._rule(self._context(ch, t0, run.evidence))
         if not in_cramp:
             row = None
             if len(self._ch) > 1:
@@ -299,8 +298,8 @@ class CrampDetector:
         return rules.evidence(ch, t, self._batch_rms[:i, k], self._batch_bases[:i, k], self._hop,
                               self.settings)
 
-    def _context(self, ch: _Channel, run) -> str:
-        return rules.context(ch, run, self._ch, self.mode, self.settings)
+    def _context(self, ch: _Channel, t0: float, evidence: str) -> str:
+        return rules.context(ch, t0, evidence, self._ch, self.mode, self.settings)
 
     def _rule(self, context: str) -> tuple[float, float]:
         return rules.rule(context, self.settings)

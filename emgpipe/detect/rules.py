@@ -55,11 +55,11 @@ def evidence(ch, t: float, batch_rms: np.ndarray, batch_bases: np.ndarray, hop: 
     return ", ".join(why)
 
 
-def context(ch, run, channels: list, mode: str, s: CrampSettings) -> str:
-    """What came before this run (see the detector's module docstring)."""
-    t0 = run.start_s
+def context(ch, t0: float, evidence: str, channels: list, mode: str, s: CrampSettings) -> str:
+    """What came before a contraction of ``ch`` starting at ``t0`` (a run, or a
+    stretch inside one) with this ``evidence`` (see the detector's module docstring)."""
     if mode == "sleep":
-        if run.evidence:
+        if evidence:
             return "sleep_evidence"
         series = any(t0 - c.last_move_end <= s.series_context_s for c in channels)
         return "series" if series else "sleep"
@@ -72,7 +72,7 @@ def context(ch, run, channels: list, mode: str, s: CrampSettings) -> str:
     # single-leg raise or hold, a weight shift) is a voluntary transition
     if t0 - max(c.last_stance for c in channels) <= s.stance_gap_s:
         return "hold"
-    return "evidence" if run.evidence else "rest"
+    return "evidence" if evidence else "rest"
 
 
 def rule(context: str, s: CrampSettings) -> tuple[float, float]:

@@ -40,7 +40,6 @@ class _Run:
     recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
     recent_on: int = 0                                # how many of ``recent`` are on
     on_from: float | None = None                      # start of the current stretch of on windows
-    stretch_new: bool = False                         # ... which began inside the run at this window
     stretch_rule: tuple = (0.0, 0.0)                  # ... and its own (need_s, need_ratio), from its context
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
@@ -79,11 +78,9 @@ def advance(run: _Run, r: float, ratio: float, t0: float, t1: float, active: boo
         run.held_s = max(run.held_s, t1 - run.held_from)
     else:
         run.held_from = None
-    run.stretch_new = False
     if on:
         if run.on_from is None:
             run.on_from = t0
-            run.stretch_new = t0 > run.start_s + TIME_EPS_S
         run.last_on_s = t1
         run.peak = max(run.peak, r)
     elif t1 - run.last_on_s >= s.stretch_gap_s - TIME_EPS_S:
