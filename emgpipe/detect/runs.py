@@ -140,10 +140,10 @@ def steady_hold(recent, since: float, hold_steady: float) -> bool:
         lv.append(x[1])
     if len(lv) < 2:
         return False
-    lv.sort()
-    if lv[-1] != lv[-1] or lv[0] != lv[0]:           # NaN (never from real RMS): numpy's own rules
+    if any(v != v for v in lv):                      # NaN (never from real RMS): numpy's own rules
         lo, hi = np.percentile(lv, HOLD_PCT)
     else:
+        lv.sort()
         lo, hi = _percentile_sorted(lv, HOLD_PCT[0]), _percentile_sorted(lv, HOLD_PCT[1])
     return lo >= hold_steady * hi
 

@@ -24,3 +24,12 @@ def test_steady_hold_same_as_with_numpy():
         lv = [x[1] for x in recent if x[0] >= since]
         want = len(lv) >= 2 and (lambda lo, hi: lo >= 0.5 * hi)(*np.percentile(lv, (10, 90)))
         assert steady_hold(recent, since, 0.5) == want
+
+
+def test_steady_hold_with_a_nan_anywhere_follows_numpy():
+    # (sorting a list with a NaN leaves it anywhere: the check looks at every value)
+    for lv in ([5.0, float("nan"), 4.0, 6.0, 5.5], [20.0, 21.0, float("nan"), 1.0, 19.0, 22.0]):
+        recent = [(0.125 * i, x, True, None) for i, x in enumerate(lv)]
+        lo, hi = np.percentile(lv, (10, 90))
+        assert steady_hold(recent, 0.0, 0.5) == bool(lo >= 0.5 * hi)
+        assert not steady_hold(recent, 0.0, 0.5)
