@@ -207,6 +207,11 @@ class CrampDetector:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
         self._batch_rms, self._batch_bases = rms, bases
+        # co-activation of the other channels, for every window at once
+        self._batch_co = self._batch_co_max = None
+        if len(self._ch) > 1:
+            self._batch_co = runs.coactivity_batch(ratios, rms, bases0, self._same_leg, self._xt_frac)
+            self._batch_co_max = self._batch_co.max(axis=2)
         out: list = []
         # 2. the state machine, only where something happens. A channel in an
         # announced cramp that stays active (the long middle of a cramp) is
@@ -241,7 +246,7 @@ class CrampDetector:
                     runs.carry_cramp(run, rms[i:j, k], starts[i], ends[j - 1])
                     continue
                 self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
-                           ratios[i], rms[i], bases0[i], starts[i], ends[i], win_s,
+                           starts[i], ends[i], win_s,
                            active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
                            (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
             i += 1
@@ -249,8 +254,7 @@ class CrampDetector:
         baseline.keep_history(self._ch, rms, bases, hop, s)
         return out
 
-    def _step(self, k, ch, i, r, ratio, base, ratios_row, rms_row, bases_row, t0, t1, win_s,
-              active, fcand, smooth, pot, out):
+    def _step(self, k, ch, i, r, ratio, base, t0, t1, win_s, active, fcand, smooth, pot, out):
         """One window ``i`` (``t0``-``t1`` s) of channel ``k``."""
         s = self.settings
         # ---- fasciculations: isolated potentials on an otherwise quiet channel
@@ -271,12 +275,11 @@ class CrampDetector:
             # what the muscle (and the others) did before it
             run.stretch_rule = self._rule(self._context(ch, t0, run.evidence))
         if not in_cramp:
-            row = None
-            if len(self._ch) > 1:
-                # activity of the other channels (co-activation)
-                row = runs.coactivity(k, r, base, ratios_row, rms_row, bases_row,
-                                      self._same_leg[k], self._xt_frac[k])
-            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale)
+            row = row_max = None
+            if self._batch_co is not None:
+                # activity of the other channels (co-activation, runs.coactivity)
+                row, row_max = self._batch_co[i, k], self._batch_co_max.item(i, k)
+            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, row_max)
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:

@@ -102,11 +102,29 @@ def coactivity(k: int, r: float, base: float, ratios_row, rms_row, bases_row,
     return row
 
 
+def coactivity_batch(ratios: np.ndarray, rms: np.ndarray, bases0: np.ndarray, same_leg: np.ndarray,
+                     xt_frac: np.ndarray) -> np.ndarray:
+    """:func:`coactivity` of every window ``i`` and channel ``k`` of a batch at
+    once, ``[i, k]`` (windows x channels x channels), bit for bit (the same
+    operations element by element; ``bases0`` the baselines with 0 where a
+    channel is not ready, and ``k``'s own baseline ready wherever its window is
+    stepped): the detector computed it per window, ~5 µs of numpy on a handful of
+    floats, the costliest line of a replay of eight channels (issue 15)."""
+    n_ch = rms.shape[1]
+    amp = np.sqrt(np.maximum(rms ** 2 - bases0 ** 2, 0.0))          # (windows, channels)
+    row = np.repeat(np.asarray(ratios, dtype=float)[:, None, :], n_ch, axis=1)
+    diag = np.arange(n_ch)
+    row[:, diag, diag] = 0.0
+    xt = same_leg[None] & (amp[:, None, :] <= xt_frac[None] * amp[:, :, None])
+    return np.where(xt, np.minimum(row, 1.0), row)
+
+
 def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: CrampSettings,
-           uv_scale: float) -> None:
+           uv_scale: float, row_max: float | None = None) -> None:
     """Keep a window of a run not (yet) announced as a cramp in its recent
     ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
-    the run as a hold or the channel as standing, and teaches the working level."""
+    the run as a hold or the channel as standing, and teaches the working level.
+    ``row_max`` is ``max(row)`` when the caller has it (computed per batch)."""
     run.recent.append((t0, r, on, row))
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
@@ -116,7 +134,9 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
         # a steady hold teaches the working level, until the contraction is called a cramp
         # exercise or a pedal: one leg's hold, or a strong one (bilateral
         # low holds are posture: standing, which makes no deliberate presses)
-        if (row is None or float(np.max(row)) < s.coactive_ratio
+        if row is not None and row_max is None:
+            row_max = float(np.max(row))
+        if (row is None or row_max < s.coactive_ratio
                 or r >= s.exercise_uv * uv_scale):
             run.was_hold = True
             ch.last_hold_end = t1
