@@ -214,15 +214,16 @@ def window_features(x, sums, power, freqs, n_len, n_hop, n_win, thr, dur):
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
+    def _sos_coefs(sos):  # pragma: no cover - compiled
+        """b0, b1, b2, a1, a2 of every section, each a contiguous array."""
+        return sos[:, 0].copy(), sos[:, 1].copy(), sos[:, 2].copy(), sos[:, 4].copy(), sos[:, 5].copy()
+
+    @numba.njit(cache=True, nogil=True)
     def _sosfilt_jit(sos, x, zi):  # pragma: no cover - compiled
         n, n_ch = x.shape
         ns = sos.shape[0]
         y = np.empty_like(x)
-        b0 = sos[:, 0].copy()
-        b1 = sos[:, 1].copy()
-        b2 = sos[:, 2].copy()
-        a1 = sos[:, 4].copy()
-        a2 = sos[:, 5].copy()
+        b0, b1, b2, a1, a2 = _sos_coefs(sos)
         for c in range(n_ch):
             z0 = zi[:, 0, c].copy()
             z1 = zi[:, 1, c].copy()
@@ -279,6 +280,49 @@ if numba is not None:
         return y
 
 
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _sosfilt_pairs_jit(sos, x, zi):  # pragma: no cover - compiled
+        # _sosfilt_jit two channels at a time: the two recurrences are independent,
+        # so the processor overlaps them (one channel is bound by the latency of
+        # its chain of sections); the same arithmetic per channel, so the same
+        # values bit for bit. An odd last channel runs alone.
+        n, n_ch = x.shape
+        ns = sos.shape[0]
+        y = np.empty_like(x)
+        b0, b1, b2, a1, a2 = _sos_coefs(sos)
+        z = np.empty((ns, 4))
+        for c in range(0, n_ch - 1, 2):
+            d = c + 1
+            for s in range(ns):
+                z[s, 0] = zi[s, 0, c]
+                z[s, 1] = zi[s, 0, d]
+                z[s, 2] = zi[s, 1, c]
+                z[s, 3] = zi[s, 1, d]
+            for i in range(n):
+                v = x[i, c]
+                w = x[i, d]
+                for s in range(ns):
+                    o = b0[s] * v + z[s, 0]
+                    p = b0[s] * w + z[s, 1]
+                    z[s, 0] = b1[s] * v - a1[s] * o + z[s, 2]
+                    z[s, 1] = b1[s] * w - a1[s] * p + z[s, 3]
+                    z[s, 2] = b2[s] * v - a2[s] * o
+                    z[s, 3] = b2[s] * w - a2[s] * p
+                    v = o
+                    w = p
+                y[i, c] = v
+                y[i, d] = w
+            for s in range(ns):
+                zi[s, 0, c] = z[s, 0]
+                zi[s, 0, d] = z[s, 1]
+                zi[s, 1, c] = z[s, 2]
+                zi[s, 1, d] = z[s, 3]
+        if n_ch % 2:
+            y[:, n_ch - 1:] = _sosfilt_jit(sos, x[:, n_ch - 1:], zi[:, :, n_ch - 1:])
+        return y
+
+
 def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
     """``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)`` for (n, channels) float64
     data with sections normalised to a0 = 1 (as scipy designs them): the same
@@ -287,7 +331,8 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
         from scipy import signal
         return signal.sosfilt(sos, x, axis=0, zi=zi)
     zi = np.array(zi, dtype=np.float64, order="C")
-    fn = _sosfilt_wide_jit if x.shape[1] >= 4 else _sosfilt_jit
+    n_ch = x.shape[1]
+    fn = _sosfilt_wide_jit if n_ch >= 4 else _sosfilt_pairs_jit if n_ch >= 2 else _sosfilt_jit
     y = fn(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(x, dtype=np.float64), zi)
     return y, zi
 

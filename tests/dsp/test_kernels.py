@@ -141,6 +141,18 @@ def test_sosfilt_wide_equals_channel_by_channel(n_ch):
     np.testing.assert_array_equal(za, zb)
 
 
+@pytest.mark.parametrize("n_ch", [1, 2, 3, 5])
+def test_sosfilt_pairs_equals_channel_by_channel(n_ch):
+    sos = np.vstack([signal.butter(2, [20, 450], "bandpass", fs=1000, output="sos"),
+                     signal.tf2sos(*signal.iirnotch(50, 25, fs=1000))])
+    x = np.random.default_rng(n_ch).normal(0, 20, (3000, n_ch))
+    x[7, 0] = np.nan                                   # NaN runs through alike too
+    zi = np.random.default_rng(9).normal(0, 1, (len(sos), 2, n_ch))
+    za, zb = zi.copy(), zi.copy()
+    np.testing.assert_array_equal(K._sosfilt_pairs_jit(sos, x, za), K._sosfilt_jit(sos, x, zb))
+    np.testing.assert_array_equal(za, zb)
+
+
 def test_pop_candidates_equal_numpy():
     rng = np.random.default_rng(4)
     for _ in range(100):
