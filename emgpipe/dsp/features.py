@@ -223,8 +223,12 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
     sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr)
     if _kernels.numba is not None:
         blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
-        spec = np.fft.rfft(blocks * _hann(n_hop), axis=-1)
-        power = spec.real ** 2 + spec.imag ** 2                         # (n_blk, c, F)
+        # windowed blocks laid out block-major (order="C"): the FFT then reads
+        # each block in place instead of copying it out of a strided view
+        # (same values; ~1.8x faster at 1 kHz, issue 15)
+        spec = np.fft.rfft(np.multiply(blocks, _hann(n_hop), order="C"), axis=-1)
+        power = np.square(spec.real)
+        power += np.square(spec.imag)                                   # (n_blk, c, F)
         vals = _kernels.window_features(x, sums, power, np.fft.rfftfreq(n_hop, 1.0 / fs),
                                         n_len, n_hop, n_win, thr, dur)
         out = dict(zip(_kernels.WINDOW_FIELDS, vals))
