@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised implicitly
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+from .._numba import numba   # None without numba (the numpy fallbacks run)
 
 #: Row order of the array returned by :func:`block_sums`.
 FIELDS = ("s1", "s2", "s3", "s4", "sabs", "wl", "zc", "ssc", "tke")

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised implicitly
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+from .._numba import numba   # None without numba (the numpy fallbacks run)
 
 
 def calibrate_numpy(dig: np.ndarray, cols, per: int, offsets, gains, factors, calibrated) -> np.ndarray:
