@@ -217,6 +217,9 @@ class CrampDetector:
         # announced cramp that stays active (the long middle of a cramp) is
         # carried forward in one step: only its own run's counters change there.
         steady_on = active & ~fcand
+        # window times as Python floats: the state machine's arithmetic on them is
+        # the same, and cheaper than on numpy scalars (issue 15)
+        t_start, t_end = starts.tolist(), ends.tolist()
         skip = [0] * len(self._ch)           # channel k is carried forward up to this window
         own = [np.flatnonzero(active[:, k] | fcand[:, k]) for k in range(len(self._ch))]
         i = 0
@@ -243,10 +246,10 @@ class CrampDetector:
                         and steady_on[i, k]:
                     off = np.flatnonzero(~steady_on[i:, k])
                     skip[k] = j = i + int(off[0]) if len(off) else n_win
-                    runs.carry_cramp(run, rms[i:j, k], starts[i], ends[j - 1])
+                    runs.carry_cramp(run, rms[i:j, k], t_start[i], t_end[j - 1])
                     continue
                 self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
-                           starts[i], ends[i], win_s,
+                           t_start[i], t_end[i], win_s,
                            active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
                            (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
             i += 1
