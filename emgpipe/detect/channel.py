@@ -30,6 +30,9 @@ class _Channel:
         self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
         self.phist = np.empty(0)             # ... and their numbers of potentials
         self.khist = np.empty(0)             # ... and their largest potentials
+        self.rest_blocks: deque = deque()    # lowest baseline per block of the last minutes (rest level)
+        self.rest_cur = np.inf               # ... of the block being filled
+        self.rest_n = 0                      # windows seen (block alignment)
         self.last_rms = 0.0
         self.last_ratio = 0.0
         self.last_run_end = -1e9             # when the last activity run ended

@@ -51,13 +51,15 @@ in ``docs/detector.md``):
   otherwise quiet; potentials at most ``fasc_merge_s`` apart form one episode,
   whose ``n_potentials`` counts them. Low tonic firing (a cramp's precursor or
   after-activity: a few units at 5-10 Hz, Chaney & Sherman) also makes such
-  spikes: where the noise floor has been ``fasc_tonic_ratio`` x the baseline
-  over ``fasc_tonic_s``, or small potentials come at ``fasc_tonic_rate`` per
+  spikes: where the noise floor has been ``fasc_tonic_ratio`` x the rest level
+  (the lowest baseline of the last ``REST_MEMORY_S``: a hold of minutes
+  teaches the baseline its working level, and fasciculations are discharges
+  at rest) over ``fasc_tonic_s``, or small potentials come at ``fasc_tonic_rate`` per
   second, and in a cramp's end pause, only a potential ``fasc_tonic_k`` x the
   floor counts, and only if it is ``fasc_tonic_base`` x the baseline or
   ``fasc_tonic_above`` x every potential of the last ``fasc_tonic_s`` (a unit
   other than the tonic ones, which repeat at 5-10 Hz). Where the floor has been
-  ``fasc_work_floor`` x the baseline, units fire in every sub-block: the muscle
+  ``fasc_work_floor`` x the rest level, units fire in every sub-block: the muscle
   is contracting (a pedal, a posture too weak to be active) and a potential
   must pass both tests (well above the rest level *and* above every recent one).
   Potentials leading into

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..types import Event
 from .settings import (EPISODE_KEEP, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
-                       POT_LEAD_S, POT_TAIL_S, CrampSettings)
+                       POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
 
 
 class _Episode:
@@ -97,6 +97,38 @@ def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
     return c[n:] - c[:-n]
 
 
+def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
+    """Per window and channel: the lowest baseline (µV) of the last
+    ``REST_MEMORY_S`` (in whole blocks of ``REST_BLOCK_S`` aligned on the
+    stream's window count, so the same whatever the chunking), and the
+    block so far; 0 while the baseline is unknown. Updates each channel's
+    block minima."""
+    per = max(1, int(round(REST_BLOCK_S / hop)))
+    keep = max(1, int(round(REST_MEMORY_S / REST_BLOCK_S)))
+    n_win = len(bases)
+    out = np.zeros(bases.shape)
+    b = np.where(bases > 0, bases, np.inf)                 # (NaN or 0: not known)
+    for k, ch in enumerate(channels):
+        col = b[:, k]
+        i = 0
+        while i < n_win:
+            pos = ch.rest_n % per                        # place in the current block
+            j = min(n_win, i + per - pos)
+            run = np.minimum.accumulate(np.concatenate(([ch.rest_cur], col[i:j])))[1:]
+            past = min(ch.rest_blocks) if ch.rest_blocks else np.inf
+            out[i:j, k] = np.minimum(run, past)
+            ch.rest_cur = float(run[-1])
+            ch.rest_n += j - i
+            if ch.rest_n % per == 0:                     # block complete
+                ch.rest_blocks.append(ch.rest_cur)
+                if len(ch.rest_blocks) > keep:
+                    ch.rest_blocks.popleft()
+                ch.rest_cur = np.inf
+            i = j
+    out[~np.isfinite(out)] = 0.0
+    return out
+
+
 def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarray, hop: float,
                s: CrampSettings):
     """Per window: (count, first edge, last edge, edge of the largest
@@ -114,8 +146,13 @@ def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarr
     """
     if "pot_n" not in values or "floor" not in values:
         return None
+    # the rest level: the lowest baseline of the last REST_MEMORY_S. A muscle
+    # held at a low level for minutes (a pedal, standing) teaches the baseline
+    # its working level; fasciculations are discharges at rest, so the floor
+    # is compared with the rest level, not with the working one
+    rest = rest_level(channels, bases, hop)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fr = np.where(bases > 0, values["floor"] / np.where(bases > 0, bases, 1.0), 0.0)
+        fr = np.where(rest > 0, values["floor"] / np.where(rest > 0, rest, 1.0), 0.0)
     # the floor of one window flickers with the firing: take the mean over
     # the last fasc_tonic_s; and steady firing of a few units at 5-10 Hz may
     # hardly raise it but gives many small potentials: count them too

@@ -34,6 +34,14 @@ POP_KEEP_S = 1.0
 #: evidence looks back from its start, which may lie before the current window)
 FASC_TIMES_MARGIN_S = 30
 
+#: s: fasciculations are discharges of a muscle at rest: its rest level is
+#: the lowest baseline of this long (a pedal or standing hold lasts minutes
+#: and teaches the baseline its working level; rest periods between come
+#: within minutes) ...
+REST_MEMORY_S = 300.0
+#: s: ... kept as the minima of blocks this long
+REST_BLOCK_S = 10.0
+
 # ---------------------------------------------------------------- baseline
 #: percentile: the first baseline is the lower quartile of the warm-up windows
 #: (the quiet ones: a warm-up may hold a movement)
@@ -154,14 +162,14 @@ class CrampSettings:
     fasc_kurtosis: float = 3.5          # a fasciculation window is at least this spiky
     fasc_max_ratio: float = 40.0        # x: above this the channel is active, not fasciculating
     fasc_merge_s: float = 1.0           # s: potentials (rising edges) at most this far apart are one episode
-    fasc_tonic_ratio: float = 1.15      # x: noise floor this x baseline: low tonic firing under it
+    fasc_tonic_ratio: float = 1.15      # x: noise floor this x the rest level (REST_MEMORY_S): low tonic firing under it
     fasc_tonic_s: float = 2.0           # s: ... as the mean over this long (one window's floor flickers)
     fasc_tonic_rate: float = 3.0        # 1/s: ... or this many potentials per second over it
     fasc_tonic_k: float = 7.0           # there a potential must peak this x the window's floor ...
     fasc_tonic_base: float = 16.0       # x: ... and this x the baseline,
     fasc_tonic_above: float = 1.2       # ... or this x the largest potential of the last fasc_tonic_s
     fasc_tonic_base_min: float = 11.0   # x:    and this x the baseline
-    fasc_work_floor: float = 2.0        # x: a floor this x baseline (over fasc_tonic_s): the muscle works (stricter)
+    fasc_work_floor: float = 2.0        # x: a floor this x the rest level (over fasc_tonic_s): the muscle works (stricter)
     fasc_onset_gap_s: float = 0.35      # s: potentials this close together leading into activity are its onset
     fasc_after_s: float = 0.5           # s: no potentials counted this soon after activity ended
     # voluntary
