@@ -220,16 +220,15 @@ def test_the_alert_drives_the_buzzer_pin(session):
     cramp = next(e for e in session["events"] if e["kind"] == "cramp")
     t_alert = start_t + float(cramp["alert_s"])
     latency = t_on - t_alert
-    assert -0.05 < latency < 1.5, latency
+    assert -0.05 < latency < 1.5, (
+        f"latency {latency:.3f} s (simulated), the live run took {session['wall']:.1f} s wall; firmware log:\n"
+        + "\n".join(ln for ln in session["raw_log"] if " cmd " in ln or " buzz " in ln or " button " in ln)
+        + "\nlive stderr:\n" + session["live"].stderr[-4000:])
     print(f"\nsimavr: alert at stream {float(cramp['alert_s']):.3f} s -> BUZZ received "
           f"{(t_cmd - t_alert) * 1000:.0f} ms later (simulated time, speed x{SPEED:g}) -> "
           f"D5 driven {(t_on - t_cmd) * 1e3:.2f} ms after the command, for {(off[0] - t_on) * 1e3:.0f} ms")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open defect: in a full fresh-clone run of the suite (bash .ci/run) the alert reaches the "
-    "buzzer ~3.7 s late and the held button arrives as a short press; alone, or with any one "
-    "of the other test folders before it, the module passes (cause not found yet)"))
 def test_a_button_press_arrives_as_a_frame_and_labels_the_cramp(session):
     log = session["log"]
     down = [t for t, kind, rest in log if kind == "button" and rest == "down"]
@@ -249,3 +248,46 @@ def test_a_button_press_arrives_as_a_frame_and_labels_the_cramp(session):
     assert stored["alert_s"] == pytest.approx(float(cramp["alert_s"]))
     assert cramp["label"] == "cramp"                          # and written into the events file
     assert "answer:" in session["live"].stderr
+
+
+def test_a_press_held_while_the_motor_stops_is_still_one_long_press(avrsim, firmware, recording, tmp_path):
+    """The wearer presses while the buzz runs: the motor going off (a write to port D, which
+    also holds the button's pin) must not end the press. A bare host, no detector: START, a
+    1 s BUZZ at once, the button held 1.5 s from 0.5 s (across the motor stopping at ~1 s)."""
+    import serial
+
+    from emgpipe.devices.bridge.protocol import encode_command
+
+    link = tmp_path / "bridge0"
+    proc = subprocess.Popen(
+        [str(avrsim), "--elf", str(firmware), "--adc", str(recording[2]), "--fs", str(FS),
+         "--link", str(link), "--capture", str(tmp_path / "uart.bin"), "--speed", str(SPEED),
+         "--press", "500:1500", "--from-start", "--duration", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = ""
+        while not first.startswith("pty "):                   # simavr says "Loaded ..." first
+            first = proc.stdout.readline()
+            assert first, "avrsim ended before its pty was ready"
+        frames, dec = [], FrameDecoder()
+        with serial.Serial(str(link), timeout=0.05) as port:
+            port.write(encode_command(FrameType.START, 1))
+            port.write(encode_command(FrameType.BUZZ, 2, duration_ms=1000, strength=180))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(isinstance(f, ButtonFrame) for f in frames):
+                frames += dec.feed(port.read(4096))
+            time.sleep(0.3)                                   # a second BUTTON frame, if any
+            frames += dec.feed(port.read(65536))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    log = parse_log((first + out).splitlines())
+    on = [t for t, kind, rest in log if kind == "buzz" and rest.startswith("on")]
+    off = [t for t, kind, rest in log if kind == "buzz" and rest == "off"]
+    down = [t for t, kind, rest in log if kind == "button" and rest == "down"]
+    up = [t for t, kind, rest in log if kind == "button" and rest == "up"]
+    assert on and off and down and up, out
+    assert down[0] < off[0] < up[0]                           # the motor stopped mid-press
+    presses = [f for f in frames if isinstance(f, ButtonFrame)]
+    assert [p.press for p in presses] == [Press.LONG], presses
+    assert 1000 <= presses[0].held_ms <= 1002

@@ -224,6 +224,19 @@ static void service_pty(void)
 }
 
 /* ---------------------------------------------------------------- pins */
+/* The button to GND: while pressed it holds D2 low whatever the firmware writes to PORTD.
+ * Raising the pin's IRQ alone is not enough: simavr (1.6) re-raises every input pin whose
+ * PORT bit is set (the internal pull-up) at each PORTD write, so a press would read as
+ * released as soon as the firmware touched another pin of port D (the motor on D5 going
+ * off, say), and a long press would arrive as a short one. The port's "external" level is
+ * what it applies instead, so the press is set there too. */
+static void set_button(int pressed)
+{
+    avr_ioport_external_t ext = { .name = 'D', .mask = 1u << BUTTON_BIT, .value = pressed ? 0 : 1u << BUTTON_BIT };
+    avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('D'), &ext);
+    avr_raise_irq(button_irq, pressed ? 0 : 1);
+}
+
 static avr_cycle_count_t watch_tick(avr_t *a, avr_cycle_count_t when, void *param)
 {
     (void)param;
@@ -242,12 +255,12 @@ static avr_cycle_count_t watch_tick(avr_t *a, avr_cycle_count_t when, void *para
     for (int i = 0; i < n_presses; i++) {
         if (!presses[i].down && !presses[i].done && ms >= presses[i].at_ms) {
             presses[i].down = 1;
-            avr_raise_irq(button_irq, 0);
+            set_button(1);
             printf("t=%.6f button down\n", sim_s());
             fflush(stdout);
         } else if (presses[i].down && !presses[i].done && ms >= presses[i].at_ms + presses[i].held_ms) {
             presses[i].done = 1;
-            avr_raise_irq(button_irq, 1);
+            set_button(0);
             printf("t=%.6f button up\n", sim_s());
             fflush(stdout);
         }
@@ -349,7 +362,7 @@ int main(int argc, char **argv)
     avr_cycle_timer_register(avr, adc_period, adc_tick, NULL);
 
     button_irq = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), BUTTON_BIT);
-    avr_raise_irq(button_irq, 1);                /* released: the pull-up holds it high */
+    set_button(0);                               /* released: the pull-up holds it high */
     avr_cycle_timer_register(avr, F_CPU / 1000000UL * WATCH_US, watch_tick, NULL);
 
     outbuf = malloc(OUTBUF);
