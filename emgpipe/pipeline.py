@@ -178,3 +178,78 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
         p.destroy()
     final.sort(key=lambda e: (e.start_s, e.channel, e.kind))
     return RunResult(final, announced, p.end_s, p.n_samples, p.n_lost, p.mains_hz, p.model.tag)
+
+
+#: Stream shapes that between them run every compiled kernel in each form a
+#: stream calls it: the band-pass runs one channel alone, channels in pairs
+#: (an odd last one alone) or four and more side by side, so 1, 2 and 4
+#: channels; 1 kHz, 250 Hz and the Ganglion's 200 Hz (the other shapes a
+#: device sends, 3 or 8 channels, an envelope, 2 kHz, compile nothing new:
+#: tests/test_prepare_kernels.py).
+KERNEL_SHAPES = ((1000.0, 1, "emg"), (250.0, 4, "emg"), (200.0, 2, "emg"))
+
+
+def _kernel_signal(fs: float, n_ch: int, seconds: float):
+    """A few seconds of signal that takes every branch of the compiled kernels:
+    noise, a contraction burst, isolated spikes (potentials) and an electrode
+    pop (a step that decays)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    n = int(round(seconds * fs))
+    x = rng.normal(0.0, 5.0, (n, n_ch))
+    t = np.arange(n) / fs
+    burst = (t > seconds * 0.5) & (t < seconds * 0.8)
+    x[burst] += rng.normal(0.0, 80.0, (int(burst.sum()), n_ch))
+    for k in range(5):                                  # isolated potentials
+        i = int((0.15 + 0.05 * k) * n)
+        x[i:i + 3] += 150.0
+    i = int(0.35 * n)                                    # a pop: a step of 200 µV that decays
+    x[i:, 0] += 200.0 * np.exp(-np.arange(n - i) / (0.2 * fs))
+    return x
+
+
+def prepare_kernels(seconds: float = 3.5, chunk_s: float = 0.1) -> float:
+    """Compile, or load from numba's on-disk cache, every kernel a stream uses.
+
+    The kernels are compiled the first time they run after an install (seconds)
+    and loaded from the cache afterwards (a fraction of a second). A live or
+    night session calls this before it opens the device: otherwise the first
+    chunks would compile them while the device's samples queue up, and the
+    first cramp alert of the first session after an install would come late
+    (seconds; the answer button pressed meanwhile would find no alert).
+    Runs a few seconds of synthetic signal through a pipeline of each of
+    :data:`KERNEL_SHAPES`, in chunks as a device sends them. Returns the
+    seconds it took.
+    """
+    import time
+
+    from .types import Chunk
+    t0 = time.monotonic()
+    for fs, n_ch, signal in KERNEL_SHAPES:
+        x = _kernel_signal(fs, n_ch, seconds)
+        names = tuple(f"ch{k + 1}" for k in range(n_ch))
+        p = build_pipeline(None, mode="awake", signal=signal)
+        try:
+            step = max(1, int(round(chunk_s * fs)))
+            for i in range(0, len(x), step):
+                p.push(Chunk(x[i:i + step], fs=fs, seq=i, ch_names=names, source_id="kernels"))
+            p.close()
+        finally:
+            p.destroy()
+    return time.monotonic() - t0
+
+
+def prepare_kernels_before(command: str, note=None) -> float:
+    """:func:`prepare_kernels` before ``command`` opens its device; a slow one (the
+    first session after an install compiles) says so in one line to ``note``
+    (default: stderr). Returns the seconds it took."""
+    took = prepare_kernels()
+    if took >= 1.0:
+        import sys
+        line = (f"{command}: compiled the signal kernels in {took:.1f} s (once after an install; "
+                f"later sessions load them)")
+        if note is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            note(line)
+    return took

@@ -36,6 +36,7 @@ def register(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     from ..calibration import compute_profile, default_profile_path, window_rms
     from ..devices import open_source
+    from ..pipeline import prepare_kernels_before
 
     if args.show_path:
         print(default_profile_path())
@@ -54,6 +55,9 @@ def run(args) -> int:
                (total, "Done: relax.")]
     opts = {} if args.speed is None else {"speed": args.speed}
     src = open_source(args.source, **opts)
+    # the kernels before the device streams (see live): compiled mid-stream, the prompt
+    # to contract would come late against the wearer's muscle and miss the contraction
+    prepare_kernels_before("calibrate")
     collected = []
 
     def chunks():

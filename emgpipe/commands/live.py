@@ -54,7 +54,7 @@ def register(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     from ..answers import load_answers
     from ..devices import open_source
-    from ..pipeline import build_pipeline
+    from ..pipeline import build_pipeline, prepare_kernels_before
     from ..session import Session
     from ..ui import enable_ansi
     if args.duration is not None and not args.duration > 0:
@@ -65,6 +65,9 @@ def run(args) -> int:
         from ..calibration import Profile
         profile = Profile.load(args.profile)     # a bad file fails before the device opens
     src = open_source(args.source, **options)
+    # the kernels before the device streams: compiled mid-stream (first session after
+    # an install), its samples would queue up and the first alert come seconds late
+    prepare_kernels_before("live")
     src.open()  # a missing port, no device, permission denied: one line from the CLI
     try:
         ui = not args.no_ui and enable_ansi(sys.stdout)

@@ -67,6 +67,7 @@ def run(args) -> int:
     from ..answers import load_answers
     from ..night.recorder import NightRecorder, echo_stdout, load_profile
     from ..devices.base import parse_speed
+    from ..pipeline import prepare_kernels_before
 
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration:g}: must be positive")
@@ -92,6 +93,9 @@ def run(args) -> int:
         print("emgpipe: stopping (finishing the files)...", file=sys.stderr, flush=True)
         rec.stop()
 
+    # the kernels before the device streams (see live): the first night after an install
+    # would otherwise compile them while the device's samples queue up
+    prepare_kernels_before("night")
     with stop_on_signals(stop):   # first Ctrl-C/SIGTERM: clean stop; a second one aborts
         result = rec.run()
     print(result.summary(), flush=True)
