@@ -86,8 +86,10 @@ BOUNDED = {
     r"^emgpipe emulate bridge --press 45$": (
         lambda c: c.replace("--press 45", "--press 0.5") + " --duration 2 --speed 5",
         "runs until Ctrl-C: --duration 2, pressed after 0.5 s"),
-    r"^python benchmarks/latency\.py$": (lambda c: "python benchmarks/latency.py --seconds 3",
-                                         "a minute of real time: --seconds 3"),
+    r"^python benchmarks/latency\.py$": (
+        lambda c: "python benchmarks/latency.py --seconds 3 || [ $? -eq 3 ]",
+        "20 s of real time: --seconds 3; a missed budget (exit 3, after its figures) is a "
+        "measurement of this machine under the test suite's load, not a broken example"),
     r"^python benchmarks/soak_night\.py --faults$": (
         lambda c: c + " --kills 2 --only kill9", "about 4 minutes of faults: two kill -9 runs of them"),
     r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
