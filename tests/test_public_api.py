@@ -73,6 +73,10 @@ def test_the_commands_build_pipelines_one_way(monkeypatch, tmp_path):
         calls.append(kw.get("mode"))
         return real(source, **kw)
     monkeypatch.setattr(pipeline, "build_pipeline", spy)
+    # the kernels' warm-up before a device opens builds its own pipelines (through
+    # build_pipeline too): counted apart, once per live and night
+    prepared = []
+    monkeypatch.setattr(pipeline, "prepare_kernels", lambda *a, **k: prepared.append(calls[:]) or 0.0)
     rec = sim.write(sim.make("walk_then_cramp", seed=2, duration=12), tmp_path / "w.csv")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert main(["replay", str(rec), "--events-out", str(tmp_path / "w.events.csv")]) == 0
@@ -80,3 +84,4 @@ def test_the_commands_build_pipelines_one_way(monkeypatch, tmp_path):
     assert main(["night", "--source", f"file:{rec}", "--speed", "max", "--out", str(tmp_path / "n")]) == 0
     assert main(["bench", str(tmp_path)]) == 0
     assert len(calls) == 4, calls
+    assert [len(c) for c in prepared] == [1, 2]      # before live's pipeline, before night's
