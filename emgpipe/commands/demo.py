@@ -32,7 +32,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..devices.sim import SimSource
-    from ..pipeline import build_pipeline
+    from ..pipeline import build_pipeline, prepare_kernels_before
     from ..session import Session
     from ..ui import enable_ansi
 
@@ -43,6 +43,8 @@ def run(args) -> int:
           f"({src.fs:g} Hz): a walk, a pause, then a cramp in one calf"
           f"{' (at real speed; --fast to skip ahead)' if not args.fast else ''}. "
           f"Not a medical device.", flush=True)
+    if not args.fast:   # at real speed the walk must not wait for a first compile (see live)
+        prepare_kernels_before("demo")
     src.open()
     try:
         ui = not args.no_ui and enable_ansi(sys.stdout)
