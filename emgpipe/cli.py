@@ -42,7 +42,20 @@ class _Parser(argparse.ArgumentParser):
                   .replace("emgpipe : ", "emgpipe: "))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), if it is one of
+    :data:`COMMANDS`; None otherwise (no command, ``--help``, a misspelt one)."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser: every command's, or ``only`` that one's. Registering a
+    command imports what its options come from (the alert sinks, the device emulators:
+    ~0.2 s together), which a replay need not pay (issue 15); the list of commands in
+    ``emgpipe --help`` and a misspelt command's error register them all."""
     parser = _Parser(prog="emgpipe", description=(
         "Streaming surface-EMG cramp detection. Not a medical device: alerts prompt "
         "a stretch, they do not diagnose."))
@@ -50,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         mod = importlib.import_module(f".commands.{name}", __package__)
         p = mod.register(sub)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -59,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    parser = build_parser(command_of(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     logging.basicConfig(
