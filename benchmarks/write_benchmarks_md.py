@@ -77,6 +77,13 @@ REAL_KINDS = (
 
 # --------------------------------------------------------------------------- running
 
+#: Where the speed and memory figures are (their scripts are not run by this one).
+SPEED_LINK = ("Speed and memory (issue 15: throughput against real time, emgpipe against a BrainFlow "
+              "script on the same 8-hour night, peak RSS for 1-8 h and 8 channels, compile cost) are in "
+              "[benchmarks-speed.md](benchmarks-speed.md), with the commands that print them; 1 vs 2 "
+              "Dask workers on 24 recordings in the README's Dask section (`benchmarks/dask_cohort.py`).")
+
+
 def emgpipe_one(path, mode="auto", model=None) -> dict:
     """Replay one labelled recording as :func:`emgpipe.commands.bench.bench_one` does, keeping the events."""
     from emgpipe.io import read_recording
@@ -563,6 +570,8 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "with the detector a user could build today from a peer library (NeuroKit2's `emg_process` "
         "activation plus a minimum-duration rule), and emgpipe on real recordings. "
         f"Versions: {versions()}; detector model(s): {', '.join(f'`{x}`' for x in models)}.",
+        "",
+        SPEED_LINK,
         "",
         "## Reproduce",
         "",
