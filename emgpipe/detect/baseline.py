@@ -23,37 +23,37 @@ def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings) -> tupl
     ``rms`` is (n windows, n channels); each channel's ``base``, ``warm``,
     ``last_rms`` and ``last_ratio`` are updated (compiled recursion per channel).
     """
-    n_win = len(rms)
+    n_win, n_ch = rms.shape
     a_down = 1.0 - math.exp(-hop / s.baseline_down_s)
     a_up = 1.0 - math.exp(-hop / s.baseline_up_s)
     n_warm = max(1, int(round(s.warmup_s / hop)))
-    ratios = np.ones_like(rms)
-    bases = np.full(rms.shape, np.nan)
+    base0 = [math.nan] * n_ch
+    i0s = [n_win] * n_ch                                 # tracked from this window on
     for k, ch in enumerate(channels):
-        col = rms[:, k]
         i0 = 0
         if ch.base is None:
             need = n_warm - len(ch.warm)
-            ch.warm.extend(col[:need].tolist())
+            ch.warm.extend(rms[:need, k].tolist())
             i0 = min(need, n_win)
             if len(ch.warm) >= n_warm:
                 ch.base = max(float(np.percentile(ch.warm, WARMUP_PCT)), s.baseline_floor_uv)
                 ch.warm = []
         if ch.base is not None and i0 < n_win:
-            before = ch.base
-            r, ch.base = _kernels.track_baseline(col[i0:], ch.base, a_down, a_up,
-                                                 s.baseline_learn_ratio, s.baseline_floor_uv)
-            ratios[i0:, k] = r
-            bases[i0:, k] = col[i0:] / np.where(r > 0, r, np.inf)
-            bases[i0:, k] = np.where(r > 0, bases[i0:, k], before)
-        ch.last_rms, ch.last_ratio = float(col[-1]), float(ratios[-1, k])
+            base0[k], i0s[k] = ch.base, i0
+    # every channel in one compiled pass (the same recursion as track_baseline)
+    ratios, bases, final = _kernels.track_baselines(rms, np.array(base0), np.array(i0s), a_down, a_up,
+                                                    s.baseline_learn_ratio, s.baseline_floor_uv)
+    last_rms, last_ratio, final = rms[-1].tolist(), ratios[-1].tolist(), final.tolist()
+    for k, ch in enumerate(channels):
+        if i0s[k] < n_win:
+            ch.base = final[k]
+        ch.last_rms, ch.last_ratio = last_rms[k], last_ratio[k]
     return ratios, bases
 
 
-def keep_history(channels: list, rms: np.ndarray, bases: np.ndarray, hop: float, s: CrampSettings) -> None:
-    """Keep each channel's levels and baselines of the last ``precursor_s`` (and
-    one window) for the precursor test of the next batches."""
+def keep_history(past: tuple, rms: np.ndarray, bases: np.ndarray, hop: float, s: CrampSettings) -> tuple:
+    """The levels and baselines (windows x channels) of the last ``precursor_s``
+    (and one window) for the precursor test of the next batches: ``past`` (the
+    last call's) followed by this batch's ``rms`` and ``bases``."""
     n_keep = int(round(s.precursor_s / hop)) + 1
-    for k, ch in enumerate(channels):
-        ch.hist = np.concatenate([ch.hist, rms[:, k]])[-n_keep:]
-        ch.bhist = np.concatenate([ch.bhist, bases[:, k]])[-n_keep:]
+    return np.concatenate([past[0], rms])[-n_keep:], np.concatenate([past[1], bases])[-n_keep:]

@@ -12,7 +12,7 @@ from .settings import CrampSettings
 class _Channel:
     """State of one channel: its baseline (:mod:`.baseline`), its open activity
     run (:mod:`.runs`), its open fasciculation episode and recent potentials
-    (:mod:`.fasciculations`), the histories the cramp rules look back on and the
+    (:mod:`.fasciculations`), its rest-level blocks and the
     wearer's answers (:mod:`.rules`)."""
 
     def __init__(self, name: str, s: CrampSettings, rest_uv: float | None, mvc_uv: float | None):
@@ -25,11 +25,6 @@ class _Channel:
         self.run = None                      # the open activity run (runs._Run)
         self.fasc = None                     # the open fasciculation episode (fasciculations._Episode)
         self.fasc_times: deque = deque()     # (time, n) of recent potentials
-        self.hist = np.empty(0)              # RMS of the windows before this batch (precursor test) ...
-        self.bhist = np.empty(0)             # ... and their baselines (NaN while warming up)
-        self.fhist = np.empty(0)             # noise floor / baseline of the last windows (tonic test)
-        self.phist = np.empty(0)             # ... and their numbers of potentials
-        self.khist = np.empty(0)             # ... and their largest potentials
         self.rest_blocks: deque = deque()    # lowest baseline per block of the last minutes (rest level)
         self.rest_cur = np.inf               # ... of the block being filled
         self.rest_n = 0                      # windows seen (block alignment)

@@ -159,6 +159,9 @@ class CrampDetector:
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
                                    for b in groups] for a in groups])
         self._index = {c.name: k for k, c in enumerate(self._ch)}
+        self._tonic = fasciculations.TonicHistory(len(self._ch), self._hop, s)
+        n_ch = len(self._ch)
+        self._past = (np.empty((0, n_ch)), np.empty((0, n_ch)))   # recent levels and baselines (rules.evidence)
         self._source = features.source_id
         for a in self.answers:
             self._learn(a.get("channel"), a.get("answer"), a.get("context"),
@@ -201,7 +204,7 @@ class CrampDetector:
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
         active = (ready & (ratios >= s.on_ratio) & (rms - bases0 >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
-        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s)
+        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s, self._tonic)
         if pot is not None and kurt is not None:
             pot_n, pot_a, pot_b, pot_big = pot
             fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
@@ -223,7 +226,10 @@ class CrampDetector:
         # the same, and cheaper than on numpy scalars (issue 15)
         t_start, t_end = starts.tolist(), ends.tolist()
         skip = [0] * len(self._ch)           # channel k is carried forward up to this window
-        own = [np.flatnonzero(active[:, k] | fcand[:, k]) for k in range(len(self._ch))]
+        # the first window from i on in which channel k is active or a fasciculation candidate
+        # (n_win: none), for every window at once
+        own = np.where(active | fcand, np.arange(n_win)[:, None], n_win)
+        own = np.minimum.accumulate(own[::-1], axis=0)[::-1].tolist()
         i = 0
         while i < n_win:
             nxt = n_win                      # the next window any channel needs
@@ -234,9 +240,7 @@ class CrampDetector:
                     nxt = i
                     break
                 else:
-                    j = int(np.searchsorted(own[k], i))
-                    if j < len(own[k]):
-                        nxt = min(nxt, int(own[k][j]))
+                    nxt = min(nxt, own[i][k])
             if nxt >= n_win:
                 break
             i = nxt
@@ -256,7 +260,7 @@ class CrampDetector:
                            (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
-        baseline.keep_history(self._ch, rms, bases, hop, s)
+        self._past = baseline.keep_history(self._past, rms, bases, hop, s)
         return out
 
     def _step(self, k, ch, i, r, ratio, base, t0, t1, win_s, active, fcand, smooth, pot, out):
@@ -303,8 +307,8 @@ class CrampDetector:
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
         """Why a cramp may be announced early (run start ``t``, window ``i`` of the batch)."""
         k = self._index[ch.name]
-        return rules.evidence(ch, t, self._batch_rms[:i, k], self._batch_bases[:i, k], self._hop,
-                              self.settings)
+        return rules.evidence(ch, t, self._past[0][:, k], self._past[1][:, k], self._batch_rms[:i, k],
+                              self._batch_bases[:i, k], self._hop, self.settings)
 
     def _context(self, ch: _Channel, t0: float, evidence: str) -> str:
         return rules.context(ch, t0, evidence, self._ch, self.mode, self.settings)

@@ -18,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from ..dsp import _kernels
 from ..types import Event
 from .settings import (EPISODE_KEEP, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
                        POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
@@ -85,16 +86,17 @@ class _Episode:
         return cut
 
 
-def _with_past(past: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
-    """``new`` after the ``n`` values before it (``past`` holds at most ``n``;
-    zeros stand for the time before the stream started)."""
-    return np.concatenate([np.zeros(n - len(past)), past, new])
+class TonicHistory:
+    """What :func:`potentials` keeps of the windows before a batch, per channel
+    (columns): the largest potential of the last ``fasc_tonic_s`` of windows,
+    and the noise floor over the rest level and the count of small potentials
+    of the windows before (zeros stand for the time before the stream started)."""
 
-
-def _moving_sum(a: np.ndarray, n: int) -> np.ndarray:
-    """Sums of ``a[i : i + n]``."""
-    c = np.concatenate(([0.0], np.cumsum(a)))
-    return c[n:] - c[:-n]
+    def __init__(self, n_channels: int, hop: float, s: CrampSettings):
+        n_keep = max(1, int(round(s.fasc_tonic_s / hop)))
+        self.peak = np.zeros((n_keep, n_channels))
+        self.floor = np.zeros((n_keep - 1, n_channels))
+        self.small = np.zeros((n_keep - 1, n_channels))
 
 
 def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
@@ -130,7 +132,7 @@ def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
 
 
 def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarray, hop: float,
-               s: CrampSettings):
+               s: CrampSettings, hist: TonicHistory):
     """Per window: (count, first edge, last edge, edge of the largest
     potential if it is a clear one else NaN) of its new potentials, times in s.
 
@@ -141,7 +143,7 @@ def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarr
     floor, and ``fasc_tonic_base`` x the baseline or ``fasc_tonic_above`` x the
     largest potential of the windows in the last ``fasc_tonic_s`` (and
     ``fasc_tonic_base_min`` x the baseline). Each channel's noise-floor,
-    potential-count and largest-potential histories are updated.
+    potential-count and largest-potential histories (``hist``) are updated.
     None when the features do not include the potential timings.
     """
     if "pot_n" not in values or "floor" not in values:
@@ -156,34 +158,21 @@ def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarr
     # the floor of one window flickers with the firing: take the mean over
     # the last fasc_tonic_s; and steady firing of a few units at 5-10 Hz may
     # hardly raise it but gives many small potentials: count them too
-    n_keep = max(1, int(round(s.fasc_tonic_s / hop)))
-    tonic = np.zeros(fr.shape, bool)
-    working = np.zeros(fr.shape, bool)
+    n_keep = len(hist.peak)
     # a clear potential: well above the floor, and either well above the
     # rest level or above every potential of the last fasc_tonic_s (a unit
     # other than the few firing tonically, which repeat at 5-10 Hz)
     pk = values["pot_peak"]
-    before = np.zeros(fr.shape)                        # largest potential in the windows before
-    n_win = len(fr)
-    for k, ch in enumerate(channels):
-        col = pk[:, k]
-        hk = _with_past(ch.khist, np.where(np.isnan(col), 0.0, col), n_keep)
-        b = before[:, k]
-        for j in range(n_keep):                        # running max (n_keep is small)
-            np.maximum(b, hk[j:j + n_win], out=b)
-        ch.khist = hk[-n_keep:]
+    before, hist.peak = _kernels.max_before(hist.peak, pk)   # largest potential in the windows before
     big = (pk >= s.fasc_tonic_k * values["floor"]) & (
         (pk >= s.fasc_tonic_base * bases)
         | ((pk >= s.fasc_tonic_above * before) & (pk >= s.fasc_tonic_base_min * bases)))
     small = np.where(big, 0.0, values["pot_n"])       # windows of small potentials only
-    for k, ch in enumerate(channels):
-        h = _with_past(ch.fhist, fr[:, k], n_keep - 1)
-        c = _with_past(ch.phist, small[:, k], n_keep - 1)
-        level = _moving_sum(h, n_keep)[-len(fr):] / n_keep
-        rate = _moving_sum(c, n_keep)[-len(fr):] / s.fasc_tonic_s
-        tonic[:, k] = (level >= s.fasc_tonic_ratio) | (rate >= s.fasc_tonic_rate)
-        working[:, k] = level >= s.fasc_work_floor
-        ch.fhist, ch.phist = h[len(h) - n_keep + 1:], c[len(c) - n_keep + 1:]
+    level, hist.floor = _kernels.moving_sums(hist.floor, fr)
+    count, hist.small = _kernels.moving_sums(hist.small, small)
+    level /= n_keep
+    working = level >= s.fasc_work_floor
+    tonic = (level >= s.fasc_tonic_ratio) | (count / s.fasc_tonic_s >= s.fasc_tonic_rate)
     # under tonic firing only a potential that stands well above both the
     # floor and the rest level counts (one per window: the largest)
     n = np.where(tonic, big.astype(float), values["pot_n"])

@@ -27,11 +27,13 @@ from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CON
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
 
 
-def evidence(ch, t: float, batch_rms: np.ndarray, batch_bases: np.ndarray, hop: float,
-             s: CrampSettings) -> str:
+def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_rms: np.ndarray,
+             batch_bases: np.ndarray, hop: float, s: CrampSettings) -> str:
     """Why a cramp may be announced early: fasciculations or a precursor
-    before ``t`` (the run's start; ``batch_rms`` and ``batch_bases`` are this
-    channel's windows of the current batch before it)."""
+    before ``t`` (the run's start; ``hist_rms`` and ``hist_bases`` are this
+    channel's levels and baselines of the windows before the current batch,
+    :func:`.baseline.keep_history`, ``batch_rms`` and ``batch_bases`` its windows
+    of the current batch before ``t``)."""
     if t < ch.no_evidence_until:
         return ""
     n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
@@ -39,8 +41,8 @@ def evidence(ch, t: float, batch_rms: np.ndarray, batch_bases: np.ndarray, hop: 
     if n >= s.evidence_fasc:
         why.append(f"{n:.0f} fasciculations in the minute before")
     n_pre = int(round(s.precursor_s / hop))
-    lv = np.concatenate([ch.hist, batch_rms])[-n_pre:]
-    bs = np.concatenate([ch.bhist, batch_bases])[-n_pre:]
+    lv = np.concatenate([hist_rms, batch_rms])[-n_pre:]
+    bs = np.concatenate([hist_bases, batch_bases])[-n_pre:]
     ok = np.flatnonzero(~np.isnan(bs))
     if len(ok) and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
         # against the baseline from before the precursor window: a slow

@@ -699,3 +699,132 @@ def pop_candidates(x: np.ndarray, lo: int, hi: int, n_pre: int, min_uv: float, k
         return _pop_candidates_numpy(x, lo, hi, n_pre, min_uv, k)
     return _pop_candidates_jit(np.ascontiguousarray(x, dtype=np.float64), int(lo), int(hi), int(n_pre),
                                float(min_uv), float(k))
+
+
+# ---------------------------------------------------------------------- the detector's per-window state
+# The cramp detector's per-batch work on its (windows x channels) features: a few
+# operations per window and channel, which as numpy calls per channel cost more
+# than the arithmetic (a live chunk completes one window: issue 15). Each kernel
+# does the same float operations, in the same order, as its numpy reference.
+
+def _baselines_py(rms, base0, i0, a_down, a_up, learn, floor):
+    n_win, n_ch = rms.shape
+    ratios = np.ones((n_win, n_ch))
+    bases = np.full((n_win, n_ch), np.nan)
+    final = base0.copy()
+    for c in range(n_ch):
+        if i0[c] >= n_win:
+            continue
+        before = base0[c]
+        base = before
+        for i in range(i0[c], n_win):
+            r = rms[i, c]
+            ratio = r / base
+            ratios[i, c] = ratio
+            bases[i, c] = r / ratio if ratio > 0 else before
+            if r > 0 and ratio < learn:
+                alpha = a_down if ratio < 1.0 else a_up
+                base = max(floor, base * np.exp(alpha * np.log(ratio)))
+        final[c] = base
+    return ratios, bases, final
+
+
+def _max_before_py(hist, new):
+    n, n_ch = hist.shape
+    n_win = new.shape[0]
+    h = np.concatenate((hist, np.where(np.isnan(new), 0.0, new)))
+    before = np.zeros((n_win, n_ch))
+    for j in range(n):
+        np.maximum(before, h[j:j + n_win], out=before)
+    return before, h[len(h) - n:].copy()
+
+
+def _moving_sums_py(hist, new):
+    m, n_ch = hist.shape
+    h = np.concatenate((hist, new))
+    c = np.concatenate((np.zeros((1, n_ch)), np.cumsum(h, axis=0)))
+    return c[m + 1:] - c[:len(c) - m - 1], h[len(h) - m:].copy()
+
+
+if numba is not None:
+    _baselines_jit = numba.njit(cache=True, nogil=True)(_baselines_py)
+
+    @numba.njit(cache=True, nogil=True)
+    def _after_hist(hist, new, nan_zero):  # pragma: no cover - compiled
+        """``hist`` then ``new`` (NaN as 0 if ``nan_zero``), one array."""
+        m = hist.shape[0]
+        h = np.empty((m + new.shape[0], hist.shape[1]))
+        h[:m] = hist
+        for i in range(new.shape[0]):
+            for c in range(new.shape[1]):
+                v = new[i, c]
+                h[m + i, c] = 0.0 if nan_zero and np.isnan(v) else v
+        return h
+
+    @numba.njit(cache=True, nogil=True)
+    def _max_before_jit(hist, new):  # pragma: no cover - compiled
+        n, n_ch = hist.shape
+        n_win = new.shape[0]
+        h = _after_hist(hist, new, True)
+        before = np.zeros((n_win, n_ch))
+        for i in range(n_win):
+            for c in range(n_ch):
+                b = 0.0
+                for j in range(n):
+                    v = h[i + j, c]
+                    if v > b:
+                        b = v
+                before[i, c] = b
+        return before, h[n_win:].copy()
+
+    @numba.njit(cache=True, nogil=True)
+    def _moving_sums_jit(hist, new):  # pragma: no cover - compiled
+        m, n_ch = hist.shape
+        n_win = new.shape[0]
+        h = _after_hist(hist, new, False)
+        c = np.zeros((m + n_win + 1, n_ch))         # c[j + 1] = cumsum(h)[j], summed in order
+        for c_ in range(n_ch):
+            acc = h[0, c_]
+            c[1, c_] = acc
+            for j in range(1, m + n_win):
+                acc = acc + h[j, c_]
+                c[j + 1, c_] = acc
+        out = np.empty((n_win, n_ch))
+        for i in range(n_win):
+            for c_ in range(n_ch):
+                out[i, c_] = c[i + m + 1, c_] - c[i, c_]
+        return out, h[n_win:].copy()
+
+
+def track_baselines(rms: np.ndarray, base0: np.ndarray, i0: np.ndarray, a_down: float, a_up: float,
+                    learn: float, floor: float):
+    """:func:`track_baseline` of every channel ``c`` of ``rms`` (windows x
+    channels) from window ``i0[c]`` on (``>= n_win``: not tracked), starting from
+    ``base0[c]``. Returns (ratios: 1 where not tracked, the baseline of each
+    window, ``rms / ratio`` or the batch's first baseline where the ratio is not
+    positive, NaN where not tracked, the final baselines)."""
+    fn = _baselines_py if numba is None else _baselines_jit
+    return fn(np.ascontiguousarray(rms, dtype=np.float64), np.ascontiguousarray(base0, dtype=np.float64),
+              np.ascontiguousarray(i0, dtype=np.int64), float(a_down), float(a_up), float(learn),
+              float(floor))
+
+
+def max_before(hist: np.ndarray, new: np.ndarray):
+    """Per window ``i`` and channel: the largest of 0 and the ``n = len(hist)``
+    values before it, in ``hist`` (the last ``n`` of the batches before) then
+    ``new`` (NaN read as 0). Returns (that, the last ``n`` values for the next batch)."""
+    if numba is None or len(hist) == 0:
+        return _max_before_py(hist, new)
+    return _max_before_jit(np.ascontiguousarray(hist, dtype=np.float64),
+                           np.ascontiguousarray(new, dtype=np.float64))
+
+
+def moving_sums(hist: np.ndarray, new: np.ndarray):
+    """Per window ``i`` and channel: the sum of ``new[i]`` and the ``m =
+    len(hist)`` values before it, taken as numpy's ``c[i + m + 1] - c[i]`` of
+    one running sum ``c`` from the start of ``hist`` (bit for bit). Returns
+    (the sums, the last ``m`` values for the next batch)."""
+    if numba is None or len(new) == 0:
+        return _moving_sums_py(hist, new)
+    return _moving_sums_jit(np.ascontiguousarray(hist, dtype=np.float64),
+                            np.ascontiguousarray(new, dtype=np.float64))

@@ -166,3 +166,49 @@ def test_pop_candidates_equal_numpy():
             continue
         got = K.pop_candidates(x, lo, hi, n_pre, 60.0, 8.0)
         np.testing.assert_array_equal(got, K._pop_candidates_numpy(x, lo, hi, n_pre, 60.0, 8.0))
+
+
+def _levels(n_win=300, n_ch=3, seed=4):
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(1.0, 0.6, (n_win, n_ch))
+    x[::17, 1] = np.nan
+    x[5:40, 2] *= 30.0
+    return x
+
+
+@pytest.mark.parametrize("n_win", [1, 2, 7, 300])
+def test_detector_history_kernels_match_numpy(n_win):
+    """max_before and moving_sums (the detector's tonic test) equal their numpy
+    references bit for bit, batch by batch with the history carried."""
+    x = _levels()
+    pk = np.where(np.arange(len(x))[:, None] % 3 == 0, np.nan, x)
+    for n in (1, 2, 16):
+        h1, h2 = np.zeros((n, 3)), np.zeros((n, 3))
+        m1, m2 = np.zeros((n - 1, 3)), np.zeros((n - 1, 3))
+        for a in range(0, len(x), n_win):
+            b1, h1 = K.max_before(h1, pk[a:a + n_win])
+            b2, h2 = K._max_before_py(h2, pk[a:a + n_win])
+            np.testing.assert_array_equal(b1, b2)
+            np.testing.assert_array_equal(h1, h2)
+            s1, m1 = K.moving_sums(m1, np.nan_to_num(x[a:a + n_win]))
+            s2, m2 = K._moving_sums_py(m2, np.nan_to_num(x[a:a + n_win]))
+            np.testing.assert_array_equal(s1, s2)
+            np.testing.assert_array_equal(m1, m2)
+
+
+def test_track_baselines_match_one_channel_at_a_time():
+    x = _levels()
+    x[50, 0] = 0.0
+    base0 = np.array([2.0, np.nan, 3.5])
+    i0 = np.array([0, len(x), 10])
+    r, b, final = K.track_baselines(x, base0, i0, 0.06, 0.002, 3.0, 0.5)
+    ref = K._baselines_py(x, base0, i0, 0.06, 0.002, 3.0, 0.5)   # (numpy's exp and log: close)
+    for got, want in zip((r, b, final), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    for c in (0, 2):           # bit for bit what the detector ran channel by channel
+        rr, fb = K.track_baseline(x[i0[c]:, c], base0[c], 0.06, 0.002, 3.0, 0.5)
+        np.testing.assert_array_equal(r[i0[c]:, c], rr)
+        bb = x[i0[c]:, c] / np.where(rr > 0, rr, np.inf)
+        np.testing.assert_array_equal(b[i0[c]:, c], np.where(rr > 0, bb, base0[c]))
+        assert final[c] == fb
+    assert np.all(r[:, 1] == 1.0) and np.all(np.isnan(b[:, 1])) and np.isnan(final[1])
