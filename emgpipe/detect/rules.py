@@ -41,20 +41,42 @@ def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_r
     if n >= s.evidence_fasc:
         why.append(f"{n:.0f} fasciculations in the minute before")
     n_pre = int(round(s.precursor_s / hop))
-    lv = np.concatenate([hist_rms, batch_rms])[-n_pre:]
-    bs = np.concatenate([hist_bases, batch_bases])[-n_pre:]
-    ok = np.flatnonzero(~np.isnan(bs))
-    if len(ok) and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
+    # the last n_pre windows before t, as lists (numpy on ~160 floats per run
+    # start cost more than the arithmetic, issue 15)
+    lv, bs = batch_rms[-n_pre:].tolist(), batch_bases[-n_pre:].tolist()
+    if len(lv) < n_pre:
+        i = max(len(hist_rms) - (n_pre - len(lv)), 0)
+        lv, bs = hist_rms[i:].tolist() + lv, hist_bases[i:].tolist() + bs
+    b0 = next((b for b in bs if b == b), None)        # the first known baseline
+    if b0 is not None and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
         # against the baseline from before the precursor window: a slow
         # precursor at ~2x rest teaches the rising baseline a little
-        vals = lv / bs[ok[0]]
-        med = float(np.median(vals))
+        vals = [v / b0 for v in lv] if b0 else (np.asarray(lv) / b0).tolist()   # (numpy's x / 0)
+        med = median(vals)
         # a precursor is a raised tension well below a contraction's level
         # (Chaney & Sherman: ~2x), not a stretch of voluntary bursts
-        bursty = float(np.mean(vals >= s.cramp_ratio))
+        bursty = fraction_at_least(vals, s.cramp_ratio)
         if med >= s.precursor_ratio and bursty < PRECURSOR_MAX_BURSTY:
             why.append(f"precursor at {med:.1f}x baseline")
     return ", ".join(why)
+
+
+def median(vals: list) -> float:
+    """``float(np.median(vals))`` of a non-empty list of floats, bit for bit
+    (the middle value of a sorted copy, or the mean of the two middle ones as
+    numpy takes it, ``(a + b) / 2``), without numpy's per-call overhead; with a
+    NaN, numpy's own."""
+    if not vals or any(v != v for v in vals):
+        return float(np.median(vals))
+    v = sorted(vals)
+    h = len(v) // 2
+    return v[h] if len(v) % 2 else (v[h - 1] + v[h]) / 2
+
+
+def fraction_at_least(vals: list, thr: float) -> float:
+    """``float(np.mean(np.asarray(vals) >= thr))`` of a non-empty list (the
+    count over the length, as numpy's mean of booleans gives it)."""
+    return sum(1 for v in vals if v >= thr) / len(vals)
 
 
 def context(ch, t0: float, evidence: str, channels: list, mode: str, s: CrampSettings) -> str:
@@ -128,9 +150,9 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    levels = np.array([x[1] for x in recent])
-    level = float(np.median(levels[np.array([x[2] for x in recent])]))
-    steady = float(np.mean(levels >= s.steady_frac * level))
+    levels = [x[1] for x in recent]
+    level = median([x[1] for x in recent if x[2]])
+    steady = fraction_at_least(levels, s.steady_frac * level)
     if steady < s.min_steady:
         run.why = f"steady {steady:.2f}"
         return None
@@ -144,7 +166,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         # above work_ratio x the working level for as long as a cramp must last
         # (not a brief stronger press, like braking, inside a long hold)
         last = [x[1] for x in recent if x[0] >= t1 - need]
-        above = float(np.mean(np.asarray(last) >= s.work_ratio * work)) if last else 0.0
+        above = fraction_at_least(last, s.work_ratio * work) if last else 0.0
         if above < s.min_duty:
             run.why = f"{above:.2f} of {need:.0f} s above {s.work_ratio} x its working level"
             return None
@@ -156,7 +178,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         # the wearer dismissed contractions of this muscle at about this level:
         # a cramp must rise clearly above them (answer_ratio x) for as long as it must last
         last = [x[1] for x in recent if x[0] >= t1 - need]
-        above = float(np.mean(np.asarray(last) >= s.answer_ratio * floor * base)) if last else 0.0
+        above = fraction_at_least(last, s.answer_ratio * floor * base) if last else 0.0
         if above < s.min_duty:
             run.why = f"{above:.2f} of {need:.0f} s above {s.answer_ratio} x dismissed contractions"
             return None

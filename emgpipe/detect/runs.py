@@ -186,7 +186,12 @@ def work_level(work, t: float, s: CrampSettings) -> float | None:
     """The muscle's working level before ``t``: the ``work_pct`` percentile of
     its steady-hold windows (``work``) in the ``hold_context_s`` before, None without."""
     lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
-    return float(np.percentile(lv, s.work_pct)) if lv else None
+    if not lv:
+        return None
+    if any(v != v for v in lv):                      # NaN: numpy's own rules
+        return float(np.percentile(lv, s.work_pct))
+    lv.sort()
+    return _percentile_sorted(lv, s.work_pct)
 
 
 def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: str) -> None:

@@ -4,12 +4,16 @@ import numpy as np
 from emgpipe.detect.runs import _percentile_sorted, steady_hold
 
 
+def _samples(seed, n, mu, lo, hi):
+    """``n`` random level vectors of ``lo`` to ``hi`` values, every third with ties."""
+    rng = np.random.default_rng(seed)
+    for t in range(n):
+        v = rng.lognormal(mu, 1, int(rng.integers(lo, hi)))
+        yield rng, (np.round(v, 1) if t % 3 == 0 else v)
+
+
 def test_percentile_sorted_equals_numpy_bit_for_bit():
-    rng = np.random.default_rng(0)
-    for t in range(5000):
-        v = rng.lognormal(2, 1, int(rng.integers(2, 140)))
-        if t % 3 == 0:
-            v = np.round(v, 1)                      # ties
+    for _, v in _samples(0, 5000, 2, 2, 140):
         s = sorted(v.tolist())
         for q in (10, 90, 25, 50, 73.5):
             assert _percentile_sorted(s, q) == float(np.percentile(v.tolist(), q))
@@ -33,3 +37,28 @@ def test_steady_hold_with_a_nan_anywhere_follows_numpy():
         lo, hi = np.percentile(lv, (10, 90))
         assert steady_hold(recent, 0.0, 0.5) == bool(lo >= 0.5 * hi)
         assert not steady_hold(recent, 0.0, 0.5)
+
+
+def test_rules_median_and_fraction_equal_numpy_bit_for_bit():
+    from emgpipe.detect.rules import fraction_at_least, median
+    for rng, v in _samples(2, 3000, 1, 1, 170):
+        vals = v.tolist()
+        assert median(vals) == float(np.median(v))
+        thr = float(rng.choice(v)) * float(rng.uniform(0.5, 1.5))
+        assert fraction_at_least(vals, thr) == float(np.mean(v >= thr))
+    for vals in ([5.0, float("nan"), 4.0], [1.0, 2.0, float("nan"), 3.0]):
+        assert np.isnan(median(vals))
+
+
+def test_work_level_equals_numpy_percentile():
+    from collections import deque
+    from emgpipe.detect.runs import work_level
+    from emgpipe.detect.settings import CrampSettings
+    s = CrampSettings()
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(1, 200))
+        work = deque((0.125 * i, float(x)) for i, x in enumerate(rng.uniform(5, 50, n)))
+        t = float(rng.uniform(0, 0.125 * n + 1))
+        lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
+        assert work_level(work, t, s) == (float(np.percentile(lv, s.work_pct)) if lv else None)
