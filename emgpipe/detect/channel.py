@@ -6,6 +6,7 @@ from collections import deque
 import numpy as np
 
 from ..channels import parse_channel
+from .runs import WorkMemory
 from .settings import CrampSettings
 
 
@@ -34,7 +35,7 @@ class _Channel:
         self.no_evidence_until = -1e9        # post-cramp fasciculations are not evidence
         self.last_hold_end = -1e9            # when the last steady hold (not a cramp) ended
         self.last_stance = -1e9              # when it last held steadily with the other leg (standing)
-        self.work: deque = deque()           # (start s, RMS µV) of its steady-hold windows (working level)
+        self.work = WorkMemory()             # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
         self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed

@@ -12,6 +12,7 @@ final event, or a voluntary event).
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections import deque
@@ -143,9 +144,7 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
         else:
             ch.last_stance = t1      # both legs holding weakly: standing
         if t1 - run.held_from >= s.work_min_s:
-            ch.work.append((t0, r))
-            while ch.work[0][0] < t0 - s.hold_context_s:
-                ch.work.popleft()
+            ch.work.append(t0, r, t0 - s.hold_context_s)
 
 
 def steady_hold(recent, since: float, hold_steady: float) -> bool:
@@ -184,7 +183,10 @@ def _percentile_sorted(v: list, q: float) -> float:
 
 def work_level(work, t: float, s: CrampSettings) -> float | None:
     """The muscle's working level before ``t``: the ``work_pct`` percentile of
-    its steady-hold windows (``work``) in the ``hold_context_s`` before, None without."""
+    its steady-hold windows (``work``, a :class:`WorkMemory` or ``(start s,
+    RMS)`` pairs) in the ``hold_context_s`` before, None without."""
+    if isinstance(work, WorkMemory):
+        return work.percentile(t - s.hold_context_s, t, s.work_pct)
     lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
     if not lv:
         return None
@@ -192,6 +194,75 @@ def work_level(work, t: float, s: CrampSettings) -> float | None:
         return float(np.percentile(lv, s.work_pct))
     lv.sort()
     return _percentile_sorted(lv, s.work_pct)
+
+
+class WorkMemory:
+    """A channel's steady-hold windows ``(start s, RMS µV)``, oldest first, with
+    :meth:`percentile` over a time range kept as a sorted list that moves with
+    the range (the decision asks for the working level every other window of a
+    run, over up to ``hold_context_s`` of windows: sorting them all each time
+    was the costliest line of an awake replay, issue 15). The values in a range
+    are the same whichever way they were sorted, so the percentile is the same
+    bit for bit as on a sorted copy (:func:`_percentile_sorted`)."""
+
+    #: dropped entries are cut from the front of the lists once this many
+    COMPACT = 1024
+
+    def __init__(self):
+        self.times: list = []
+        self.values: list = []
+        self.start = 0               # entries before this one were dropped
+        self.nan = False             # a NaN value was ever kept: numpy's rules, no sorted list
+        self._range = (0, 0)         # the entries in _sorted
+        self._sorted: list = []
+
+    def __len__(self) -> int:
+        return len(self.times) - self.start
+
+    def __iter__(self):
+        return zip(self.times[self.start:], self.values[self.start:])
+
+    def append(self, t0: float, r: float, keep_from: float) -> None:
+        """Keep ``(t0, r)`` (times must not decrease) and drop the entries older than ``keep_from``."""
+        self.times.append(t0)
+        self.values.append(r)
+        self.nan = self.nan or r != r
+        times = self.times
+        while times[self.start] < keep_from:
+            self.start += 1
+        if self.start >= self.COMPACT:
+            cut = self.start
+            del self.times[:cut], self.values[:cut]
+            a, b = self._range
+            if a >= cut:
+                self._range = (a - cut, b - cut)
+            else:                                     # it held dropped entries: sort anew next time
+                self._range, self._sorted = (0, 0), []
+            self.start = 0
+
+    def percentile(self, t_from: float, t_to: float, q: float) -> float | None:
+        """``np.percentile`` of the values of the kept entries with ``t_from <= t0 < t_to``
+        (None without any)."""
+        a = max(bisect.bisect_left(self.times, t_from), self.start)
+        b = max(bisect.bisect_left(self.times, t_to), a)
+        if a == b:
+            return None
+        if self.nan:
+            return float(np.percentile(self.values[a:b], q))
+        self._move(a, b)
+        return _percentile_sorted(self._sorted, q)
+
+    def _move(self, a: int, b: int) -> None:
+        ca, cb = self._range
+        v, srt = self.values, self._sorted
+        if b <= ca or a >= cb or (abs(a - ca) + abs(b - cb)) * 8 > b - a:
+            self._sorted = sorted(v[a:b])                      # far from the last range: sort anew
+        else:
+            for i in list(range(ca, min(a, cb))) + list(range(max(b, ca), cb)):   # entries that left
+                del srt[bisect.bisect_left(srt, v[i])]
+            for i in list(range(a, min(ca, b))) + list(range(max(cb, a), b)):     # entries that came
+                bisect.insort(srt, v[i])
+        self._range = (a, b)
 
 
 def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: str) -> None:

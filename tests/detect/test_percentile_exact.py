@@ -62,3 +62,29 @@ def test_work_level_equals_numpy_percentile():
         t = float(rng.uniform(0, 0.125 * n + 1))
         lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
         assert work_level(work, t, s) == (float(np.percentile(lv, s.work_pct)) if lv else None)
+
+
+def test_work_memory_percentile_equals_numpy_over_moving_ranges():
+    """WorkMemory's sorted range, moved forward, backward and far, and through
+    its compaction, gives np.percentile of the kept entries in the range."""
+    from collections import deque
+    from emgpipe.detect.runs import WorkMemory
+    rng = np.random.default_rng(4)
+    mem, ref = WorkMemory(), deque()
+    mem.COMPACT = 50
+    t = 0.0
+    for step in range(4000):
+        t += float(rng.choice([0.125, 0.125, 0.25, 30.0], p=[0.6, 0.2, 0.15, 0.05]))
+        r = float(np.round(rng.lognormal(2, 0.5), int(rng.integers(1, 4))))
+        mem.append(t, r, t - 40.0)
+        ref.append((t, r))
+        while ref[0][0] < t - 40.0:
+            ref.popleft()
+        assert list(mem) == list(ref)
+        for q_to in (t - float(rng.uniform(0, 20)), t + 0.1, t - 15.0 * (step % 3)):
+            q_from = q_to - float(rng.choice([10.0, 40.0, 60.0]))
+            lv = [x for t0, x in ref if q_from <= t0 < q_to]
+            want = float(np.percentile(lv, 90.0)) if lv else None
+            assert mem.percentile(q_from, q_to, 90.0) == want
+    mem.append(t + 1.0, float("nan"), t - 40.0)
+    assert np.isnan(mem.percentile(t - 10.0, t + 2.0, 90.0))
