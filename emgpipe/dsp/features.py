@@ -339,7 +339,12 @@ def _wf_step(settings: WindowFeatureSettings, st, chunk: Chunk):
 
 
 def _to_features(settings, w: Windows, chunk: Chunk) -> Features:
-    if w.n_len % w.n_hop == 0 and w.n_windows > 0:
+    if w.n_windows == 0:
+        # most live chunks complete no window: one empty array for every feature
+        # (what compute_features returns for them, without its 16 allocations)
+        empty = np.empty((0, w.segment.shape[1]))
+        vals = dict.fromkeys(settings.features.names, empty)
+    elif w.n_len % w.n_hop == 0:
         vals = compute_features_segment(w.segment, w.n_len, w.n_hop, w.fs, settings.features)
     else:
         vals = compute_features(w.data, w.fs, settings.features, n_hop=w.n_hop)

@@ -105,7 +105,7 @@ def _win_step(settings: WindowSettings, st: WindowState, chunk: Chunk):
         st.buf, st.buf_seq = buf[keep_from:].copy(), st.next_start
     else:  # hop longer than the window: the samples up to next_start are skipped
         st.buf, st.buf_seq = np.empty((0, chunk.n_channels)), end
-    return st, Windows(segment, starts.astype(np.int64), chunk.fs, st.n_len, st.n_hop,
+    return st, Windows(segment, starts.astype(np.int64, copy=False), chunk.fs, st.n_len, st.n_hop,
                        chunk.ch_names, chunk.source_id)
 
 
