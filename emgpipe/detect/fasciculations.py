@@ -104,29 +104,30 @@ def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
     ``REST_MEMORY_S`` (in whole blocks of ``REST_BLOCK_S`` aligned on the
     stream's window count, so the same whatever the chunking), and the
     block so far; 0 while the baseline is unknown. Updates each channel's
-    block minima."""
+    block minima (the channels of one stream see the same windows: their
+    blocks end together, and all channels are taken at once)."""
     per = max(1, int(round(REST_BLOCK_S / hop)))
     keep = max(1, int(round(REST_MEMORY_S / REST_BLOCK_S)))
     n_win = len(bases)
     out = np.zeros(bases.shape)
     b = np.where(bases > 0, bases, np.inf)                 # (NaN or 0: not known)
-    for k, ch in enumerate(channels):
-        col = b[:, k]
-        i = 0
-        while i < n_win:
-            pos = ch.rest_n % per                        # place in the current block
-            j = min(n_win, i + per - pos)
-            run = np.minimum.accumulate(np.concatenate(([ch.rest_cur], col[i:j])))[1:]
-            past = min(ch.rest_blocks) if ch.rest_blocks else np.inf
-            out[i:j, k] = np.minimum(run, past)
-            ch.rest_cur = float(run[-1])
+    i = 0
+    while channels and i < n_win:
+        pos = channels[0].rest_n % per                   # place in the current block
+        j = min(n_win, i + per - pos)
+        first = np.array([[ch.rest_cur for ch in channels]])
+        run = np.minimum.accumulate(np.concatenate((first, b[i:j])), axis=0)[1:]
+        past = np.array([min(ch.rest_blocks) if ch.rest_blocks else np.inf for ch in channels])
+        out[i:j] = np.minimum(run, past)
+        for ch, cur in zip(channels, run[-1].tolist()):
+            ch.rest_cur = cur
             ch.rest_n += j - i
             if ch.rest_n % per == 0:                     # block complete
                 ch.rest_blocks.append(ch.rest_cur)
                 if len(ch.rest_blocks) > keep:
                     ch.rest_blocks.popleft()
                 ch.rest_cur = np.inf
-            i = j
+        i = j
     out[~np.isfinite(out)] = 0.0
     return out
 
