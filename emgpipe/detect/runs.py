@@ -183,17 +183,9 @@ def _percentile_sorted(v: list, q: float) -> float:
 
 def work_level(work, t: float, s: CrampSettings) -> float | None:
     """The muscle's working level before ``t``: the ``work_pct`` percentile of
-    its steady-hold windows (``work``, a :class:`WorkMemory` or ``(start s,
-    RMS)`` pairs) in the ``hold_context_s`` before, None without."""
-    if isinstance(work, WorkMemory):
-        return work.percentile(t - s.hold_context_s, t, s.work_pct)
-    lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
-    if not lv:
-        return None
-    if any(v != v for v in lv):                      # NaN: numpy's own rules
-        return float(np.percentile(lv, s.work_pct))
-    lv.sort()
-    return _percentile_sorted(lv, s.work_pct)
+    its steady-hold windows (``work``, a :class:`WorkMemory`) in the
+    ``hold_context_s`` before, None without."""
+    return work.percentile(t - s.hold_context_s, t, s.work_pct)
 
 
 class WorkMemory:

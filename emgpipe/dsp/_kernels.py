@@ -707,6 +707,10 @@ def pop_candidates(x: np.ndarray, lo: int, hi: int, n_pre: int, min_uv: float, k
 # than the arithmetic (a live chunk completes one window: issue 15). Each kernel
 # does the same float operations, in the same order, as its numpy reference.
 
+#: the one-channel recursion the all-channel pass calls (compiled where numba is)
+_baseline_one = _baseline_py if numba is None else _baseline_jit
+
+
 def _baselines_py(rms, base0, i0, a_down, a_up, learn, floor):
     n_win, n_ch = rms.shape
     ratios = np.ones((n_win, n_ch))
@@ -715,17 +719,12 @@ def _baselines_py(rms, base0, i0, a_down, a_up, learn, floor):
     for c in range(n_ch):
         if i0[c] >= n_win:
             continue
-        before = base0[c]
-        base = before
+        r, b = _baseline_one(rms[i0[c]:, c], base0[c], a_down, a_up, learn, floor)
+        final[c] = b
         for i in range(i0[c], n_win):
-            r = rms[i, c]
-            ratio = r / base
+            ratio = r[i - i0[c]]
             ratios[i, c] = ratio
-            bases[i, c] = r / ratio if ratio > 0 else before
-            if r > 0 and ratio < learn:
-                alpha = a_down if ratio < 1.0 else a_up
-                base = max(floor, base * np.exp(alpha * np.log(ratio)))
-        final[c] = base
+            bases[i, c] = rms[i, c] / ratio if ratio > 0 else base0[c]
     return ratios, bases, final
 
 

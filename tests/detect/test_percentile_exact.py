@@ -52,16 +52,19 @@ def test_rules_median_and_fraction_equal_numpy_bit_for_bit():
 
 def test_work_level_equals_numpy_percentile():
     from collections import deque
-    from emgpipe.detect.runs import work_level
+    from emgpipe.detect.runs import WorkMemory, work_level
     from emgpipe.detect.settings import CrampSettings
     s = CrampSettings()
     rng = np.random.default_rng(3)
     for _ in range(300):
         n = int(rng.integers(1, 200))
         work = deque((0.125 * i, float(x)) for i, x in enumerate(rng.uniform(5, 50, n)))
+        mem = WorkMemory()
+        for t0, r in work:
+            mem.append(t0, r, -np.inf)
         t = float(rng.uniform(0, 0.125 * n + 1))
         lv = [r for t0, r in work if t - s.hold_context_s <= t0 < t]
-        assert work_level(work, t, s) == (float(np.percentile(lv, s.work_pct)) if lv else None)
+        assert work_level(mem, t, s) == (float(np.percentile(lv, s.work_pct)) if lv else None)
 
 
 def test_work_memory_percentile_equals_numpy_over_moving_ranges():
