@@ -279,10 +279,16 @@ class CrampDetector:
             run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
-        if run.on_from == t0 and t0 > run.start_s + TIME_EPS_S and not in_cramp:
+        if run.step_from is not None and run.step_from == run.on_from \
+                and run.stretch_rule[2] != run.step_from and not in_cramp:
+            # a contraction that rose out of this run's steady hold: the muscle is
+            # working, so the rule after a hold (runs.rise)
+            run.stretch_rule = (*self._rule("hold"), run.step_from, "hold")
+        elif run.on_from == t0 and t0 > run.start_s + TIME_EPS_S and not in_cramp:
             # a contraction that begins inside the run: its own context, from
             # what the muscle (and the others) did before it
-            run.stretch_rule = self._rule(self._context(ch, t0, run.evidence))
+            context = self._context(ch, t0, run.evidence)
+            run.stretch_rule = (*self._rule(context), t0, context)
         if not in_cramp:
             row = row_max = None
             if self._batch_co is not None:

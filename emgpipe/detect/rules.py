@@ -135,14 +135,21 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None   # announced only while it lasts (not in the pause after it stopped)
     recent = run.recent
     need_ratio = run.need_ratio
+    context = run.context
     if (run.on_from is not None and recent[0][0] < run.on_from - TIME_EPS_S
             and t1 - run.on_from >= run.stretch_rule[0]):
         # a contraction that began inside the run (after walking, after a pedal
         # gap) and has lasted as long as its own context asks: judged on its own
         # windows and by its own rule, not on the bursts or holds before it
         recent = [x for x in recent if x[0] >= run.on_from - TIME_EPS_S]
-        need, need_ratio = run.stretch_rule
+        need, need_ratio, _, context = run.stretch_rule
         duty = 1.0
+    elif run.step_from is not None and run.on_from == run.step_from and t1 - run.on_from < run.stretch_rule[0]:
+        # a contraction that rose out of this run's steady hold (runs.rise): a
+        # working muscle's press (a brake from the pedal, a raise from standing)
+        # until it has lasted as long as the rule after a hold asks
+        run.why = f"rose out of a hold at {run.step_from:.1f} s"
+        return None
     else:
         duty = run.recent_on / len(recent)
     if duty < s.min_duty:
@@ -195,7 +202,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     run.cramp = Event("cramp", ch.name, onset, t1, alert_s=t1, confidence=conf,
                       peak_uv=run.peak, detail=detail(run), status="onset",
                       features={"rms_uv": level, "baseline_uv": base, "duty": duty,
-                                "coactive": co, "evidence": run.evidence, "context": run.context,
+                                "coactive": co, "evidence": run.evidence, "context": context,
                                 "min_s": need},
                       detector=detector, source_id=source)
     return run.cramp

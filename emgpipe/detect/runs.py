@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import Event
-from .settings import HOLD_PCT, NO_EVIDENCE_AFTER_CRAMP, TIME_EPS_S, CrampSettings
+from .settings import HOLD_PCT, NO_EVIDENCE_AFTER_CRAMP, RISE_S, TIME_EPS_S, CrampSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ class _Run:
     recent: deque = field(default_factory=deque)      # (start_s, rms, on, others' ratios)
     recent_on: int = 0                                # how many of ``recent`` are on
     on_from: float | None = None                      # start of the current stretch of on windows
-    stretch_rule: tuple = (0.0, 0.0)                  # ... and its own (need_s, need_ratio), from its context
+    stretch_rule: tuple = (0.0, 0.0, None, "")        # ... and its own (need_s, need_ratio), its start and its context
+    step_from: float | None = None                    # a stretch that rose out of a hold without a pause (rise)
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
@@ -82,11 +83,45 @@ def advance(run: _Run, r: float, ratio: float, t0: float, t1: float, active: boo
     if on:
         if run.on_from is None:
             run.on_from = t0
+        elif (not in_cramp and run.step_from is None and ratio >= s.on_ratio * s.off_ratio
+              and run.held_from is not None):
+            rise(run, r, t0, s)
         run.last_on_s = t1
         run.peak = max(run.peak, r)
     elif t1 - run.last_on_s >= s.stretch_gap_s - TIME_EPS_S:
-        run.on_from = None
+        run.on_from = run.step_from = None
     return on, in_cramp
+
+
+def rise(run: _Run, r: float, t0: float, s: CrampSettings) -> None:
+    """A new contraction that rises out of a steady hold without a pause (a
+    cramp of a standing calf, or of the calf on the pedal): the hold's level
+    stands in for the baseline, and a level ``on_ratio`` x above it for
+    ``RISE_S`` (as a window ``on_ratio`` x its baseline is active from rest)
+    starts a stretch of its own at the rise (``run.on_from``,
+    ``run.step_from``), judged by its own windows (:func:`.rules.decide`).
+    ``on_ratio`` is above the doubling of one calf's load when the body's weight
+    moves onto that leg, with the +-30 % sway of a postural hold."""
+    since = t0 - RISE_S
+    if max(run.held_from, run.on_from) > since - s.hold_min_s + TIME_EPS_S:
+        return                      # the stretch held for less than hold_min_s before the rise
+    risen, before = [r], []
+    for x in reversed(run.recent):
+        if x[0] >= since - TIME_EPS_S:
+            risen.append(x[1])
+        elif x[0] >= since - s.hold_min_s - TIME_EPS_S:
+            before.append(x[1])
+        else:
+            break
+    if len(before) < 2:
+        return
+    before.sort()
+    if _percentile_sorted(before, HOLD_PCT[0]) < s.hold_steady * _percentile_sorted(before, HOLD_PCT[1]):
+        return                      # not a steady hold (a ramp, bursts): see steady_hold
+    ref = before[len(before) // 2]
+    if min(risen) >= s.on_ratio * ref:
+        start = min(x[0] for x in run.recent if x[0] >= since - TIME_EPS_S) if len(risen) > 1 else t0
+        run.on_from = run.step_from = start
 
 
 def coactivity(k: int, r: float, base: float, ratios_row, rms_row, bases_row,

@@ -53,6 +53,10 @@ WARMUP_PCT = 25
 #: falls towards rest between steps)
 HOLD_PCT = (10, 90)
 
+#: s: a rise out of a steady hold (runs.rise) lasts this long before it starts
+#: a stretch of its own (four windows at the 0.125 s hop: not one loud window)
+RISE_S = 0.5
+
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on
 #: every this-many-th window (0.25 s at a 0.125 s hop); always on the first due

@@ -4,6 +4,9 @@ has lasted as long as its context asks, not on the 15-s decision window that
 still holds the walking bursts."""
 from __future__ import annotations
 
+import math
+from types import SimpleNamespace
+
 import numpy as np
 
 from emgpipe.pipeline import build_pipeline
@@ -53,3 +56,66 @@ def test_a_cramp_straight_after_walking_is_announced_within_its_own_rule():
 def test_a_short_press_after_walking_is_still_not_a_cramp():
     onsets = [e for e in _onsets(_walk_then_hold(2.5)) if e.channel == "calf_right"]
     assert onsets == []
+
+
+def _hold_then_rise(rise_x: float, hold_s: float, seed: int = 1):
+    """30 s of rest, then the right calf holding steadily at 4x rest (a pedal:
+    +-25 % at 0.3 Hz) for the rest of the recording, the left calf at rest;
+    from 80 s a contraction ``rise_x`` x the hold's level rises out of it
+    without a pause for ``hold_s``; 3 µV noise."""
+    rng = np.random.default_rng(seed)
+    n = int(180 * FS)
+    t = np.arange(n) / FS
+    gain = np.ones((n, 2))
+    held = t >= 30.0
+    gain[held, 1] = 4.0 * (1.0 + 0.25 * np.sin(2 * np.pi * 0.3 * t[held]))
+    a, b = int(80.0 * FS), int((80.0 + hold_s) * FS)
+    gain[a:b, 1] *= rise_x
+    return rng.normal(0.0, 3.0, (n, 2)) * gain
+
+
+def test_a_cramp_rising_out_of_a_hold_is_judged_from_its_rise():
+    # without a pause the hold and the cramp are one run; the cramp is judged
+    # on its own windows from its rise, by the rule after a hold (8 s), not
+    # once it fills most of the 15-s decision window
+    onsets = [e for e in _onsets(_hold_then_rise(5.0, 40.0)) if e.channel == "calf_right"]
+    assert len(onsets) == 1
+    e = onsets[0]
+    assert 80.0 + 8.0 - 0.25 <= e.alert_s <= 80.0 + 9.5, e.alert_s
+    assert e.features["context"] == "hold" and e.features["min_s"] == 8.0
+    assert abs(e.start_s - 80.0) <= 0.5, e.start_s
+
+
+def test_a_press_out_of_a_hold_shorter_than_the_hold_rule_is_no_cramp():
+    # a brake, or a single-leg raise out of standing (5 s): the muscle is
+    # working, so the rule after a hold; with the 3.5 s rule from rest it
+    # would be announced
+    onsets = [e for e in _onsets(_hold_then_rise(5.0, 5.0)) if e.channel == "calf_right"]
+    assert onsets == []
+
+
+def test_a_weight_shift_does_not_start_a_stretch_of_its_own():
+    # one calf bearing the body's weight: twice its load, below on_ratio x the
+    # stance; runs.rise leaves the run alone
+    from emgpipe.detect import runs
+    from emgpipe.detect.settings import CrampSettings
+    s = CrampSettings()
+    run = runs._Run(start_s=0.0, last_on_s=0.0)
+    ch = SimpleNamespace(last_hold_end=-math.inf, last_stance=-math.inf, work=runs.WorkMemory())
+    hop = 0.125
+    for i in range(40):                       # 5 s of a steady hold at 12 µV (4x a 3 µV baseline)
+        t0 = i * hop
+        runs.advance(run, 12.0, 4.0, t0, t0 + 0.25, True, True, s)
+        runs.record(run, ch, t0, t0 + 0.25, 12.0, True, None, s, 1.0)
+    first = run.on_from
+    for i in range(40, 48):                   # 1 s at twice the hold
+        t0 = i * hop
+        runs.advance(run, 24.0, 8.0, t0, t0 + 0.25, True, True, s)
+        runs.record(run, ch, t0, t0 + 0.25, 24.0, True, None, s, 1.0)
+    assert run.on_from == first and run.step_from is None
+    for i in range(48, 56):                   # then at 4x what it held the 2 s before (on_ratio is 3)
+        t0 = i * hop
+        runs.advance(run, 100.0, 33.3, t0, t0 + 0.25, True, True, s)
+        runs.record(run, ch, t0, t0 + 0.25, 100.0, True, None, s, 1.0)
+    assert run.step_from is not None and run.on_from == run.step_from
+    assert 6.0 - 1e-9 <= run.step_from <= 6.5
