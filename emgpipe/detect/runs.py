@@ -100,8 +100,9 @@ def rise(run: _Run, r: float, t0: float, s: CrampSettings) -> None:
     ``RISE_S`` (as a window ``on_ratio`` x its baseline is active from rest)
     starts a stretch of its own at the rise (``run.on_from``,
     ``run.step_from``), judged by its own windows (:func:`.rules.decide`).
-    ``on_ratio`` is above the doubling of one calf's load when the body's weight
-    moves onto that leg, with the +-30 % sway of a postural hold."""
+    ``on_ratio`` (2.5 in the default model) is above the doubling of one calf's
+    load when the body's weight moves onto that leg, and every window of the
+    ``RISE_S`` must reach it, so a weight shift starts no stretch."""
     since = t0 - RISE_S
     if max(run.held_from, run.on_from) > since - s.hold_min_s + TIME_EPS_S:
         return                      # the stretch held for less than hold_min_s before the rise
