@@ -144,6 +144,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         recent = [x for x in recent if x[0] >= run.on_from - TIME_EPS_S]
         need, need_ratio, _, context = run.stretch_rule
         duty = 1.0
+        stance = run.rise_ref if run.step_from is not None and run.on_from == run.step_from else None
     elif run.step_from is not None and run.on_from == run.step_from and t1 - run.on_from < run.stretch_rule[0]:
         # a contraction that rose out of this run's steady hold (runs.rise): a
         # working muscle's press (a brake from the pedal, a raise from standing)
@@ -152,6 +153,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     else:
         duty = run.recent_on / len(recent)
+        stance = None
     if duty < s.min_duty:
         run.why = f"duty {duty:.2f}"
         return None
@@ -190,7 +192,12 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
             run.why = f"{above:.2f} of {need:.0f} s above {s.answer_ratio} x dismissed contractions"
             return None
     rows = [x[3] for x in recent if x[3] is not None]
-    co = float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
+    co = 0.0
+    if rows:
+        med = np.median(np.asarray(rows), axis=0)
+        if stance is not None:          # rose out of a stance: the other calf's own rise counts
+            med = runs.stance_relative(med, stance, s)
+        co = float(np.max(med))
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None

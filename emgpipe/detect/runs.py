@@ -43,6 +43,7 @@ class _Run:
     on_from: float | None = None                      # start of the current stretch of on windows
     stretch_rule: tuple = (0.0, 0.0, None, "")        # ... and its own (need_s, need_ratio), its start and its context
     step_from: float | None = None                    # a stretch that rose out of a hold without a pause (rise)
+    rise_ref: np.ndarray | None = None                # ... and the others' levels (x baseline) in the hold before it
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
@@ -89,7 +90,7 @@ def advance(run: _Run, r: float, ratio: float, t0: float, t1: float, active: boo
         run.last_on_s = t1
         run.peak = max(run.peak, r)
     elif t1 - run.last_on_s >= s.stretch_gap_s - TIME_EPS_S:
-        run.on_from = run.step_from = None
+        run.on_from = run.step_from = run.rise_ref = None
     return on, in_cramp
 
 
@@ -102,16 +103,20 @@ def rise(run: _Run, r: float, t0: float, s: CrampSettings) -> None:
     ``run.step_from``), judged by its own windows (:func:`.rules.decide`).
     ``on_ratio`` (2.5 in the default model) is above the doubling of one calf's
     load when the body's weight moves onto that leg, and every window of the
-    ``RISE_S`` must reach it, so a weight shift starts no stretch."""
+    ``RISE_S`` must reach it, so a weight shift starts no stretch. The other
+    channels' levels in the hold (``run.rise_ref``) are kept for
+    :func:`stance_relative`."""
     since = t0 - RISE_S
     if max(run.held_from, run.on_from) > since - s.hold_min_s + TIME_EPS_S:
         return                      # the stretch held for less than hold_min_s before the rise
-    risen, before = [r], []
+    risen, before, rows = [r], [], []
     for x in reversed(run.recent):
         if x[0] >= since - TIME_EPS_S:
             risen.append(x[1])
         elif x[0] >= since - s.hold_min_s - TIME_EPS_S:
             before.append(x[1])
+            if x[3] is not None:
+                rows.append(x[3])
         else:
             break
     if len(before) < 2:
@@ -123,6 +128,21 @@ def rise(run: _Run, r: float, t0: float, s: CrampSettings) -> None:
     if min(risen) >= s.on_ratio * ref:
         start = min(x[0] for x in run.recent if x[0] >= since - TIME_EPS_S) if len(risen) > 1 else t0
         run.on_from = run.step_from = start
+        run.rise_ref = np.median(np.asarray(rows), axis=0) if rows else None
+
+
+def stance_relative(med: np.ndarray, ref: np.ndarray, s: CrampSettings) -> np.ndarray:
+    """The other channels' co-activation ``med`` (x baseline) over a stretch
+    that rose out of a hold, for the channels that were holding too at the
+    rise (``ref`` >= ``off_ratio``: the other calf standing): one that rises
+    ``on_ratio`` x its own level of the hold counts as ``coactive_ratio`` (as
+    both calves do in a raise from standing), so bearing the body's weight
+    (twice its load: the wearer takes the weight off a cramping leg) does not
+    make a cramp that starts while standing co-active; the others as they are."""
+    holding = ref >= s.off_ratio
+    if not holding.any():
+        return med
+    return np.where(holding, s.coactive_ratio * med / (s.on_ratio * np.where(holding, ref, 1.0)), med)
 
 
 def coactivity(k: int, r: float, base: float, ratios_row, rms_row, bases_row,

@@ -119,3 +119,34 @@ def test_a_weight_shift_does_not_start_a_stretch_of_its_own():
         runs.record(run, ch, t0, t0 + 0.25, 100.0, True, None, s, 1.0)
     assert run.step_from is not None and run.on_from == run.step_from
     assert 6.0 - 1e-9 <= run.step_from <= 6.5
+
+
+def _stand_then_rise(right_x: float, left_x: float, hold_s: float, seed: int = 2):
+    """30 s of rest, then both calves standing at 4x rest (sway +-25 % at
+    0.3 Hz); from 80 s, for ``hold_s``, the right calf at ``right_x`` and the
+    left at ``left_x`` x their standing level, without a pause; 3 µV noise."""
+    rng = np.random.default_rng(seed)
+    n = int(150 * FS)
+    t = np.arange(n) / FS
+    gain = np.ones((n, 2))
+    stand = t >= 30.0
+    gain[stand] = 4.0 * (1.0 + 0.25 * np.sin(2 * np.pi * 0.3 * t[stand]))[:, None]
+    a, b = int(80.0 * FS), int((80.0 + hold_s) * FS)
+    gain[a:b, 1] *= right_x
+    gain[a:b, 0] *= left_x
+    return rng.normal(0.0, 3.0, (n, 2)) * gain
+
+
+def test_a_cramp_while_standing_is_found_while_the_other_calf_bears_the_weight():
+    # the wearer takes the weight off the cramping leg: the other calf, standing
+    # at 2x its load, is not co-activation (it did not rise on_ratio x its stance)
+    onsets = [e for e in _onsets(_stand_then_rise(5.0, 2.0, 40.0)) if e.channel == "calf_right"]
+    assert len(onsets) == 1
+    e = onsets[0]
+    assert 80.0 + 8.0 - 0.25 <= e.alert_s <= 80.0 + 9.5, e.alert_s
+
+
+def test_a_raise_of_both_calves_out_of_standing_is_no_cramp():
+    # both rise together (a calf-raise hold of 20 s): co-active
+    onsets = _onsets(_stand_then_rise(5.0, 5.0, 20.0))
+    assert onsets == []
