@@ -94,6 +94,27 @@ def features_from_model(model: Model) -> WindowFeatures:
     return WindowFeatures(settings)
 
 
+def front_units(model: Model, signal: str = "emg"):
+    """The units of the graph's front for ``signal`` (``"emg"`` or ``"envelope"``):
+    ``(filters, quality, window_features)``, fresh (their own state). The graph
+    builds its own with it, and so does the other process of a two-process
+    replay (:mod:`emgpipe.split`)."""
+    if signal == "envelope":
+        # MyoWare ENV (already rectified and smoothed): band-pass and notch would
+        # destroy it; its level is the envelope itself.
+        filters = Cascade()
+        quality = QualitySettings.from_model(model)
+        # a resting envelope sits on one ADC step for seconds: not a lead-off
+        # (and has no sharp edges: an electrode pop is smoothed like the EMG)
+        quality = QualitySettings(**{**quality.__dict__, "flat_uv": 0.0, "pop_min_uv": float("inf")})
+    elif signal == "emg":
+        filters = filters_from_model(model)
+        quality = QualitySettings.from_model(model)
+    else:
+        raise ValueError(f"signal must be 'emg' or 'envelope', got {signal!r}")
+    return filters, QualityDetector(quality, detector=model.tag), features_from_model(model)
+
+
 class Pipeline:
     """Build the graph for one stream.
 
@@ -116,21 +137,7 @@ class Pipeline:
         self.model = model if isinstance(model, Model) else load_model(model)
         self.mode = mode
         self.signal = signal
-        if signal == "envelope":
-            # MyoWare ENV (already rectified and smoothed): band-pass and notch would
-            # destroy it; its level is the envelope itself.
-            self.filters = Cascade()
-            quality = QualitySettings.from_model(self.model)
-            # a resting envelope sits on one ADC step for seconds: not a lead-off
-            # (and has no sharp edges: an electrode pop is smoothed like the EMG)
-            quality = QualitySettings(**{**quality.__dict__, "flat_uv": 0.0, "pop_min_uv": float("inf")})
-        elif signal == "emg":
-            self.filters = filters_from_model(self.model)
-            quality = QualitySettings.from_model(self.model)
-        else:
-            raise ValueError(f"signal must be 'emg' or 'envelope', got {signal!r}")
-        self.window_features = features_from_model(self.model)
-        self.quality = QualityDetector(quality, detector=self.model.tag)
+        self.filters, self.quality, self.window_features = front_units(self.model, signal)
         self.detectors = list(detectors)
         self.end_s = 0.0
         self.n_samples = 0
@@ -146,15 +153,21 @@ class Pipeline:
 
     # --- nodes (thin adaptors around processing units) ---
     def _quality(self, chunk: Chunk) -> list[Event]:
-        self.end_s = max(self.end_s, chunk.end_s)
-        self.n_samples += chunk.n_samples
-        self.n_lost += sum(g.n_missing for g in chunk.gaps)
+        self._tally(chunk.end_s, chunk.n_samples, chunk.gaps)
         events = self.quality(chunk)
-        if self.quality.pops:   # electrode pops are not fasciculations (before this chunk's features)
+        self._note_pops(self.quality.pops)
+        return events
+
+    def _tally(self, end_s: float, n_samples: int, gaps) -> None:
+        self.end_s = max(self.end_s, end_s)
+        self.n_samples += n_samples
+        self.n_lost += sum(g.n_missing for g in gaps)
+
+    def _note_pops(self, pops) -> None:
+        if pops:   # electrode pops are not fasciculations (before this chunk's features)
             for d in self.detectors:
                 if hasattr(d, "note_pops"):
-                    d.note_pops(self.quality.pops)
-        return events
+                    d.note_pops(pops)
 
     def _detect(self, features) -> list[Event]:
         out = []
@@ -165,6 +178,26 @@ class Pipeline:
     # --- driving ---
     def push(self, chunk: Chunk) -> None:
         self.chunks.emit(chunk)
+
+    def push_back(self, span: tuple, quality_events: list, pops: list, filtered: Chunk | None = None,
+                  features=None) -> None:
+        """:meth:`push` of a chunk whose front (quality checks, filters, maybe the
+        window features) ran in another process (:mod:`emgpipe.split`): the same
+        events come out, in the same order.
+
+        ``span``: the chunk's ``(end_s, n_samples, gaps)``; ``quality_events``
+        and ``pops``: what the quality stage gave for it (``quality(chunk)``,
+        ``quality.pops``); then ``filtered``, the filtered chunk, or
+        ``features``, its window features (neither: the chunk's filters failed).
+        """
+        self._tally(*span)
+        if quality_events:
+            self.closing.emit(quality_events)     # flattened into the events, as the quality node's
+        self._note_pops(pops)
+        if filtered is not None:
+            self.filtered.emit(filtered)
+        elif features is not None:
+            self.features.emit(features)
 
     def answer(self, channel: str, answer: str, t_s: float | None = None) -> list[Event]:
         """The wearer's answer (``"cramp"`` or ``"not_cramp"``) to ``channel``'s cramp alert.
@@ -185,9 +218,11 @@ class Pipeline:
             self.closing.emit(out)
         return out
 
-    def close(self) -> None:
-        """End of stream: finish open events at the last sample."""
-        closing = self.quality.close(self.end_s)
+    def close(self, quality_closing: list | None = None) -> None:
+        """End of stream: finish open events at the last sample. ``quality_closing``:
+        the quality stage's closing events when it ran in another process
+        (:meth:`push_back`)."""
+        closing = self.quality.close(self.end_s) if quality_closing is None else list(quality_closing)
         for d in self.detectors:
             closing.extend(d.close(self.end_s))
         self.closing.emit(closing)
@@ -218,9 +253,7 @@ class Pipeline:
 
     @property
     def mains_hz(self):
-        if len(self.filters.steps) < 2:
-            return None
-        return self.filters.steps[1].mains_hz
+        return mains_of(self.filters)
 
     def run(self, chunks: Iterable[Chunk], stop: Callable[[], bool] | None = None) -> None:
         for chunk in chunks:
@@ -228,6 +261,13 @@ class Pipeline:
             if stop is not None and stop():
                 break
         self.close()
+
+
+def mains_of(filters: Cascade):
+    """The mains frequency the notch of a graph's filters found (None: none, or no notch)."""
+    if len(filters.steps) < 2:
+        return None
+    return filters.steps[1].mains_hz
 
 
 def default_detectors(model: Model, mode: str | None, profile: dict | None = None,

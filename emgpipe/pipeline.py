@@ -176,8 +176,13 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
     p.close()
     if own:                      # built here: torn down here (streamz keeps sinks alive otherwise)
         p.destroy()
+    return finish_result(p, announced, final, p.mains_hz)
+
+
+def finish_result(p: Pipeline, announced: list, final: list, mains_hz) -> RunResult:
+    """The :class:`RunResult` of a closed pipeline whose events :func:`collect` gathered."""
     final.sort(key=lambda e: (e.start_s, e.channel, e.kind))
-    return RunResult(final, announced, p.end_s, p.n_samples, p.n_lost, p.mains_hz, p.model.tag)
+    return RunResult(final, announced, p.end_s, p.n_samples, p.n_lost, mains_hz, p.model.tag)
 
 
 #: Stream shapes that between them run every compiled kernel in each form a
@@ -187,6 +192,22 @@ def run_recording(recording: Recording, mode: str | None = None, model=None,
 #: device sends, 3 or 8 channels, an envelope, 2 kHz, compile nothing new:
 #: tests/test_prepare_kernels.py).
 KERNEL_SHAPES = ((1000.0, 1, "emg"), (250.0, 4, "emg"), (200.0, 2, "emg"))
+
+
+def warm_back(pipe: Pipeline, fs: float, n_ch: int, seconds: float = 2.0) -> None:
+    """Load (or compile) the kernels of ``pipe``'s back half, the window features and
+    the detectors, on a throwaway copy of its units: ``pipe`` itself is untouched.
+    The parent of a two-process replay (:mod:`emgpipe.split`) does it while it
+    waits for the first chunk."""
+    from .types import Chunk
+    x = _kernel_signal(fs, n_ch, seconds)
+    chunk = Chunk(x, fs=fs, ch_names=tuple(f"ch{k + 1}" for k in range(n_ch)), source_id="kernels")
+    twin = Pipeline(pipe.model, mode=pipe.mode, signal=pipe.signal,
+                    detectors=default_detectors(pipe.model, pipe.mode, None, pipe.signal))
+    try:
+        twin._detect(twin.window_features(chunk))
+    finally:
+        twin.destroy()
 
 
 def _kernel_signal(fs: float, n_ch: int, seconds: float):

@@ -12,7 +12,7 @@ latency measurement and display only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -227,6 +227,12 @@ class Event:
         if not 0.0 <= float(self.confidence) <= 1.0:
             raise ValueError(f"Event confidence must be in [0, 1], got {self.confidence}")
         object.__setattr__(self, "features", _freeze(self.features))
+
+    def __reduce__(self):
+        # its features pickle as a dict (a mappingproxy does not pickle): events cross
+        # processes in a two-process replay (emgpipe.split)
+        return (Event, tuple(dict(v) if f.name == "features" else v
+                             for f, v in ((f, getattr(self, f.name)) for f in fields(self))))
 
     @property
     def duration_s(self) -> float:

@@ -126,6 +126,16 @@ class Recording:
         """Duration for a progress bar: exact here; cheap estimate on a :class:`StreamedRecording`."""
         return self.duration_s
 
+    def learned(self) -> dict:
+        """What a pass over the samples (:meth:`iter_chunks`) taught this recording, for
+        :meth:`learn` on another copy of it (the two processes of a replay,
+        :mod:`emgpipe.split`): its ``meta`` (e.g. a dropped last line)."""
+        return {"meta": dict(self.meta)}
+
+    def learn(self, facts: dict) -> None:
+        """Take what another copy's pass learnt (:meth:`learned`)."""
+        self.meta.update(facts["meta"])
+
     def iter_chunks(self, chunk_s: float = 1.0, source_id: str | None = None,
                     start_s: float = 0.0, stop_s: float | None = None) -> Iterator[Chunk]:
         """Yield the recording as chunks of about ``chunk_s`` seconds.
@@ -351,6 +361,20 @@ class StreamedRecording(Recording):
 
     def _done(self, gaps, n_present, end):
         self._gaps, self._n_present, self._n_total = list(gaps), n_present, end
+
+    def learned(self) -> dict:
+        """As :meth:`Recording.learned`, with the gaps and counts of a complete pass."""
+        facts = super().learned()
+        facts["absurd_warned"] = self._absurd_warned
+        if self._gaps is not None and self._n_present is not None:
+            facts["done"] = (self._gaps, self._n_present, self._n_total)
+        return facts
+
+    def learn(self, facts: dict) -> None:
+        super().learn(facts)
+        self._absurd_warned = self._absurd_warned or facts.get("absurd_warned", False)
+        if "done" in facts:
+            self._done(*facts["done"])
 
     @property
     def segments(self) -> list:
