@@ -36,7 +36,7 @@ LAYERS = {
     "models": 4, "graph": 4, "pipeline": 4,
     # 5: sinks, reports and the runtimes that drive a pipeline
     "alerts": 5, "ui": 5, "lsl_outlet": 5, "answers": 5, "calibration": 5, "night": 5,
-    "report": 5, "cohort": 5, "session": 5, "batch": 5,
+    "report": 5, "cohort": 5, "session": 5, "batch": 5, "split": 5,
     # 6: the command line
     "cli": 6, "commands": 6, "__main__": 6,
 }
