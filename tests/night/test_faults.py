@@ -207,7 +207,9 @@ def test_disk_full_stops_the_raw_files_and_the_night_goes_on(children):
     out, run = children["full"]
     assert run.proc.wait(120) == 5
     run.t.join(5)
-    err = run.proc.stderr.read().strip().splitlines()
+    # (a line that the kernels took long to prepare may come first: several nights
+    # start at once in this module, and under load loading them takes over 1 s)
+    err = [x for x in run.proc.stderr.read().strip().splitlines() if "compiled the signal kernels" not in x]
     assert len(err) == 1, err
     assert err[0].startswith("emgpipe: ") and "File too large" in err[0] and "intact" in err[0]
     assert "raw EMG recording stopped at" in err[0] and "go on" in err[0]
