@@ -268,8 +268,15 @@ def test_a_press_held_while_the_motor_stops_is_still_one_long_press(avrsim, firm
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not any(isinstance(f, ButtonFrame) for f in frames):
                 frames += dec.feed(port.read(4096))
-            time.sleep(0.3)                                   # a second BUTTON frame, if any
-            frames += dec.feed(port.read(65536))
+            # the LONG frame comes once the press has lasted 1 s: read on until the
+            # simulated time is past the release (2.0 s) and 0.3 s more, for a second
+            # BUTTON frame if any (simulated time, not wall time: under load the
+            # simulator runs slower than asked)
+            past = int(2.3 * FS)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(
+                    isinstance(f, DataFrame) and f.first_sample + len(f.samples) >= past for f in frames):
+                frames += dec.feed(port.read(4096))
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
