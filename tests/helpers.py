@@ -1,4 +1,5 @@
-"""Test helpers importable as tests.helpers (random chunkings, Ctrl-C as in a terminal)."""
+"""Test helpers importable as tests.helpers (random chunkings, cramp onsets of the
+default pipeline, Ctrl-C as in a terminal)."""
 from __future__ import annotations
 
 import signal
@@ -26,6 +27,21 @@ def random_chunks(x: np.ndarray, fs: float, rng, seq0: int = 0, ch_names=None, *
     cuts = split_points(len(x), rng, **kw)
     for a, b in zip(cuts[:-1], cuts[1:]):
         yield Chunk(x[a:b], fs=fs, seq=seq0 + a, ch_names=ch_names or ())
+
+
+def cramp_onsets(x: np.ndarray, fs: float, ch_names, mode: str = "awake", step_s: float = 0.5) -> list:
+    """The cramp onset events of the default pipeline on ``x`` pushed in
+    ``step_s`` chunks (then closed)."""
+    from emgpipe.pipeline import build_pipeline
+    p = build_pipeline(mode=mode)
+    events = []
+    p.events.sink(events.append)
+    step = int(step_s * fs)
+    for i in range(0, len(x), step):
+        p.push(Chunk(x[i:i + step], fs=fs, seq=i, ch_names=tuple(ch_names)))
+    p.close()
+    p.destroy()
+    return [e for e in events if e.kind == "cramp" and e.status == "onset"]
 
 
 @contextmanager

@@ -212,6 +212,7 @@ class CrampDetector:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
         self._batch_rms, self._batch_bases = rms, bases
+        self._batch_floor = features.values.get("floor")
         # co-activation of the other channels, for every window at once
         self._batch_co = self._batch_co_max = None
         if len(self._ch) > 1:
@@ -304,8 +305,9 @@ class CrampDetector:
             self._finish_run(ch, out, t1)
             return
         # ---- cramp decision
+        floor = self._batch_floor
         e = rules.decide(run, ch, t1, base, on, s, self._hop, self._uv_scale, self.mode,
-                         self.detector, self._source)
+                         self.detector, self._source, None if floor is None else floor.item(i, k))
         if e is not None:
             out.append(e)
 

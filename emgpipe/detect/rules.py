@@ -123,16 +123,23 @@ def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float,
 
 
 def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: float, uv_scale: float,
-           mode: str, detector: str, source: str) -> Event | None:
+           mode: str, detector: str, source: str, newest: float | None = None) -> Event | None:
     """The cramp decision for a run not yet announced, at the end ``t1`` of its
-    latest window (baseline ``base`` µV): the onset event, or None (the reason
-    kept in ``run.why``)."""
+    latest window (baseline ``base`` µV; ``newest``: the level of the window's
+    quietest hop, the ``floor`` feature, None where not computed): the onset
+    event, or None (the reason kept in ``run.why``)."""
     if run.dismissed:
         return None   # the wearer said this contraction is not a cramp
     dur = t1 - run.start_s
     need = run.need_s
     if dur < need or not on:
         return None   # announced only while it lasts (not in the pause after it stopped)
+    if newest is not None and newest < s.off_ratio * base:
+        # a window still holds the last of a contraction for a hop after it
+        # stopped: one of its hops below off_ratio (the run has lasted need_s,
+        # so it is the newest) means it has ended, or paused, and is not announced
+        run.why = f"quiet hop {newest:.1f} µV"
+        return None
     recent = run.recent
     need_ratio = run.need_ratio
     context = run.context

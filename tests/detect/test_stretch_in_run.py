@@ -9,23 +9,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from emgpipe.pipeline import build_pipeline
-from emgpipe.types import Chunk
+from tests.helpers import cramp_onsets
 
 FS = 1000.0
 NAMES = ("calf_left", "calf_right")
 
 
 def _onsets(x):
-    p = build_pipeline(mode="awake")
-    events = []
-    p.events.sink(events.append)
-    step = int(0.5 * FS)
-    for i in range(0, len(x), step):
-        p.push(Chunk(x[i:i + step], fs=FS, seq=i, ch_names=NAMES))
-    p.close()
-    p.destroy()
-    return [e for e in events if e.kind == "cramp" and e.status == "onset"]
+    return cramp_onsets(x, FS, NAMES)
 
 
 def _walk_then_hold(hold_s: float, seed: int = 0):
