@@ -28,8 +28,8 @@ in ``docs/detector.md``):
   ========== ============================================== ================ =================
   evidence   fasciculations in the minute before (Miller &  min_s_evidence   cramp_ratio_rest
              Layzer 2005) or a raised-tension precursor     (asleep:
-             (Chaney & Sherman)                             min_s_sleep_
-                                                            evidence)
+             (Chaney & Sherman; asleep against the rest     min_s_sleep_
+             level of the last minutes)                     evidence)
   rest       awake: rest, walking or running                min_s            cramp_ratio_rest
   hold       awake: a steady hold of this muscle (above     min_s_after_hold cramp_ratio
              off_ratio >= hold_min_s, ended by itself) in
@@ -162,6 +162,7 @@ class CrampDetector:
         self._tonic = fasciculations.TonicHistory(len(self._ch), self._hop, s)
         n_ch = len(self._ch)
         self._past = (np.empty((0, n_ch)), np.empty((0, n_ch)))   # recent levels and baselines (rules.evidence)
+        self._rest_last = np.zeros(n_ch)                          # the rest level of the last window before the batch
         self._source = features.source_id
         for a in self.answers:
             self._learn(a.get("channel"), a.get("answer"), a.get("context"),
@@ -204,7 +205,10 @@ class CrampDetector:
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
         active = (ready & (ratios >= s.on_ratio) & (rms - bases0 >= s.min_active_uv * self._uv_scale)
                   & kurt_ok)
-        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s, self._tonic)
+        # the rest level (the lowest baseline of the last minutes) of every window:
+        # fasciculations and the precursor test are judged against it
+        rest = fasciculations.rest_level(self._ch, bases0, hop)
+        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s, self._tonic, rest)
         if pot is not None and kurt is not None:
             pot_n, pot_a, pot_b, pot_big = pot
             fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
@@ -212,6 +216,7 @@ class CrampDetector:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             fcand = np.zeros(rms.shape, bool)
         self._batch_rms, self._batch_bases = rms, bases
+        self._batch_rest = rest
         self._batch_floor = features.values.get("floor")
         # co-activation of the other channels, for every window at once
         self._batch_co = self._batch_co_max = None
@@ -262,6 +267,7 @@ class CrampDetector:
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)
+        self._rest_last = rest[-1]
         return out
 
     def _step(self, k, ch, i, r, ratio, base, t0, t1, win_s, active, fcand, smooth, pot, out):
@@ -315,8 +321,9 @@ class CrampDetector:
     def _evidence(self, ch: _Channel, t: float, i: int) -> str:
         """Why a cramp may be announced early (run start ``t``, window ``i`` of the batch)."""
         k = self._index[ch.name]
+        rest = (self._batch_rest[i - 1, k] if i > 0 else self._rest_last[k]) if self.mode == "sleep" else 0.0
         return rules.evidence(ch, t, self._past[0][:, k], self._past[1][:, k], self._batch_rms[:i, k],
-                              self._batch_bases[:i, k], self._hop, self.settings)
+                              self._batch_bases[:i, k], self._hop, self.settings, float(rest))
 
     def _context(self, ch: _Channel, t0: float, evidence: str) -> str:
         return rules.context(ch, t0, evidence, self._ch, self.mode, self.settings)

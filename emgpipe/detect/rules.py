@@ -28,12 +28,13 @@ SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
 
 
 def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_rms: np.ndarray,
-             batch_bases: np.ndarray, hop: float, s: CrampSettings) -> str:
+             batch_bases: np.ndarray, hop: float, s: CrampSettings, rest: float = 0.0) -> str:
     """Why a cramp may be announced early: fasciculations or a precursor
     before ``t`` (the run's start; ``hist_rms`` and ``hist_bases`` are this
     channel's levels and baselines of the windows before the current batch,
     :func:`.baseline.keep_history`, ``batch_rms`` and ``batch_bases`` its windows
-    of the current batch before ``t``)."""
+    of the current batch before ``t``; ``rest`` its rest level before ``t``,
+    :func:`.fasciculations.rest_level`, asleep; 0 where not used)."""
     if t < ch.no_evidence_until:
         return ""
     n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
@@ -48,6 +49,12 @@ def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_r
         i = max(len(hist_rms) - (n_pre - len(lv)), 0)
         lv, bs = hist_rms[i:].tolist() + lv, hist_bases[i:].tolist() + bs
     b0 = next((b for b in bs if b == b), None)        # the first known baseline
+    if b0 is not None and 0.0 < rest < b0:
+        # against the rest level (the lowest baseline of the last minutes) where
+        # it is lower: the adaptive baseline rises toward a precursor of 20-60 s
+        # with its 60-s time constant, so by the start of the precursor_s window
+        # it may have learned half of it
+        b0 = rest
     if b0 is not None and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
         # against the baseline from before the precursor window: a slow
         # precursor at ~2x rest teaches the rising baseline a little
