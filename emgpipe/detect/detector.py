@@ -14,7 +14,10 @@ in ``docs/detector.md``):
   the baseline. Consecutive active windows, bridging pauses shorter than
   ``merge_s``, form a run.
 * **Cramp** = a run that is *sustained* (active in at least ``min_duty`` of
-  its windows: walking is bursty, ~30-50 % duty), *strong* (median RMS
+  its windows: walking is bursty, ~30-50 % duty; and not bursting over the
+  span it must last, ``RHYTHM_SWINGS`` rises of ``RHYTHM_RISE`` x: a calf that
+  walks never quite rests between strides, but its level keeps tripling),
+  *strong* (median RMS
   ``cramp_ratio`` times baseline, or ``cramp_mvc`` of MVC), *localised* (no
   channel on the other leg is co-active, and channels on the same leg are at
   most at cross-talk level: cramps stay in one muscle or one head, Ross &

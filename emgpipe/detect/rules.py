@@ -20,8 +20,8 @@ import numpy as np
 from ..types import Event
 from . import runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
-                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, TIME_EPS_S,
-                       CrampSettings)
+                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, RHYTHM_RISE,
+                       RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
@@ -121,6 +121,29 @@ def detail(run) -> str:
     return "sustained localised contraction" + (f"; {run.evidence}" if run.evidence else "")
 
 
+def swings(levels: list) -> int:
+    """How many times ``levels`` rose to ``RHYTHM_RISE`` x the lowest level
+    since the last such rise (the first from the first level), each rise
+    counted only after the level has fallen again to 1 / ``RHYTHM_RISE`` of
+    the highest since that rise: full bursts, not a ramp (one rise) or a
+    cramp's modulation."""
+    if not levels:
+        return 0
+    n, armed = 0, True
+    trough = peak = levels[0]
+    for v in levels:
+        if armed:
+            trough = min(trough, v)
+            if v >= RHYTHM_RISE * trough:
+                n += 1
+                armed, peak = False, v
+        else:
+            peak = max(peak, v)
+            if v * RHYTHM_RISE <= peak:
+                armed, trough = True, v
+    return n
+
+
 def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float, s: CrampSettings) -> float:
     """A logistic of: the duty's margin over ``min_duty``, the level over
     ``cramp_ratio`` (log), the co-activation (log), evidence, and duration."""
@@ -178,6 +201,12 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     steady = fraction_at_least(levels, s.steady_frac * level)
     if steady < s.min_steady:
         run.why = f"steady {steady:.2f}"
+        return None
+    # rhythmic (walking, stairs, raise sets): bursts over the span it must
+    # have lasted; with one sensor nothing else tells them from a cramp
+    n_swings = swings([x[1] for x in recent if x[0] >= t1 - need - TIME_EPS_S])
+    if n_swings >= RHYTHM_SWINGS:
+        run.why = f"rhythmic: {n_swings} bursts of {RHYTHM_RISE} x in {need:.1f} s"
         return None
     strong = level >= need_ratio * base          # this window's baseline, not the batch's last
     strong = strong and level >= (s.cramp_mvc * ch.mvc if ch.mvc else s.cramp_min_uv * uv_scale)

@@ -73,6 +73,18 @@ PRECURSOR_MIN_COVER = 0.5
 #: stretch with this share of bursts or more is voluntary bursts, not a
 #: raised tension (Chaney & Sherman: ~2x rest)
 PRECURSOR_MAX_BURSTY = 0.1
+#: a contraction that burst this many times within the span it must have
+#: lasted (rose to ``RHYTHM_RISE`` x its lowest level since the last burst,
+#: after falling to 1 / ``RHYTHM_RISE`` of that burst's peak) is rhythmic
+#: (walking, stairs, a set of raises: the calf works in each stance and is
+#: near rest in each swing, strides of 1.0-1.6 s at 75-120 steps a minute,
+#: Perry & Burnfield 2010), not a cramp, which is sustained: its ramp is one
+#: rise, and its waxing and waning (tens of percent, with the window RMS's own
+#: scatter at 200 Hz: peak to trough up to ~2.4x on the standard set) does not
+#: fall to a third and rise three-fold again
+RHYTHM_SWINGS = 2
+#: x: a burst triples the level, after it has fallen to a third
+RHYTHM_RISE = 3.0
 #: the confidence is a logistic of a score: this x the duty's margin over
 #: ``min_duty`` (as a share of what is left above it) ...
 CONF_DUTY_WEIGHT = 2.0
