@@ -334,6 +334,53 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
     return y, zi
 
 
+def _comb_numpy(x, xh, yh, b, a):
+    """:func:`comb_notch` in numpy: the recurrence has a lag of N samples, so
+    each block of N samples is one vector step (same arithmetic per sample)."""
+    n, n_hist = len(x), len(xh)
+    ex = np.concatenate([xh, x])
+    ey = np.concatenate([yh, np.empty_like(x)])
+    for s in range(n_hist, n_hist + n, n_hist):
+        e = min(s + n_hist, n_hist + n)
+        ey[s:e] = b * (ex[s:e] - ex[s - n_hist:e - n_hist]) + a * ey[s - n_hist:e - n_hist]
+    return ey[n_hist:]
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _comb_jit(x, xh, yh, b, a):  # pragma: no cover - compiled
+        n, n_ch = x.shape
+        n_hist = xh.shape[0]
+        y = np.empty_like(x)
+        for c in range(n_ch):
+            for i in range(n):
+                if i < n_hist:
+                    xo = xh[i, c]
+                    yo = yh[i, c]
+                else:
+                    xo = x[i - n_hist, c]
+                    yo = y[i - n_hist, c]
+                y[i, c] = b * (x[i, c] - xo) + a * yo
+        return y
+
+
+def comb_notch(x: np.ndarray, xh: np.ndarray, yh: np.ndarray, b: float, a: float):
+    """The comb notch ``y[n] = b (x[n] - x[n-N]) + a y[n-N]`` of (n, channels)
+    float64 data (``scipy.signal.lfilter`` of ``iircomb``'s notch), with ``xh``,
+    ``yh`` the last N inputs and outputs before ``x`` (oldest first). Returns
+    ``(y, xh, yh)``, the histories moved on by ``x``: a chunked run equals a
+    one-shot run, bit for bit."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if numba is None:
+        y = _comb_numpy(x, xh, yh, b, a)
+    else:
+        y = _comb_jit(x, np.ascontiguousarray(xh), np.ascontiguousarray(yh), float(b), float(a))
+    n, n_hist = len(x), len(xh)
+    if n >= n_hist:
+        return y, x[n - n_hist:].copy(), y[n - n_hist:].copy()
+    return y, np.concatenate([xh[n:], x]), np.concatenate([yh[n:], y])
+
+
 def _baseline_py(rms, base, a_down, a_up, learn, floor):
     ratios = np.empty(len(rms))
     for i in range(len(rms)):
