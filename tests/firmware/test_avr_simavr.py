@@ -229,8 +229,11 @@ def test_a_button_press_arrives_as_a_frame_and_labels_the_cramp(session):
     _, frames = decoded(session)
     presses = [f for f in frames if isinstance(f, ButtonFrame)]
     assert [p.press for p in presses] == [Press.LONG]         # sent once, when held 1 s:
-    assert 1000 <= presses[0].held_ms <= 1002                 # the Uno's millis() skips a value
-                                                              # every 42 or 43 ms (1.024 ms ticks)
+    # held_ms is millis() since the debounced press when the loop sees 1 s: the Uno's
+    # millis() skips a value every 42 or 43 ms (1.024 ms ticks), and a loop pass may
+    # first wait on the 64-byte serial buffer while a status and a data frame go out
+    # (~100 bytes at 500 kbaud, 2 ms): a fresh-clone CI saw 1003
+    assert 1000 <= presses[0].held_ms <= 1010
     start = next(f for f in frames if isinstance(f, StatusFrame) and f.reason == Reason.START)
     # pressed PRESS_MS after START; reported once held 1 s (sample counter at 1 kHz)
     assert abs(presses[0].sample - (start.next_sample + PRESS_MS + 1000)) <= 20
