@@ -29,6 +29,17 @@ def random_chunks(x: np.ndarray, fs: float, rng, seq0: int = 0, ch_names=None, *
         yield Chunk(x[a:b], fs=fs, seq=seq0 + a, ch_names=ch_names or ())
 
 
+def load_script(path):
+    """A script that is not a package module (``benchmarks/*.py``), imported from its file."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def cramp_onsets(x: np.ndarray, fs: float, ch_names, mode: str = "awake", step_s: float = 0.5) -> list:
     """The cramp onset events of the default pipeline on ``x`` pushed in
     ``step_s`` chunks (then closed)."""

@@ -1,19 +1,17 @@
 """benchmarks/alerts.py: per-recording false alerts, misses and slow alerts, and what changed."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("alerts", ROOT / "benchmarks" / "alerts.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "benchmarks" / "alerts.py")
 
 
 def _rec(path, mode="awake", fa=(), cramps=()):

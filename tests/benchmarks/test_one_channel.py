@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("one_channel", ROOT / "benchmarks" / "one_channel.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "benchmarks" / "one_channel.py")
 
 
 def test_copies_keep_one_channel_its_labels_and_its_sidecar(tmp_path):
