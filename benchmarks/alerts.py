@@ -96,11 +96,6 @@ def listing(results: list, slow_s: float) -> list[str]:
     return lines
 
 
-def _pct(v: list, q: float) -> float:
-    import numpy as np
-    return float(np.percentile(v, q)) if v else float("nan")
-
-
 def summary(results: list) -> dict:
     """Per variant: found, cramps, false alerts, precision, latency median / p95 awake and asleep."""
     out: dict = {}
@@ -112,11 +107,12 @@ def summary(results: list) -> dict:
             if c["found"]:
                 d["found"] += 1
                 d["sleep" if r["mode"] == "sleep" else "awake"].append(c["latency_s"])
+    from emgpipe.commands.bench import _pct     # (None without values)
     rows = {}
     for v, d in sorted(out.items()):
         n = d["found"] + d["fa"]
         rows[v] = {"found": d["found"], "cramps": d["cramps"], "fa": d["fa"],
-                   "precision": d["found"] / n if n else float("nan"),
+                   "precision": d["found"] / n if n else None,
                    "awake_med": _pct(d["awake"], 50), "awake_p95": _pct(d["awake"], 95),
                    "sleep_med": _pct(d["sleep"], 50), "sleep_p95": _pct(d["sleep"], 95)}
     return rows
@@ -147,8 +143,8 @@ def changes(old: list, new: list) -> list[str]:
     return lines
 
 
-def _s(x: float, fmt: str = ".1f") -> str:
-    return "-" if x != x else format(x, fmt)
+def _s(x: float | None, fmt: str = ".1f") -> str:
+    return "-" if x is None else format(x, fmt)
 
 
 def _fmt(v: str, s: dict, tag: str = "") -> str:

@@ -211,7 +211,7 @@ class CrampDetector:
         # the rest level (the lowest baseline of the last minutes) of every window:
         # fasciculations and the precursor test are judged against it
         rest = fasciculations.rest_level(self._ch, bases0, hop)
-        pot = fasciculations.potentials(self._ch, features.values, bases0, starts, hop, s, self._tonic, rest)
+        pot = fasciculations.potentials(features.values, bases0, rest, starts, s, self._tonic)
         if pot is not None and kurt is not None:
             pot_n, pot_a, pot_b, pot_big = pot
             fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)

@@ -132,8 +132,8 @@ def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
     return out
 
 
-def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarray, hop: float,
-               s: CrampSettings, hist: TonicHistory, rest: np.ndarray | None = None):
+def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.ndarray, s: CrampSettings,
+               hist: TonicHistory):
     """Per window: (count, first edge, last edge, edge of the largest
     potential if it is a clear one else NaN) of its new potentials, times in s.
 
@@ -145,9 +145,9 @@ def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarr
     largest potential of the windows in the last ``fasc_tonic_s`` (and
     ``fasc_tonic_base_min`` x the baseline). Each channel's noise-floor,
     potential-count and largest-potential histories (``hist``) are updated.
-    ``rest``: the rest level of every window (:func:`rest_level`), when the
-    caller has computed it (it updates the channels' block minima: once per
-    batch). None when the features do not include the potential timings.
+    ``rest`` is the rest level of every window (:func:`rest_level`, computed
+    once per batch by the caller, which also judges the precursor against it).
+    None when the features do not include the potential timings.
     """
     if "pot_n" not in values or "floor" not in values:
         return None
@@ -155,8 +155,6 @@ def potentials(channels: list, values: dict, bases: np.ndarray, starts: np.ndarr
     # held at a low level for minutes (a pedal, standing) teaches the baseline
     # its working level; fasciculations are discharges at rest, so the floor
     # is compared with the rest level, not with the working one
-    if rest is None:
-        rest = rest_level(channels, bases, hop)
     with np.errstate(invalid="ignore", divide="ignore"):
         fr = np.where(rest > 0, values["floor"] / np.where(rest > 0, rest, 1.0), 0.0)
     # the floor of one window flickers with the firing: take the mean over

@@ -56,8 +56,9 @@ def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_r
         # it may have learned half of it
         b0 = rest
     if b0 is not None and len(lv) >= PRECURSOR_MIN_COVER * n_pre:
-        # against the baseline from before the precursor window: a slow
-        # precursor at ~2x rest teaches the rising baseline a little
+        # against b0 (the baseline from before the precursor window, asleep the
+        # rest level if lower): a slow precursor at ~2x rest teaches the rising
+        # baseline
         vals = [v / b0 for v in lv] if b0 else (np.asarray(lv) / b0).tolist()   # (numpy's x / 0)
         med = median(vals)
         # a precursor is a raised tension well below a contraction's level
