@@ -96,6 +96,11 @@ def listing(results: list, slow_s: float) -> list[str]:
     return lines
 
 
+def _pct(v: list, q: float) -> float | None:
+    import numpy as np
+    return float(np.percentile(v, q)) if v else None
+
+
 def summary(results: list) -> dict:
     """Per variant: found, cramps, false alerts, precision, latency median / p95 awake and asleep."""
     out: dict = {}
@@ -107,7 +112,6 @@ def summary(results: list) -> dict:
             if c["found"]:
                 d["found"] += 1
                 d["sleep" if r["mode"] == "sleep" else "awake"].append(c["latency_s"])
-    from emgpipe.commands.bench import _pct     # (None without values)
     rows = {}
     for v, d in sorted(out.items()):
         n = d["found"] + d["fa"]
