@@ -25,10 +25,18 @@ file), on the simulated 8-h two-channel 1 kHz EDF night of
 ``benchmarks/peers_brainflow.py`` (target >= 20,000x real time per channel)
 and on 1-h and 8-h eight-channel 250 Hz EDF recordings (noise, hum and a
 burst every 20 s, as ``benchmarks/memory.py`` writes them; target >= 5,000x).
-The files are built once and kept under ``build/throughput/``. Last, the
+The files are built once and kept under ``build/throughput/``. The replays
+run with the kernels as installed: compiled ahead of time into emgpipe._aot
+at install (emgpipe/_compiled.py), or numba's JIT where that module is not
+built; the table says which. ``--kernels both`` alternates them (the JIT
+through ``EMGPIPE_KERNELS=jit``). They run as Python does by default, writing
+and reusing bytecode caches: ``PYTHONDONTWRITEBYTECODE``, which some
+sandboxes set, is removed from their environment (with it an editable
+install compiles emgpipe's modules afresh at every start, ~0.15 s). Last, the
 compile cost: the same replay of the 1-h night twice with empty numba and
 filter-design caches (``NUMBA_CACHE_DIR``, ``EMGPIPE_CACHE_DIR``): the first
-run compiles every kernel and designs the filters, the second loads them.
+run designs the filters (and with numba's JIT compiles every kernel), the
+second loads them.
 
     python benchmarks/throughput.py --no-replay    # the in-process table only
     python benchmarks/throughput.py --replay-only  # the whole-process figures only
@@ -125,9 +133,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(HERE), "build", "throughput")
 
 
+def _env(**extra) -> dict:
+    """The replays' environment: Python's default bytecode caching, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "EMGPIPE_KERNELS")}
+    return {**env, **extra}
+
+
+#: --kernels -> the environment of each kind of replay
+KERNEL_ENVS = {"installed": {}, "jit": {"EMGPIPE_KERNELS": "jit"}}
+
+
+def kernels_in_use(env: dict) -> str:
+    """What runs the kernels of a replay with ``env``: "ahead of time", "numba JIT" or "numpy"."""
+    code = ("from emgpipe.dsp import _kernels as K; "
+            "print('ahead of time' if K.aot is not None else 'numba JIT' if K.numba is not None else 'numpy')")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=env).stdout.strip()
+
+
 def _replay(path, repeat, env=None, processes="auto"):
     """Best wall time (s) and its CPU time (its reading process's included) of
     ``python -m emgpipe replay path --processes N`` in a child process."""
+    env = _env(**(env or {}))
     out = os.path.join(BUILD, os.path.basename(path) + ".events.csv")
     best = None
     for _ in range(max(1, repeat)):
@@ -147,9 +174,11 @@ def _replay(path, repeat, env=None, processes="auto"):
     return best
 
 
-def replay_figures(repeat: int, processes: str = "auto", compile_cost: bool = True) -> None:
+def replay_figures(repeat: int, processes: str = "auto", compile_cost: bool = True,
+                   kernels: str = "installed") -> None:
     """The whole-process figures (module docstring); ``processes``: replay's
-    ``--processes`` (``both``: 1 and 2, alternating run by run)."""
+    ``--processes`` (``both``: 1 and 2, alternating run by run); ``kernels``:
+    ``installed``, ``jit`` or ``both`` (alternating)."""
     sys.path.insert(0, HERE)
     import memory
     import peers_brainflow
@@ -163,22 +192,24 @@ def replay_figures(repeat: int, processes: str = "auto", compile_cost: bool = Tr
         files.append((path, hours, 250.0, 8, 5_000))
     print()
     print(f"whole process: python -m emgpipe replay FILE --mode sleep --processes N (best of {repeat})")
-    print(f"{'recording':34s} {'N':>4s} {'wall s':>7s} {'CPU s':>7s} {'x real time':>12s} "
+    kinds = ("installed", "jit") if kernels == "both" else (kernels,)
+    names = {k: kernels_in_use(_env(**KERNEL_ENVS[k])) for k in kinds}
+    print(f"{'recording':34s} {'N':>4s} {'kernels':>13s} {'wall s':>7s} {'CPU s':>7s} {'x real time':>12s} "
           f"{'per channel':>12s} {'target':>8s}")
-    each = ("1", "2") if processes == "both" else (processes,)
+    each = [(n, k) for n in (("1", "2") if processes == "both" else (processes,)) for k in kinds]
     for path, hours, fs, n_ch, target in files:
-        best = {n: None for n in each}
-        for _ in range(max(1, repeat)):            # alternating: the load moves both alike
-            for n in each:
-                run = _replay(path, 1, processes=n)
-                if best[n] is None or run[0] < best[n][0]:
-                    best[n] = run
-        for n in each:
-            wall, cpu = best[n]
+        best = {nk: None for nk in each}
+        for _ in range(max(1, repeat)):            # alternating: the load moves all alike
+            for n, k in each:
+                run = _replay(path, 1, env=KERNEL_ENVS[k], processes=n)
+                if best[n, k] is None or run[0] < best[n, k][0]:
+                    best[n, k] = run
+        for n, k in each:
+            wall, cpu = best[n, k]
             x = hours * 3600 / wall
             per_ch = x * n_ch if fs == 1000.0 else x
             what = "per channel" if fs == 1000.0 else "all 8"
-            print(f"{os.path.basename(path):34s} {n:>4s} {wall:7.2f} {cpu:7.2f} {x:12,.0f} "
+            print(f"{os.path.basename(path):34s} {n:>4s} {names[k]:>13s} {wall:7.2f} {cpu:7.2f} {x:12,.0f} "
                   f"{x * n_ch:12,.0f} {target:>7,d}{'' if per_ch >= target else ' (not met)'} ({what})")
     if not compile_cost:
         return
@@ -186,14 +217,16 @@ def replay_figures(repeat: int, processes: str = "auto", compile_cost: bool = Tr
     import tempfile
     night1 = peers_brainflow.build_night(1.0)
     with tempfile.TemporaryDirectory(prefix="emgpipe-cold-") as tmp:
-        env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(tmp, "numba"),
+        env = {**KERNEL_ENVS[kinds[0]], "NUMBA_CACHE_DIR": os.path.join(tmp, "numba"),
                "EMGPIPE_CACHE_DIR": os.path.join(tmp, "emgpipe")}
         first = _replay(night1, 1, env)
         second = _replay(night1, repeat, env)
-    warm = _replay(night1, repeat)
+    warm = _replay(night1, repeat, KERNEL_ENVS[kinds[0]])
     print()
-    print("compile cost (replay of the 1-h 2-channel night, empty numba and filter-design caches):")
-    print(f"  first run  {first[0]:6.2f} s wall, {first[1]:6.2f} s CPU (compiles the kernels, designs the filters)")
+    print(f"compile cost (replay of the 1-h 2-channel night, empty numba and filter-design caches; "
+          f"kernels {names[kinds[0]]}):")
+    what = "designs the filters" + (", compiles the kernels" if names[kinds[0]] == "numba JIT" else "")
+    print(f"  first run  {first[0]:6.2f} s wall, {first[1]:6.2f} s CPU ({what})")
     print(f"  second run {second[0]:6.2f} s wall, {second[1]:6.2f} s CPU (loads them from the caches)")
     print(f"  usual run  {warm[0]:6.2f} s wall, {warm[1]:6.2f} s CPU (the installed caches)")
 
@@ -210,10 +243,13 @@ def main(argv=None):
                     help="replay --processes for the whole-process figures; both: 1 and 2 alternating")
     ap.add_argument("--no-compile-cost", action="store_true",
                     help="skip the compile-cost runs of the whole-process figures")
+    ap.add_argument("--kernels", choices=("installed", "jit", "both"), default="installed",
+                    help="the whole-process replays' kernels: as installed (ahead of time where built), "
+                         "numba's JIT, or both alternating")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.replay_only:
-        replay_figures(args.repeat, args.processes, not args.no_compile_cost)
+        replay_figures(args.repeat, args.processes, not args.no_compile_cost, args.kernels)
         return 0
     if args.case:
         hours, fs, n_ch, stage = json.loads(args.case)
@@ -233,7 +269,7 @@ def main(argv=None):
               f"{d['wall_s']:8.2f} "
               f"{d['x_realtime']:12,d} {d['median_x_realtime']:9,d} {d['peak_rss_mb']:12.1f}")
     if not args.no_replay:
-        replay_figures(args.repeat, args.processes, not args.no_compile_cost)
+        replay_figures(args.repeat, args.processes, not args.no_compile_cost, args.kernels)
     return 0
 
 

@@ -23,7 +23,8 @@ PKG = ROOT / "emgpipe"
 #: sideways, never up)
 LAYERS = {
     # 0: the shared vocabulary (messages, errors, channel names, event-level scoring)
-    "types": 0, "errors": 0, "channels": 0, "metrics": 0, "_numba": 0,
+    "types": 0, "errors": 0, "channels": 0, "metrics": 0, "_numba": 0, "_compiled": 0,
+    "_aot_build": 0,
     # 1: where samples come from: devices, recording files, the simulator (which
     #    writes recordings and feeds the sim: source)
     "devices": 1, "io": 1, "sim": 1,

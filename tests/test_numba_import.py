@@ -1,9 +1,11 @@
 """Running the compiled kernels imports neither scipy.linalg nor cffi (numba's
 probes for BLAS and cffi took ~0.2 s and ~17 MB of every replay,
 emgpipe/_numba.py); both still import afterwards, and the kernels give the same
-values."""
+values. It runs with numba's JIT (``EMGPIPE_KERNELS=jit``): the kernels built
+ahead of time import no numba at all (tests/test_aot.py)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -31,7 +33,8 @@ print(scipy.linalg.__name__, float(y.sum()))
 
 
 def test_kernels_run_without_importing_scipy_linalg_or_cffi():
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True,
+                         env={**os.environ, "EMGPIPE_KERNELS": "jit"}).stdout.strip()
     if out == "no numba":
         pytest.skip("numba is not installed")
     seen, name, total = out.split()

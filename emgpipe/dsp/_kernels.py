@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import numba   # None without numba (the numpy fallbacks run)
+from .._compiled import aot, bind
+
+if aot is None:
+    from .._numba import numba   # None without numba (the numpy fallbacks run)
+else:
+    numba = None                 # the kernels come built ahead of time (emgpipe/_compiled.py)
+#: True where compiled kernels run (ahead of time or numba's JIT), False where numpy does
+COMPILED = aot is not None or numba is not None
 
 #: Row order of the array returned by :func:`block_sums`.
 FIELDS = ("s1", "s2", "s3", "s4", "sabs", "wl", "zc", "ssc", "tke")
@@ -107,7 +114,7 @@ if numba is not None:
 
 
 def block_sums(x, n_hop, n_blk, zc_thr, ssc_thr):
-    if numba is None:
+    if not COMPILED:
         return block_sums_numpy(x, n_hop, n_blk, zc_thr, ssc_thr)
     return _block_sums_jit(np.ascontiguousarray(x, dtype=np.float64), n_hop, n_blk,
                            float(zc_thr), float(ssc_thr))
@@ -122,9 +129,10 @@ def spike_counts_numpy(ax, thr, n_len, n_hop):
 def spike_counts(ax, thr, n_len, n_hop):
     """Rising edges of ``ax > thr[w]`` in each window ``w`` (a window starting
     above threshold counts once)."""
-    if numba is None:
+    if not COMPILED:
         return spike_counts_numpy(ax, thr, n_len, n_hop)
-    return _spike_counts_jit(np.ascontiguousarray(ax), np.ascontiguousarray(thr), n_len, n_hop)
+    return _spike_counts_jit(np.ascontiguousarray(ax, dtype=np.float64), np.ascontiguousarray(thr, dtype=np.float64),
+                             int(n_len), int(n_hop))
 
 
 #: Row order of :func:`window_features`.
@@ -205,8 +213,10 @@ if numba is not None:
 def window_features(x, sums, power, freqs, n_len, n_hop, n_win, thr, dur):
     """Per-window values (:data:`WINDOW_FIELDS`) from block sums and block
     power spectra (numba only; the numpy path lives in features.py)."""
-    return _window_jit(np.ascontiguousarray(x), sums, np.ascontiguousarray(power), freqs,
-                       n_len, n_hop, n_win, float(thr), float(dur))
+    f8 = np.float64
+    return _window_jit(np.ascontiguousarray(x, dtype=f8), np.ascontiguousarray(sums, dtype=f8),
+                       np.ascontiguousarray(power, dtype=f8), np.ascontiguousarray(freqs, dtype=f8),
+                       int(n_len), int(n_hop), int(n_win), float(thr), float(dur))
 
 
 if numba is not None:
@@ -324,7 +334,7 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray):
     """``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)`` for (n, channels) float64
     data with sections normalised to a0 = 1 (as scipy designs them): the same
     transposed direct-form II arithmetic, ~30 % faster as one compiled loop."""
-    if numba is None or not np.all(sos[:, 3] == 1.0):
+    if not COMPILED or not np.all(sos[:, 3] == 1.0):
         from scipy import signal
         return signal.sosfilt(sos, x, axis=0, zi=zi)
     zi = np.array(zi, dtype=np.float64, order="C")
@@ -371,7 +381,7 @@ def comb_notch(x: np.ndarray, xh: np.ndarray, yh: np.ndarray, b: float, a: float
     ``(y, xh, yh)``, the histories moved on by ``x``: a chunked run equals a
     one-shot run, bit for bit."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    if numba is None:
+    if not COMPILED:
         y = _comb_numpy(x, xh, yh, b, a)
     else:
         y = _comb_jit(x, np.ascontiguousarray(xh), np.ascontiguousarray(yh), float(b), float(a))
@@ -405,7 +415,7 @@ def track_baseline(rms: np.ndarray, base: float, a_down: float, a_up: float, lea
     a window below ``learn`` x baseline pulls the baseline toward itself
     (``a_down`` toward quieter, ``a_up`` toward louder). Returns (ratios,
     final baseline)."""
-    fn = _baseline_py if numba is None else _baseline_jit
+    fn = _baseline_py if not COMPILED else _baseline_jit
     return fn(np.ascontiguousarray(rms, dtype=np.float64), float(base), float(a_down), float(a_up),
               float(learn), float(floor))
 
@@ -592,7 +602,7 @@ def quality_stats(seg: np.ndarray, n_len: int, n_win: int, mains: np.ndarray) ->
     """:func:`quality_stats_numpy` of the ``n_win`` consecutive, non-overlapping
     ``n_len``-sample windows at the start of ``seg`` (n, channels), in one
     compiled pass when numba is available."""
-    if numba is None:
+    if not COMPILED:
         x = seg[:n_win * n_len].reshape(n_win, n_len, seg.shape[1]).transpose(0, 2, 1)
         return quality_stats_numpy(x, mains)
     fn = _quality3_jit if mains.shape[0] == 6 else _quality_jit
@@ -699,7 +709,7 @@ def potentials(ax, starts, thr, n_len, n_new, dead):
     positions and peak are NaN when there is no potential.
     """
     starts = np.ascontiguousarray(starts, dtype=np.int64)
-    if numba is None:
+    if not COMPILED:
         return _potentials_py(ax, starts, thr, n_len, n_new, dead)
     return _potentials_jit(np.ascontiguousarray(ax, dtype=np.float64), starts,
                            np.ascontiguousarray(thr, dtype=np.float64), int(n_len), int(n_new), int(dead))
@@ -742,7 +752,7 @@ def pop_candidates(x: np.ndarray, lo: int, hi: int, n_pre: int, min_uv: float, k
     and ``k`` x the mean change over the ``n_pre - 1`` changes before it (that
     mean taken, as the numpy version does, as a difference of one running sum
     from ``x[0]``, so both give the same candidates bit for bit)."""
-    if numba is None:
+    if not COMPILED:
         return _pop_candidates_numpy(x, lo, hi, n_pre, min_uv, k)
     return _pop_candidates_jit(np.ascontiguousarray(x, dtype=np.float64), int(lo), int(hi), int(n_pre),
                                float(min_uv), float(k))
@@ -849,7 +859,7 @@ def track_baselines(rms: np.ndarray, base0: np.ndarray, i0: np.ndarray, a_down: 
     ``base0[c]``. Returns (ratios: 1 where not tracked, the baseline of each
     window, ``rms / ratio`` or the batch's first baseline where the ratio is not
     positive, NaN where not tracked, the final baselines)."""
-    fn = _baselines_py if numba is None else _baselines_jit
+    fn = _baselines_py if not COMPILED else _baselines_jit
     return fn(np.ascontiguousarray(rms, dtype=np.float64), np.ascontiguousarray(base0, dtype=np.float64),
               np.ascontiguousarray(i0, dtype=np.int64), float(a_down), float(a_up), float(learn),
               float(floor))
@@ -859,7 +869,7 @@ def max_before(hist: np.ndarray, new: np.ndarray):
     """Per window ``i`` and channel: the largest of 0 and the ``n = len(hist)``
     values before it, in ``hist`` (the last ``n`` of the batches before) then
     ``new`` (NaN read as 0). Returns (that, the last ``n`` values for the next batch)."""
-    if numba is None or len(hist) == 0:
+    if not COMPILED or len(hist) == 0:
         return _max_before_py(hist, new)
     return _max_before_jit(np.ascontiguousarray(hist, dtype=np.float64),
                            np.ascontiguousarray(new, dtype=np.float64))
@@ -870,7 +880,33 @@ def moving_sums(hist: np.ndarray, new: np.ndarray):
     len(hist)`` values before it, taken as numpy's ``c[i + m + 1] - c[i]`` of
     one running sum ``c`` from the start of ``hist`` (bit for bit). Returns
     (the sums, the last ``m`` values for the next batch)."""
-    if numba is None or len(new) == 0:
+    if not COMPILED or len(new) == 0:
         return _moving_sums_py(hist, new)
     return _moving_sums_jit(np.ascontiguousarray(hist, dtype=np.float64),
                             np.ascontiguousarray(new, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------- built ahead of time
+#: The kernels the wrappers above call, with their arguments as the wrappers
+#: pass them (C-contiguous arrays): ``emgpipe/_aot_build.py`` compiles each
+#: into emgpipe._aot, and where that module is current they run from it
+#: (emgpipe/_compiled.py). Each is the numba function above, unchanged.
+AOT_KERNELS = {
+    "_block_sums_jit": "f8[:,::1], i8, i8, f8, f8",
+    "_spike_counts_jit": "f8[:,::1], f8[:,::1], i8, i8",
+    "_window_jit": "f8[:,::1], f8[:,:,::1], f8[:,:,::1], f8[::1], i8, i8, i8, f8, f8",
+    "_sosfilt_jit": "f8[:,::1], f8[:,::1], f8[:,:,::1]",
+    "_sosfilt_pairs_jit": "f8[:,::1], f8[:,::1], f8[:,:,::1]",
+    "_sosfilt_wide_jit": "f8[:,::1], f8[:,::1], f8[:,:,::1]",
+    "_comb_jit": "f8[:,::1], f8[:,::1], f8[:,::1], f8, f8",
+    "_baseline_jit": "f8[::1], f8, f8, f8, f8, f8",
+    "_quality_jit": "f8[:,::1], i8, i8, f8[:,::1]",
+    "_quality3_jit": "f8[:,::1], i8, i8, f8[:,::1]",
+    "_potentials_jit": "f8[:,::1], i8[::1], f8[:,::1], i8, i8, i8",
+    "_pop_candidates_jit": "f8[:,::1], i8, i8, i8, f8, f8",
+    "_baselines_jit": "f8[:,::1], f8[::1], i8[::1], f8, f8, f8, f8",
+    "_max_before_jit": "f8[:,::1], f8[:,::1]",
+    "_moving_sums_jit": "f8[:,::1], f8[:,::1]",
+}
+if aot is not None:
+    bind(globals(), AOT_KERNELS)

@@ -221,7 +221,7 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
     dur = n_len / fs
     thr = settings.zc_threshold_uv
     sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr)
-    if _kernels.numba is not None:
+    if _kernels.COMPILED:
         blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
         # windowed blocks laid out block-major (order="C"): the FFT then reads
         # each block in place instead of copying it out of a strided view

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import numba   # None without numba (the numpy fallbacks run)
+from .._compiled import aot, bind
+
+if aot is None:
+    from .._numba import numba   # None without numba (the numpy fallbacks run)
+else:
+    numba = None                 # the kernels come built ahead of time (emgpipe/_compiled.py)
+#: True where compiled kernels run (ahead of time or numba's JIT), False where numpy does
+COMPILED = aot is not None or numba is not None
 
 
 def calibrate_numpy(dig: np.ndarray, cols, per: int, offsets, gains, factors, calibrated) -> np.ndarray:
@@ -69,14 +76,24 @@ def calibrate(dig: np.ndarray, cols, per: int, offsets, gains, factors, calibrat
     gains = np.asarray(gains, dtype=np.float64)
     factors = np.asarray(factors, dtype=np.float64)
     calibrated = np.asarray(calibrated, dtype=np.bool_)
-    if numba is None:
+    if not COMPILED:
         return calibrate_numpy(dig, cols, int(per), offsets, gains, factors, calibrated)
     return _calibrate_jit(np.ascontiguousarray(dig), cols, int(per), offsets, gains, factors, calibrated)
 
 
 def all_within(data: np.ndarray, limit: float) -> bool:
     """True if every value of the (n, channels) ``data`` has ``|x| <= limit`` (NaN: False)."""
-    if numba is None or data.ndim != 2 or data.dtype != np.float64 or not data.flags.c_contiguous:
+    if not COMPILED or data.ndim != 2 or data.dtype != np.float64 or not data.flags.c_contiguous:
         with np.errstate(invalid="ignore"):
             return bool(np.all(np.abs(data) <= limit))
     return bool(_all_within_jit(data, float(limit)))
+
+
+#: The kernels for emgpipe._aot (see emgpipe/dsp/_kernels.py): the EDF reader's
+#: 16-bit and the BDF reader's 24-bit (as int32) digital values.
+AOT_KERNELS = {
+    "_calibrate_jit": tuple(f"{d}[:,::1], i8[::1], i8, f8[::1], f8[::1], f8[::1], b1[::1]" for d in ("i2", "i4")),
+    "_all_within_jit": "f8[:,::1], f8",
+}
+if aot is not None:
+    bind(globals(), AOT_KERNELS)

@@ -5,7 +5,7 @@ from scipy import signal
 
 from emgpipe.dsp import _kernels as K
 
-pytestmark = pytest.mark.skipif(K.numba is None, reason="numba not installed: only the numpy path exists")
+pytestmark = pytest.mark.skipif(not K.COMPILED, reason="numba not installed: only the numpy path exists")
 
 
 def _emg(n=4000, n_ch=3, seed=0):

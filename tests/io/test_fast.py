@@ -4,7 +4,7 @@ import pytest
 
 from emgpipe.io import _fast
 
-pytestmark = pytest.mark.skipif(_fast.numba is None, reason="numba not installed: only the numpy path exists")
+pytestmark = pytest.mark.skipif(not _fast.COMPILED, reason="numba not installed: only the numpy path exists")
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.int32])
