@@ -218,22 +218,67 @@ def _gain_offset(sig: Signal):
     return gain, offset
 
 
-def _annotation_bytes(f, h: Header, n_records: int):
-    """Per data record: the bytes of every annotation signal (one seek+read each)."""
+#: Data records whose annotation bytes are read at a time (a few MB; flat in length)
+ANNOTATION_BATCH = 65536
+
+
+def _annotation_signals(h: Header) -> list[tuple[int, int]]:
+    """(byte offset in a data record, size) of every annotation signal."""
     offs, pos = [], 0
     for s in h.signals:
         size = h.sample_bytes * s.samples_per_record
         if s.label.strip() == ("BDF Annotations" if h.bdf else "EDF Annotations"):
             offs.append((pos, size))
         pos += size
-    if not offs:
-        return
+    return offs
+
+
+def _annotation_rows(f, h: Header, n_records: int, offs):
+    """(first record, rows): the bytes of every annotation signal, one (span,) uint8 row
+    per data record, :data:`ANNOTATION_BATCH` records at a time, read through one memory
+    map rather than a seek and a read per record (~0.1 s of an 8-h night's start,
+    issue 15)."""
     a0 = offs[0][0]
     span = offs[-1][0] + offs[-1][1] - a0
-    for r in range(n_records):
-        f.seek(h.header_bytes + r * h.record_bytes + a0)
-        raw = f.read(span)
-        yield [raw[o - a0:o - a0 + size] for o, size in offs]
+    mm = np.memmap(f, dtype=np.uint8, mode="r", offset=h.header_bytes, shape=(n_records, h.record_bytes))
+    try:
+        for r0 in range(0, n_records, ANNOTATION_BATCH):
+            yield r0, np.array(mm[r0:r0 + ANNOTATION_BATCH, a0:a0 + span])
+    finally:
+        del mm
+
+
+_DIGIT = np.zeros(256, bool)
+_DIGIT[np.frombuffer(b"0123456789", np.uint8)] = True
+
+
+def _time_keeping_only(rows: np.ndarray) -> np.ndarray:
+    """Per row of annotation bytes: True where it is exactly one time-keeping TAL and
+    padding, what ``[+-]\\d+(?:\\.\\d+)?\\x14\\x14\\x00+`` matches whole (most records of
+    an EDF+ file); the others are parsed one by one."""
+    n, w = rows.shape
+    if w < 5 or n == 0:
+        return np.zeros(n, bool)
+    zero = rows == 0
+    z = np.argmax(zero, axis=1)                        # the first NUL (0 if none)
+    i = np.arange(n)
+    # a NUL there, at least "+0\x14\x14" before it, and nothing but NULs after it (every
+    # byte before the first NUL is not one, so the row's NULs then number w - z)
+    ok = zero[i, z] & (z >= 4) & (np.count_nonzero(zero, axis=1) == w - z)
+    ok &= np.isin(rows[:, 0], (ord("+"), ord("-")))
+    zc = np.maximum(z, 2)
+    ok &= (rows[i, zc - 1] == 0x14) & (rows[i, zc - 2] == 0x14)
+    k = int(z[ok].max()) if ok.any() else 0            # the number: digits and at most one inner "."
+    head = rows[:, :k]
+    col = np.arange(k)
+    body = (col >= 1) & (col < (z - 2)[:, None])
+    dot = head == ord(".")
+    ok &= ~(body & ~_DIGIT[head] & ~dot).any(axis=1)
+    n_dot = (body & dot).sum(axis=1)
+    ok &= n_dot <= 1
+    last = np.maximum(z - 3, 1)
+    ok &= (n_dot == 0) | ((rows[:, 1] != ord(".")) & (rows[i, last] != ord(".")))
+    return ok
 
 
 def _scan_annotations(path, f, h: Header, n_records: int):
@@ -244,24 +289,38 @@ def _scan_annotations(path, f, h: Header, n_records: int):
     anns, onsets, sub = [], [], None
     tk = re.compile(rb"([+-]\d+(?:\.\d+)?)\x14\x14")
     tk_only = re.compile(rb"[+-]\d+(?:\.\d+)?\x14\x14\x00+")
-    for r, parts in enumerate(_annotation_bytes(f, h, n_records)):
-        if h.flavour.endswith("+D"):
-            m = tk.match(parts[0])
-            if not m:
-                raise BadData(path, f"data record {r + 1} has no time-keeping annotation")
-            onsets.append(float(m.group(1)))
-        for i, raw in enumerate(parts):
-            if i == 0 and sub is not None and tk_only.fullmatch(raw):
-                continue      # the time-keeping TAL alone (most records): nothing for edfio to parse
-            try:
-                if sub is None:
-                    first = raw[: raw.find(b"\x00") + 1]
-                    sub = _EdfAnnotationsDataRecord.from_bytes(first).tals[0].onset
-                got = _EdfAnnotationsDataRecord.from_bytes(raw).annotations
-            except (ValueError, IndexError, UnicodeDecodeError) as exc:
-                raise BadData(path, f"data record {r + 1}: cannot decode its annotations "
-                                    f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-            anns.extend(got[1:] if i == 0 else got)
+    offs = _annotation_signals(h)
+    if not offs or n_records <= 0:
+        return [], np.asarray(onsets)
+    rel = [(o - offs[0][0], size) for o, size in offs]     # within a row of _annotation_rows
+    plus_d = h.flavour.endswith("+D")
+    for r0, rows in _annotation_rows(f, h, n_records, offs):
+        skip = np.zeros(len(rows), bool)
+        if not plus_d and len(rel) == 1:              # most records: the time-keeping TAL alone
+            skip = _time_keeping_only(rows[:, :rel[0][1]])
+        for j in range(len(rows)):
+            if skip[j] and sub is not None:
+                continue
+            r = r0 + j
+            row = rows[j].tobytes()
+            parts = [row[o:o + size] for o, size in rel]
+            if plus_d:
+                m = tk.match(parts[0])
+                if not m:
+                    raise BadData(path, f"data record {r + 1} has no time-keeping annotation")
+                onsets.append(float(m.group(1)))
+            for i, raw in enumerate(parts):
+                if i == 0 and sub is not None and tk_only.fullmatch(raw):
+                    continue      # the time-keeping TAL alone (most records): nothing for edfio to parse
+                try:
+                    if sub is None:
+                        first = raw[: raw.find(b"\x00") + 1]
+                        sub = _EdfAnnotationsDataRecord.from_bytes(first).tals[0].onset
+                    got = _EdfAnnotationsDataRecord.from_bytes(raw).annotations
+                except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                    raise BadData(path, f"data record {r + 1}: cannot decode its annotations "
+                                        f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
+                anns.extend(got[1:] if i == 0 else got)
     sub = sub or 0
     anns = sorted(EdfAnnotation(round(a.onset - sub, 12), a.duration, a.text) for a in anns)
     return ([{"onset_s": float(a.onset), "duration_s": None if a.duration is None else float(a.duration),

@@ -153,3 +153,54 @@ def test_errors(tmp_path, problem, emg):
     assert problem(e, tmp_path / "none.edf") == "file not found"
     with pytest.raises(UsageError, match="board"):
         read(p, board="cyton")
+
+
+def test_time_keeping_only_rows_are_what_the_regex_matches():
+    """The vectorised test that skips a record's annotation bytes (emgpipe/io/edf.py) says
+    True exactly where the per-record regex it replaces matches: valid TALs, and the same
+    with one or two bytes changed."""
+    import random
+    import re
+
+    from emgpipe.io.edf import _time_keeping_only
+    tk_only = re.compile(rb"[+-]\d+(?:\.\d+)?\x14\x14\x00+")
+    rnd = random.Random(2)
+    rows, w = [], 20
+    for _ in range(20000):
+        num = rnd.choice(b"+-").to_bytes(1, "little") + bytes(rnd.choice(b"0123456789")
+                                                              for _ in range(rnd.randint(1, 5)))
+        if rnd.random() < 0.5:
+            num += b"." + bytes(rnd.choice(b"0123456789") for _ in range(rnd.randint(0, 4)))
+        b = bytearray((num + b"\x14\x14").ljust(w, b"\x00")[:w])
+        for _ in range(rnd.choice([0, 0, 1, 2])):
+            b[rnd.randrange(w)] = rnd.choice(b"+-0123456789.\x14\x00a")
+        rows.append(bytes(b))
+    got = _time_keeping_only(np.frombuffer(b"".join(rows), np.uint8).reshape(-1, w))
+    ref = np.array([bool(tk_only.fullmatch(r)) for r in rows])
+    assert 5000 < ref.sum() < 15000
+    assert np.array_equal(got, ref)
+
+
+def test_annotations_read_in_batches_of_records(tmp_path, emg, monkeypatch):
+    """The annotation bytes are read a batch of data records at a time (memory flat in
+    length): batches of 3 records find what one batch finds, the EDF+D onsets too."""
+    import emgpipe.io.edf as edf
+    p = tmp_path / "a.edf"
+    x = np.resize(emg, 9 * 100)
+    anns = [edfio.EdfAnnotation(t, None if k % 2 else 0.5, f"mark {k}") for k, t in enumerate((0.5, 3.2, 6.0, 8.5))]
+    edfio.Edf([sig(x, 100, "EMG", rng=1000)], data_record_duration=1.0, annotations=anns).write(p)
+    whole = read(p).meta["annotations"]
+    assert [a["text"] for a in whole] == ["mark 0", "mark 1", "mark 2", "mark 3"]
+    monkeypatch.setattr(edf, "ANNOTATION_BATCH", 3)
+    assert read(p).meta["annotations"] == whole
+    raw = bytearray(p.read_bytes())                   # EDF+D, record 6 one second late
+    h = parse_header(bytes(raw))
+    raw[192:236] = b"EDF+D".ljust(44)
+    for r in range(6, 9):
+        a = h.header_bytes + r * h.record_bytes + 2 * 100
+        assert bytes(raw[a:a + 2]) == f"+{r}".encode()
+        raw[a:a + 2] = f"+{r + 1}".encode()
+    p.write_bytes(bytes(raw))
+    rec = read(p)
+    assert [(g.seq, g.n_missing) for g in rec.gaps] == [(600, 100)] and rec.n_total == 1000
+    assert [a["text"] for a in rec.meta["annotations"]] == ["mark 0", "mark 1", "mark 2", "mark 3"]
