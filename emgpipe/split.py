@@ -54,15 +54,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._compiled import aot as _aot
+
 log = logging.getLogger(__name__)
 
 #: Chunks the child may be ahead of the parent (slots of the shared ring).
 N_SLOTS = 4
-#: Below this many samples (all channels together: ~1.4 h of two 1 kHz channels
-#: or of eight at 250 Hz) a replay stays in one process. Measured break-even:
-#: ~7 M (1 h of either: +-0.1 s), a clear gain from ~14 M (2 h of the two-channel
-#: night: 2.08 -> 1.74 s; docs/benchmarks-speed.md, "Two processes").
-MIN_SAMPLES = 10_000_000
+#: Below this many samples (all channels together) a replay stays in one process.
+#: With the kernels compiled ahead of time (emgpipe/_compiled.py) the break-even
+#: is between 2.4 M and 4.8 M (the 20-min two-channel night 0.58 s in one process,
+#: 0.63 s in two; 40 min 0.79 / 0.73 s; 1 h 1.76 / 1.21 s), so from 5 M: ~42 min
+#: of two 1 kHz channels or of eight at 250 Hz. With numba's JIT each process
+#: starts ~0.6 s later and the break-even was ~7 M (1 h of either: +-0.1 s, a
+#: clear gain from ~14 M), so from 10 M: ~1.4 h (docs/benchmarks-speed.md,
+#: "Two processes").
+MIN_SAMPLES = 5_000_000 if _aot is not None else 10_000_000
 #: The environment variable that forces the number of processes (1 or 2) when
 #: ``--processes`` is not given.
 ENV = "EMGPIPE_REPLAY_PROCESSES"

@@ -119,7 +119,7 @@ for scen, device, fs, n_ch, step, mode in [
         ("walk_then_cramp", "myoware_env", 250, 2, 50, "awake"),
         ("artifact_torture", "cyton", 250, 2, 50, "awake"),
         ("fasciculation_storm", "raw", 2000, 2, 200, "sleep")]:
-    s = sim.make(scen, fs=fs, device=device, duration=25)
+    s = sim.make(scen, fs=fs, device=device, duration=15)
     x = np.concatenate([d for _, d in s.segments(10.0)])
     x = np.tile(x, (1, -(-n_ch // x.shape[1])))[:, :n_ch]
     names = tuple(f"{s.ch_names[k % len(s.ch_names)]}_{k}" for k in range(n_ch))

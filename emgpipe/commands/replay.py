@@ -42,7 +42,8 @@ def register(sub) -> argparse.ArgumentParser:
                         "runs the quality checks and the filters (and at 250 Hz the window features) "
                         "while this one runs the detectors (the same events, sooner on two cores: the "
                         "8-h two-channel night 5.3 -> 3.4 s); auto (default): 2 on a machine of two "
-                        "cores or more for a recording long enough to pay (from ~1.4 h of two 1 kHz channels), 1 with --speed, --workers or "
+                        "cores or more for a recording long enough to pay (from ~42 min of two 1 kHz channels; ~1.4 h where numba's "
+                        "JIT runs the kernels), 1 with --speed, --workers or "
                         "--scheduler. The environment variable EMGPIPE_REPLAY_PROCESSES=1|2 sets it "
                         "when this option is not given")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
