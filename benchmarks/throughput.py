@@ -145,8 +145,7 @@ KERNEL_ENVS = {"installed": {}, "jit": {"EMGPIPE_KERNELS": "jit"}}
 
 def kernels_in_use(env: dict) -> str:
     """What runs the kernels of a replay with ``env``: "ahead of time", "numba JIT" or "numpy"."""
-    code = ("from emgpipe.dsp import _kernels as K; "
-            "print('ahead of time' if K.aot is not None else 'numba JIT' if K.numba is not None else 'numpy')")
+    code = "from emgpipe.pipeline import kernel_backend; print(kernel_backend())"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env=env).stdout.strip()
 

@@ -144,7 +144,9 @@ for dt in (np.int16, np.int32):
     dig = rng.integers(-30000, 30000, size=(7, 60)).astype(dt)
     add(_fast.calibrate(dig, [0, 30], 30, [1.5, -2.0], [0.25, 0.5], [1.0, 1e-3], [True, False]))
 add([_fast.all_within(rng.normal(size=(500, 2)), 3.0), _fast.all_within(rng.normal(size=(500, 2)), 30.0)])
-print(json.dumps({"digest": h.hexdigest(), "aot": K.aot is not None, "numba": "numba" in sys.modules}))
+from emgpipe.pipeline import kernel_backend
+print(json.dumps({"digest": h.hexdigest(), "aot": K.aot is not None, "numba": "numba" in sys.modules,
+                  "backend": kernel_backend()}))
 """
 
 
@@ -162,6 +164,7 @@ def test_ahead_of_time_kernels_equal_numba_jit_bit_for_bit():
     assert aot["aot"] and not aot["numba"], "the default run should use emgpipe._aot, without numba"
     assert not jit["aot"] and jit["numba"]
     assert aot["digest"] == jit["digest"]
+    assert aot["backend"] == "ahead of time" and jit["backend"] == "numba JIT"
 
 
 @needs_aot
