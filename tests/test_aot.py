@@ -150,17 +150,26 @@ print(json.dumps({"digest": h.hexdigest(), "aot": K.aot is not None, "numba": "n
 """
 
 
-def _digest(kernels: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "EMGPIPE_KERNELS"}
-    if kernels:
-        env["EMGPIPE_KERNELS"] = kernels
-    out = subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _digests(*kernels: str | None) -> list[dict]:
+    """The DIGEST run once per entry of ``kernels`` (None: as installed), side by side."""
+    procs = []
+    for k in kernels:
+        env = {n: v for n, v in os.environ.items() if n != "EMGPIPE_KERNELS"}
+        if k:
+            env["EMGPIPE_KERNELS"] = k
+        procs.append(subprocess.Popen([sys.executable, "-c", DIGEST], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=env))
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr[-2000:]
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
 
 
 @needs_aot
 def test_ahead_of_time_kernels_equal_numba_jit_bit_for_bit():
-    aot, jit = _digest(None), _digest("jit")
+    aot, jit = _digests(None, "jit")
     assert aot["aot"] and not aot["numba"], "the default run should use emgpipe._aot, without numba"
     assert not jit["aot"] and jit["numba"]
     assert aot["digest"] == jit["digest"]
