@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,35 +61,33 @@ def _load_aot():
 
 #: the ahead-of-time module, or None (then numba's JIT, or numpy, runs the kernels)
 aot = _load_aot()
+if aot is None:
+    from ._numba import numba    # None without numba (the numpy fallbacks run)
+else:
+    numba = None                 # not imported: the kernels come built ahead of time
+#: True where compiled kernels run (ahead of time or numba's JIT), False where numpy does
+COMPILED = aot is not None or numba is not None
+
+
+def backend() -> str:
+    """What runs the kernels in this process: "ahead of time", "numba JIT" or "numpy"."""
+    return "ahead of time" if aot is not None else "numba JIT" if numba is not None else "numpy"
 
 
 def parse(spec: str) -> list[tuple]:
     """``"f8[:,::1], i8, f8"`` -> [("array", float64, 2), ("int",), ("float",)].
     Arrays are C-contiguous (``::1`` last), scalars ``i8``, ``f8`` or ``b1``."""
     out = []
-    # commas also separate an array's dimensions: split at the top level only
-    depth, cur, toks = 0, "", []
-    for ch in spec:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            toks.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        toks.append(cur.strip())
+    toks = [t.strip() for t in re.split(r",(?![^\[]*\])", spec) if t.strip()]   # not the commas inside [...]
     for tok in toks:
         if "[" in tok:
             base, dims = tok[:-1].split("[", 1)
             if not dims.endswith("::1"):
                 raise ValueError(f"kernel argument {tok!r}: only C-contiguous arrays (::1) are declared")
             out.append(("array", np.dtype(base), dims.count(",") + 1))
-        elif tok in ("i8", "i4"):
+        elif tok == "i8":
             out.append(("int",))
-        elif tok in ("f8", "f4"):
+        elif tok == "f8":
             out.append(("float",))
         elif tok == "b1":
             out.append(("bool",))

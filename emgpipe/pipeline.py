@@ -232,8 +232,8 @@ def _kernel_signal(fs: float, n_ch: int, seconds: float):
 def kernel_backend() -> str:
     """What runs the compiled kernels in this process: "ahead of time" (emgpipe._aot,
     built at install), "numba JIT" or "numpy" (emgpipe/_compiled.py)."""
-    from .dsp import _kernels
-    return "ahead of time" if _kernels.aot is not None else "numba JIT" if _kernels.numba is not None else "numpy"
+    from ._compiled import backend
+    return backend()
 
 
 def prepare_kernels(seconds: float = 3.5, chunk_s: float = 0.1) -> float:

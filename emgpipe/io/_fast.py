@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._compiled import aot, bind
-
-if aot is None:
-    from .._numba import numba   # None without numba (the numpy fallbacks run)
-else:
-    numba = None                 # the kernels come built ahead of time (emgpipe/_compiled.py)
-#: True where compiled kernels run (ahead of time or numba's JIT), False where numpy does
-COMPILED = aot is not None or numba is not None
+# numba: None where the kernels come built ahead of time (aot) or numba is missing;
+# COMPILED: False only where the numpy fallbacks run (emgpipe/_compiled.py)
+from .._compiled import COMPILED, aot, bind, numba
 
 
 def calibrate_numpy(dig: np.ndarray, cols, per: int, offsets, gains, factors, calibrated) -> np.ndarray:
