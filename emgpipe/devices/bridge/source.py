@@ -457,16 +457,20 @@ class BridgeSource(LiveSource):
         if kind == "frames":
             frames, push, note = payload
             out = []
+            data = []        # DATA frames up to the next button press: one pass through the assembler
             for f in frames:
                 if note:
                     asm.note_frame_seq(f.seq)
                 if isinstance(f, DataFrame):
                     if push:
-                        c = asm.push(f, t)
-                        if c is not None:
-                            out.append(c)
+                        data.append(f)
                 elif isinstance(f, ButtonFrame):
+                    if data:
+                        out.extend(asm.push_frames(data, t))
+                        data = []
                     self._on_button(f)
+            if data:
+                out.extend(asm.push_frames(data, t))
             if out:
                 self._deliver(out)
         elif kind == "restarted":

@@ -130,3 +130,53 @@ def test_merge_joins_only_contiguous_chunks():
     assert [(c.seq, c.n_samples, len(c.gaps)) for c in merged] == [(0, 20, 0), (30, 20, 1)]
     np.testing.assert_array_equal(np.concatenate([c.data for c in merged]),
                                   np.concatenate([c.data for c in chunks]))
+
+
+@pytest.mark.parametrize("split", [1, 3, 7, 64])
+def test_frames_of_one_read_at_once_equal_frame_by_frame(split):
+    """push_frames (one pass per read) gives the samples, seq and gaps of push() frame by
+    frame followed by merge_chunks, whatever the reads: with lost frames, a counter wrap,
+    a restart (counter backwards), a link loss and a frame of another layout among them."""
+    rng = np.random.default_rng(5)
+    st = status(channels=((0, RAW), (1, ENV)))
+    frames, first = [], 2**32 - 95
+    for i in range(60):
+        n = int(rng.integers(1, 20))
+        if i in (7, 8, 30):                        # lost in transit
+            first += n
+            continue
+        if i == 41:                                # rebooted: the counter starts again
+            first = 3
+        counts = rng.integers(-500, 500, size=(n, 2))
+        frames.append(frame(i, first, counts))
+        first += n
+    frames.insert(20, frame(99, 0, np.zeros((4, 3)), fs=500))   # wrong layout: dropped by both
+
+    def run(batches):
+        asm = ChunkAssembler(st, include_env=True)
+        out = []
+        for k, (t, batch) in enumerate(batches):
+            if k == 5:
+                asm.interrupted("disconnect (test)")
+            out.append(batch(asm, t))
+        return asm, out
+
+    times = [1.0 + 0.05 * (j // split) for j in range(len(frames))]
+    one = [(times[j], lambda a, t, f=f: [c for c in [a.push(f, t)] if c is not None])
+           for j, f in enumerate(frames)]
+    reads = [(times[j], lambda a, t, fs=frames[j:j + split]: a.push_frames(fs, t))
+             for j in range(0, len(frames), split)]
+    asm1, out1 = run(one)
+    asm2, out2 = run(reads)
+    ref = merge_chunks([c for cs in out1 for c in cs])
+    got = [c for cs in out2 for c in cs]
+    shape = lambda cs: [(c.seq, c.n_samples, c.gaps) for c in cs]
+    assert shape(merge_chunks(got)) == shape(ref) and len(ref) >= 3
+    if split == 1:
+        assert shape(got) == [(c.seq, c.n_samples, c.gaps) for cs in out1 for c in cs]
+    np.testing.assert_array_equal(np.concatenate([c.data for c in got]),
+                                  np.concatenate([c.data for c in ref]))
+    assert [(g.seq, g.n_missing, g.reason) for c in got for g in c.gaps] == \
+        [(g.seq, g.n_missing, g.reason) for c in ref for g in c.gaps]
+    assert asm1.counters() == asm2.counters()
+    assert asm1.counters()["gap_samples"] > 0 and asm1.counters()["restarts"] == 1
