@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from .detect.quality import QualityDetector, QualitySettings
@@ -85,18 +86,42 @@ def filters_from_model(model: Model) -> Cascade:
     return Cascade(BandPass(bp), MainsNotch(notch))
 
 
-def features_from_model(model: Model) -> WindowFeatures:
+def features_from_model(model: Model, names=None) -> WindowFeatures:
+    """The window-feature stage of ``model``; ``names``: only these of the model's
+    features (None: all of them)."""
     w = model.section("windows")
-    settings = WindowFeatureSettings(
-        WindowSettings(w.get("length_s", 0.25), w.get("hop_s", 0.125)),
-        FeatureSettings(**{k: (tuple(v) if k == "names" else v)
-                           for k, v in model.section("features").items()}))
+    fs = FeatureSettings(**{k: (tuple(v) if k == "names" else v)
+                            for k, v in model.section("features").items()})
+    if names is not None:
+        fs = replace(fs, names=tuple(n for n in fs.names if n in set(names)))
+    settings = WindowFeatureSettings(WindowSettings(w.get("length_s", 0.25), w.get("hop_s", 0.125)), fs)
     return WindowFeatures(settings)
 
 
-def front_units(model: Model, signal: str = "emg"):
+#: The window features every pipeline computes whatever its detectors read: the
+#: level its other consumers show or send (the live view, calibration, the LSL outlet).
+CONSUMER_FEATURES = ("rms",)
+
+
+def features_needed(detectors) -> tuple | None:
+    """The window features ``detectors`` read (their ``features`` attribute) and
+    :data:`CONSUMER_FEATURES`; None (all) when a detector does not say, or without
+    detectors (a pipeline run for its features)."""
+    if not detectors:
+        return None
+    needed = set(CONSUMER_FEATURES)
+    for d in detectors:
+        names = getattr(d, "features", None)
+        if names is None:
+            return None
+        needed.update(names)
+    return tuple(sorted(needed))
+
+
+def front_units(model: Model, signal: str = "emg", features=None):
     """The units of the graph's front for ``signal`` (``"emg"`` or ``"envelope"``):
-    ``(filters, quality, window_features)``, fresh (their own state). The graph
+    ``(filters, quality, window_features)``, fresh (their own state), the window
+    features limited to ``features`` (None: all the model's). The graph
     builds its own with it, and so does the other process of a two-process
     replay (:mod:`emgpipe.split`)."""
     if signal == "envelope":
@@ -112,7 +137,7 @@ def front_units(model: Model, signal: str = "emg"):
         quality = QualitySettings.from_model(model)
     else:
         raise ValueError(f"signal must be 'emg' or 'envelope', got {signal!r}")
-    return filters, QualityDetector(quality, detector=model.tag), features_from_model(model)
+    return filters, QualityDetector(quality, detector=model.tag), features_from_model(model, features)
 
 
 class Pipeline:
@@ -133,12 +158,17 @@ class Pipeline:
     """
 
     def __init__(self, model=None, mode: str | None = None, detectors: Iterable = (),
-                 signal: str = "emg"):
+                 signal: str = "emg", features="needed"):
         self.model = model if isinstance(model, Model) else load_model(model)
         self.mode = mode
         self.signal = signal
-        self.filters, self.quality, self.window_features = front_units(self.model, signal)
         self.detectors = list(detectors)
+        #: the window features computed (None: all the model's): by default what the
+        #: detectors read and :data:`CONSUMER_FEATURES`; ``features="all"`` for every one
+        self.feature_names = (features_needed(self.detectors) if features == "needed"
+                              else None if features == "all" else tuple(features))
+        self.filters, self.quality, self.window_features = front_units(self.model, signal,
+                                                                       self.feature_names)
         self.end_s = 0.0
         self.n_samples = 0
         self.n_lost = 0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .channels import profile_for_stream
-from .graph import Pipeline, default_detectors
+from .graph import Pipeline, default_detectors, features_needed
 from .io.base import Recording
 from .models import load_model
 from .devices.base import Pacer, max_speed_chunk_s
@@ -112,6 +112,14 @@ def build_pipeline(source=None, *, mode: str | None = "auto", default_mode: str 
             profile = profile_for_stream(profile, names, str(profile_path or "--profile"))
         detectors = default_detectors(m, mode, profile, signal, answers)
     return Pipeline(m, mode=mode, detectors=[*detectors, *extra_detectors], signal=signal)
+
+
+def replay_features() -> tuple | None:
+    """The window features :func:`build_pipeline` computes with the default
+    detectors (:attr:`.graph.Pipeline.feature_names`): what they read and
+    :data:`~emgpipe.graph.CONSUMER_FEATURES`."""
+    from .detect.cramp import CrampDetector
+    return features_needed([CrampDetector])
 
 
 def _profile_channels(profile) -> list:

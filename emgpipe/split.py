@@ -175,6 +175,7 @@ class _Job:
     chunk_s: float
     log_level: int
     log_format: str | None
+    features: tuple | None = None   # the window features to compute (None: all the model's)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -243,7 +244,7 @@ def _front(job: _Job, conn, ring, free, rec, model) -> None:
             from .models import load_model
             rec = read_recording(job.path, fmt=job.fmt)
             model = load_model(job.model_ref)
-        filters, quality, window_features = front_units(model, job.signal)
+        filters, quality, window_features = front_units(model, job.signal, job.features)
         slots = np.frombuffer(ring, dtype=np.float64).reshape(N_SLOTS, -1)
         parent = mp.parent_process()
         k = 0
@@ -323,7 +324,8 @@ class Front:
     :meth:`stop` (also called by :meth:`run`) ends it whatever happened.
     """
 
-    def __init__(self, rec, model, model_ref, signal_kind: str, fmt: str | None = None):
+    def __init__(self, rec, model, model_ref, signal_kind: str, fmt: str | None = None,
+                 features: tuple | None = None):
         from .devices.base import max_speed_chunk_s
         from .graph import features_from_model
         self.rec = rec
@@ -335,7 +337,9 @@ class Front:
         _tune_malloc()                  # (a forked child inherits it)
         root = logging.getLogger()
         fmt_log = root.handlers[0].formatter._fmt if root.handlers and root.handlers[0].formatter else None
-        job = _Job(str(rec.path), fmt, model_ref, signal_kind, self.cut, chunk_s, root.level, fmt_log)
+        job = _Job(str(rec.path), fmt, model_ref, signal_kind, self.cut, chunk_s, root.level, fmt_log,
+                   features)
+        self.features = features
         # a slot: a chunk's filtered samples, or its window features' arrays
         n_max = max(1, int(round(chunk_s * rec.fs)))
         self.ring = ctx.RawArray("d", N_SLOTS * n_max * n_ch)
@@ -366,6 +370,9 @@ class Front:
         :func:`~emgpipe.pipeline.run_recording` would give."""
         from .pipeline import collect, finish_result, warm_back
         from .types import Chunk
+        if pipe.feature_names != self.features:
+            raise ValueError(f"the replay's front computes the window features {self.features}, "
+                             f"its pipeline's detectors read {pipe.feature_names}")
         rec = self.rec
         fs, names, n_ch = rec.fs, rec.ch_names, len(rec.ch_names)
         slots = np.frombuffer(self.ring, dtype=np.float64).reshape(N_SLOTS, -1)
@@ -424,6 +431,13 @@ class Front:
         self.conn.close()
 
 
-def start(rec, model, model_ref, signal_kind: str, fmt: str | None = None) -> Front:
-    """Start the child for ``rec`` (opened, header read); see :class:`Front`."""
-    return Front(rec, model, model_ref, signal_kind, fmt)
+def start(rec, model, model_ref, signal_kind: str, fmt: str | None = None,
+          features="default") -> Front:
+    """Start the child for ``rec`` (opened, header read), computing the window
+    ``features`` the parent's pipeline computes (its ``feature_names``;
+    ``"default"``: :func:`~emgpipe.pipeline.replay_features`, those of
+    :func:`~emgpipe.pipeline.build_pipeline`); see :class:`Front`."""
+    if features == "default":
+        from .pipeline import replay_features
+        features = replay_features()
+    return Front(rec, model, model_ref, signal_kind, fmt, features)

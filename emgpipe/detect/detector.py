@@ -101,6 +101,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..channels import parse_channel
+from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
@@ -130,6 +131,8 @@ class CrampDetector:
     #: carry an announced cramp's active windows forward in one step (same
     #: events as window by window, which tests compare by turning this off)
     carry = True
+    #: the window features it reads (the pipeline computes no others for it)
+    features = ("rms", "kurtosis", "floor", *POTENTIAL_FEATURES)
 
     def __init__(self, settings: CrampSettings | None = None, mode: str | None = None,
                  profile: dict | None = None, detector: str = "", answers: list | None = None):

@@ -19,6 +19,10 @@ pipeline (:class:`emgpipe.graph.Pipeline`) calls, from one thread:
 view): ``{channel: {"baseline_uv", "rms_uv", "ratio", "state"}}``, ``state``
 one of ``quiet``, ``active``, ``fasciculating``, ``CRAMP``.
 
+Optionally, ``features``: the names of the window features it reads. The
+pipeline then computes only those (and ``rms``, which the live view shows);
+a detector without it gets every feature (:func:`emgpipe.graph.features_needed`).
+
 :class:`emgpipe.detect.detector.CrampDetector` is the one implementation;
 ``docs/detector.md`` describes it.
 """
