@@ -58,6 +58,17 @@ NOT_RUN = {
         "for --duration 3",
     r"^emgpipe live --source lsl:MyEMG --lsl-out$":
         "run in process against a real LSL outlet named MyEMG (test_lsl_example), with --duration 2",
+    r"^dask (scheduler|worker tcp://A:8786 .*)$":
+        "starts a Dask scheduler, or workers that join one on machine A (host A is the text's "
+        "placeholder); tests/batch/test_cluster.py starts a cluster on this machine and runs "
+        "replay, bench and report --scheduler against it",
+    r"^emgpipe replay /shared/nights/ --events-out /shared/events/ --scheduler tcp://A:8786 .*$":
+        "needs the scheduler on machine A and the shared folder of the text; "
+        "tests/batch/test_cluster.py runs replay --scheduler against a cluster on this machine",
+    r"^emgpipe calibrate --source bridge:/dev/ttyACM0$":
+        "needs a wearer who relaxes and then contracts when told (an emulated bridge streams its "
+        "scenario whatever the prompts say); tests/commands/test_calibrate.py runs calibrate on a "
+        "recording of rest then contraction, and on one without a contraction (the one-line error)",
     r"^emgpipe emulate lsl$":
         "runs until Ctrl-C: run by test_lsl_emulator_example with --duration, under a stream name of "
         "its own (tests running at the same time on this host must not read each other's outlet)",
@@ -72,14 +83,15 @@ BOUNDED = {
     r"^emgpipe live --source (cyton|bridge):/dev/tty\w+.*$": (
         lambda c: re.sub(r"(cyton|bridge):/dev/tty\w+", lambda m: f"{m.group(1)}:${m.group(1).upper()}", c)
         + " --duration 2", "runs until Ctrl-C: --duration 2 on the emulated device"),
-    r"^emgpipe calibrate --source bridge:/dev/ttyACM0$": (
-        lambda c: c.replace("/dev/ttyACM0", "$BRIDGE"), "the emulated bridge instead of a device"),
     r"^emgpipe night --source bridge:/dev/ttyACM0 --out .*$": (
         lambda c: c.replace("/dev/ttyACM0", "$BRIDGE") + " --duration 650",
         "runs until Ctrl-C: 650 s of the emulated bridge at 100x (cramp_sweep: a cramp for --event 1)"),
     r"^python datasets/make_benchmark\.py$": (
         lambda c: c + " --list", "writes ~43 h / ~2 GB in minutes: --list checks the script and its set"),
     r"^emgpipe bench datasets/benchmark/raw1000 --jobs 2( --wearer)?$": (
+        lambda c: c.replace("datasets/benchmark/raw1000", "datasets/sample"),
+        "the standard set is not in the repository: the committed sample instead"),
+    r"^emgpipe bench datasets/benchmark/raw1000 --workers 2 --cohort-out bench-cohort\.csv$": (
         lambda c: c.replace("datasets/benchmark/raw1000", "datasets/sample"),
         "the standard set is not in the repository: the committed sample instead"),
     r"^emgpipe emulate cyton$": (lambda c: c, "runs until Ctrl-C: started by the fixture, its printed port used"),
@@ -105,11 +117,15 @@ def shell_blocks() -> list[list[str]]:
     text = README.read_text(encoding="utf-8")
     blocks = []
     for m in re.finditer(r"```(?:bash|sh|shell)\n(.*?)```", text, re.S):
-        lines = []
+        lines, cont = [], False
         for ln in m.group(1).splitlines():
             ln = re.sub(r"\s+#\s.*$", "", ln).strip()
             if ln and not ln.startswith("#"):
-                lines.append(ln)
+                if cont:                             # the line before ended with a backslash
+                    lines[-1] = lines[-1][:-1].rstrip() + " " + ln
+                else:
+                    lines.append(ln)
+                cont = ln.endswith("\\")
         blocks.append(lines)
     return blocks
 
@@ -198,12 +214,13 @@ def sandbox(tmp_path_factory):
                 p.kill()
 
 
-def run_block(sandbox, commands, timeout=120):
-    """Run commands (already planned) with bash -e in the sandbox; returns the output."""
+def run_block(sandbox, commands, timeout=120, cwd=None, **env_extra):
+    """Run commands (already planned) with bash -e in the sandbox (or its folder ``cwd``),
+    with ``env_extra`` added to its environment; returns the output."""
     root, env = sandbox
     script = "set -euo pipefail\n" + "\n".join(f"echo {shlex.quote('+ ' + c)} >&2\n{c}" for c in commands)
-    p = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True,
-                       timeout=timeout)
+    p = subprocess.run(["bash", "-c", script], cwd=cwd or root, env={**env, **env_extra}, capture_output=True,
+                       text=True, timeout=timeout)
     assert p.returncode == 0, f"README example failed (exit {p.returncode}):\n{p.stderr[-3000:]}\n{p.stdout[-2000:]}"
     return p.stdout, p.stderr
 
@@ -265,12 +282,56 @@ def test_label_replay_and_night_examples(sandbox):
     assert time.monotonic() - t0 >= 4.0            # --speed realtime: 2 + 2 s of signal
     assert (root / "night.events.csv").exists() and (root / "events" / "w.events.csv").exists()
     assert (root / "events" / "a.events.csv").exists() and (root / "events" / "b.events.csv").exists()
+    # the reports of a folder, after the label block made walk.events.csv
+    out, err = run_block(sandbox, planned(_block("emgpipe report events/ --recordings")))
+    assert (root / "reports" / "w.report.html").exists() and out.count("report:") >= 2, out
+
+
+def test_dask_examples(sandbox):
+    """The Dask block on a folder of two recordings, in a folder of its own: --workers 4 and 2
+    start local clusters; bench on the committed sample."""
+    root, env = sandbox
+    here = root / "dask-example"
+    (here / "nights").mkdir(parents=True)
+    (here / "datasets").symlink_to(REPO / "datasets")
+    for i in range(2):
+        subprocess.run(["emgpipe", "simulate", "walk_then_cramp", "--out", str(here / "nights" / f"n{i}.csv"),
+                        "--duration", "12", "--seed", str(i)], env=env, check=True, capture_output=True)
+    out, err = run_block(sandbox, planned(_block("--workers 4")), timeout=240, cwd=here)
+    assert len((here / "cohort.csv").read_text().splitlines()) == 3      # header and two recordings
+    assert (here / "bench-cohort.csv").exists() and (here / "events" / "index.html").exists()
 
 
 def test_simulate_bench_and_benchmark_scripts(sandbox):
     root, env = sandbox
     out, err = run_block(sandbox, planned(_block("simulate --list")), timeout=180)
     assert (root / "sim" / "walk.csv").exists() and list((root / "sim").glob("*.png"))
+    out, err = run_block(sandbox, planned(_block("benchmarks/alerts.py")))
+    assert (root / "build" / "alerts.json").exists() and "changes:" in out
+
+
+#: Each README block that runs at least one command, and the test that runs it (a word of
+#: the block finds it); the blocks that run nothing are in NOT_RUN.
+BLOCK_TESTS = {
+    "emgpipe live": test_live_examples_on_the_emulators,
+    "emgpipe label": test_label_replay_and_night_examples,
+    "emgpipe night": test_label_replay_and_night_examples,
+    "emgpipe replay night.edf": test_label_replay_and_night_examples,
+    "emgpipe report events/ --recordings": test_label_replay_and_night_examples,
+    "--workers 4": test_dask_examples,
+    "simulate --list": test_simulate_bench_and_benchmark_scripts,
+    "benchmarks/alerts.py": test_simulate_bench_and_benchmark_scripts,
+}
+
+
+def test_every_block_is_run_by_a_test():
+    for block in shell_blocks():
+        runs = planned(block)
+        words = [w for w in BLOCK_TESTS if any(w in c for c in block)]
+        if runs:
+            assert len(words) == 1, f"README block {block} is run by no test here (or by several): {words}"
+        else:
+            assert not words, f"README block {block} runs nothing but is listed in BLOCK_TESTS"
 
 
 def test_inline_examples(sandbox):
