@@ -193,6 +193,10 @@ def test_annotations_read_in_batches_of_records(tmp_path, emg, monkeypatch):
     assert [a["text"] for a in whole] == ["mark 0", "mark 1", "mark 2", "mark 3"]
     monkeypatch.setattr(edf, "ANNOTATION_BATCH", 3)
     assert read(p).meta["annotations"] == whole
+    # batches limited by bytes mapped at once (one record, then two), each map its own
+    for records in (1, 2):
+        monkeypatch.setattr(edf, "ANNOTATION_MAP_BYTES", records * parse_header(p.read_bytes()).record_bytes)
+        assert read(p).meta["annotations"] == whole
     raw = bytearray(p.read_bytes())                   # EDF+D, record 6 one second late
     h = parse_header(bytes(raw))
     raw[192:236] = b"EDF+D".ljust(44)
