@@ -138,6 +138,13 @@ for scen, device, fs, n_ch, step, mode in [
 rng = np.random.default_rng(3)
 ax = np.abs(rng.normal(size=(4000, 3)))
 add(K.spike_counts(ax, np.full((70, 3), 1.5), 100, 50))
+# the streams compute the detector's features only: every feature, spectra and pair terms too
+from emgpipe.dsp.features import compute_features_segment
+xs = rng.normal(0, 10, size=(4000, 3))
+add(K.block_sums(xs, 50, 80, 0.5, 0.5))
+add(K.block_moments(xs, 50, 80))
+for v in compute_features_segment(xs, 100, 50, 1000.0).values():
+    add(v)
 tab = K.mains_table(250, 1000.0)[:4]
 add(K.quality_stats(rng.normal(size=(3000, 2)), 250, 12, tab))
 for dt in (np.int16, np.int32):

@@ -79,12 +79,16 @@ def test_same_events_as_with_every_feature_and_nothing_undeclared_is_read(scenar
 
 
 @pytest.mark.skipif(not _kernels.COMPILED, reason="the compiled path (the numpy path has its own test)")
-def test_without_spectral_features_the_others_are_the_same_bit_for_bit():
+@pytest.mark.parametrize("left_out", [("mnf", "mdf"), ("wl", "zc", "ssc", "tke"),
+                                      ("mnf", "mdf", "wl", "zc", "ssc", "tke", "mav", "spikes")])
+def test_without_spectra_or_pair_terms_the_others_are_the_same_bit_for_bit(left_out):
+    """No spectra without mnf/mdf, only the moments of each block (block_moments) without
+    wl/zc/ssc/tke: the features still asked for do not change."""
     x = np.random.default_rng(1).normal(0, 10, (20_000, 3))
-    every = compute_features_segment(x, 250, 125, 1000.0, FeatureSettings())
-    some = compute_features_segment(x, 250, 125, 1000.0, FeatureSettings(names=tuple(
-        n for n in ALL_FEATURES if n not in ("mnf", "mdf"))))
-    assert set(every) - set(some) == {"mnf", "mdf"}
+    every = compute_features_segment(x, 250, 125, 1000.0, FeatureSettings(zc_threshold_uv=0.5))
+    some = compute_features_segment(x, 250, 125, 1000.0, FeatureSettings(
+        names=tuple(n for n in ALL_FEATURES if n not in left_out), zc_threshold_uv=0.5))
+    assert set(every) - set(some) == set(left_out)
     for name, v in some.items():
         np.testing.assert_array_equal(v, every[name], err_msg=name)
-    assert every["mnf"].min() > 0
+    assert every["mnf"].min() > 0 and every["zc"].min() > 0
