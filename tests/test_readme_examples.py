@@ -196,22 +196,36 @@ def sandbox(tmp_path_factory):
         cy = subprocess.Popen(["emgpipe", "emulate", "cyton", "--speed", "5", "--link", str(root / "ttyCYTON")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
         procs.append(cy)
-        # the bridge: cramps of cramp_sweep, at 100x
-        br = subprocess.Popen(["emgpipe", "emulate", "bridge", "--scenario", "cramp_sweep", "--speed", "100",
-                               "--link", str(root / "ttyBRIDGE")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
-        procs.append(br)
         env["CYTON"] = _wait_line(cy, r"ttyCYTON|/dev/pts").split()[-1] if False else str(root / "ttyCYTON")
-        _wait_line(br, r"ttyBRIDGE|/dev/pts")
-        env["BRIDGE"] = str(root / "ttyBRIDGE")
+        env["BRIDGE"] = str(root / "ttyBRIDGE")        # while the bridge fixture runs
         yield root, env
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
+
+
+def _stop(procs):
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@pytest.fixture
+def bridge(sandbox):
+    """``emgpipe emulate bridge`` at ``$BRIDGE`` for one test: the cramps of cramp_sweep
+    (the first 30-70 s in) at 100x. Started per test: at 100x it takes a third of a core,
+    which the module's other tests should not pay."""
+    root, env = sandbox
+    br = subprocess.Popen(["emgpipe", "emulate", "bridge", "--scenario", "cramp_sweep", "--speed", "100",
+                           "--link", env["BRIDGE"]],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+    try:
+        _wait_line(br, r"ttyBRIDGE|/dev/pts")
+        yield env["BRIDGE"]
+    finally:
+        _stop([br])
 
 
 def run_block(sandbox, commands, timeout=120, cwd=None, **env_extra):
@@ -246,14 +260,14 @@ def test_quick_start_demo_and_calibrate_path(sandbox):
     assert "CRAMP" in out + err and "profile" in out + err
 
 
-def test_live_examples_on_the_emulators(sandbox):
+def test_live_examples_on_the_emulators(sandbox, bridge):
     block = [c for c in planned(_block("emgpipe live")) if "ganglion:" not in c and "lsl:" not in c]
     assert len(block) == 2
     out, err = run_block(sandbox, block)
     assert err.count("duration reached after 2.0 s") == 2, err
 
 
-def test_label_replay_and_night_examples(sandbox):
+def test_label_replay_and_night_examples(sandbox, bridge):
     """simulate -> replay -> label an events CSV; night on the emulated bridge -> report ->
     nights -> label a night's cramp; then the replay examples on the night's raw file, a
     folder and two small recordings (OpenSignals text and CSV) at real speed."""
