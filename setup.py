@@ -10,9 +10,11 @@ The numba kernels are also compiled ahead of time into the extension module
 compiler needed): every command then starts without importing numba or
 setting up its compiler (~0.6 s per process, issue 15). A build that fails
 prints why and the install goes on: numba's JIT runs the kernels instead
-(emgpipe/_compiled.py).
+(emgpipe/_compiled.py). ``EMGPIPE_AOT=0`` in the environment skips it (an
+install for a quick check, such as tests/test_models.py's).
 """
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +35,10 @@ class BuildExt(build_ext):
     def build_extension(self, ext):
         if not isinstance(ext, AotExtension):
             return super().build_extension(ext)
+        if os.environ.get("EMGPIPE_AOT", "1") == "0":
+            print("emgpipe: EMGPIPE_AOT=0: the kernels are not compiled ahead of time; "
+                  "numba compiles them when first used", file=sys.stderr)
+            return
         try:
             spec = importlib.util.spec_from_file_location("_emgpipe_aot_build",
                                                           HERE / "emgpipe" / "_aot_build.py")

@@ -51,9 +51,11 @@ def test_installed_package_finds_models_without_source_tree(tmp_path):
     """A non-editable install (wheel) loads models/ from site-packages."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = tmp_path / "site"
+    # EMGPIPE_AOT=0: not the ~45 s of compiling the kernels ahead of time (tests/test_aot.py
+    # and .ci/run check that build); this test is about the models' packaging
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
                         "--quiet", "--target", str(target), repo],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "EMGPIPE_AOT": "0"})
     if r.returncode != 0:
         pytest.skip(f"pip could not build the package here: {r.stderr.strip().splitlines()[-1:]}")
     code = ("import emgpipe.models as m, emgpipe; "
