@@ -114,12 +114,11 @@ def build_pipeline(source=None, *, mode: str | None = "auto", default_mode: str 
     return Pipeline(m, mode=mode, detectors=[*detectors, *extra_detectors], signal=signal)
 
 
-def replay_features() -> tuple | None:
-    """The window features :func:`build_pipeline` computes with the default
-    detectors (:attr:`.graph.Pipeline.feature_names`): what they read and
+def replay_features(model) -> tuple | None:
+    """The window features :func:`build_pipeline` computes with ``model``'s detectors
+    (:attr:`.graph.Pipeline.feature_names`): what they read and
     :data:`~emgpipe.graph.CONSUMER_FEATURES`."""
-    from .detect.cramp import CrampDetector
-    return features_needed([CrampDetector])
+    return features_needed(default_detectors(model, None))
 
 
 def _profile_channels(profile) -> list:

@@ -439,5 +439,5 @@ def start(rec, model, model_ref, signal_kind: str, fmt: str | None = None,
     :func:`~emgpipe.pipeline.build_pipeline`); see :class:`Front`."""
     if features == "default":
         from .pipeline import replay_features
-        features = replay_features()
+        features = replay_features(model)
     return Front(rec, model, model_ref, signal_kind, fmt, features)

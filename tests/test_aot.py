@@ -142,7 +142,7 @@ add(K.spike_counts(ax, np.full((70, 3), 1.5), 100, 50))
 from emgpipe.dsp.features import compute_features_segment
 xs = rng.normal(0, 10, size=(4000, 3))
 add(K.block_sums(xs, 50, 80, 0.5, 0.5))
-add(K.block_moments(xs, 50, 80))
+add(K.block_sums(xs, 50, 80, 0.5, 0.5, pairs=False))
 for v in compute_features_segment(xs, 100, 50, 1000.0).values():
     add(v)
 tab = K.mains_table(250, 1000.0)[:4]

@@ -20,7 +20,7 @@ def test_a_pipeline_computes_what_its_detectors_read():
         names = p.window_features.settings.features.names
         assert set(names) == set(CrampDetector.features) | set(CONSUMER_FEATURES)
         assert "mnf" not in names and "mdf" not in names and "rms" in names
-        assert p.feature_names == replay_features()
+        assert p.feature_names == replay_features(p.model)
     finally:
         p.destroy()
     # no detectors (a pipeline run for its features), or asked for: every feature
@@ -82,7 +82,7 @@ def test_same_events_as_with_every_feature_and_nothing_undeclared_is_read(scenar
 @pytest.mark.parametrize("left_out", [("mnf", "mdf"), ("wl", "zc", "ssc", "tke"),
                                       ("mnf", "mdf", "wl", "zc", "ssc", "tke", "mav", "spikes")])
 def test_without_spectra_or_pair_terms_the_others_are_the_same_bit_for_bit(left_out):
-    """No spectra without mnf/mdf, only the moments of each block (block_moments) without
+    """No spectra without mnf/mdf, only the moments of each block (block_sums, pairs=False) without
     wl/zc/ssc/tke: the features still asked for do not change."""
     x = np.random.default_rng(1).normal(0, 10, (20_000, 3))
     every = compute_features_segment(x, 250, 125, 1000.0, FeatureSettings(zc_threshold_uv=0.5))

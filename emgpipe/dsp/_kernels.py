@@ -50,7 +50,9 @@ def block_sums_numpy(x: np.ndarray, n_hop: int, n_blk: int, zc_thr: float, ssc_t
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
-    def _block_sums_jit(x, n_hop, n_blk, zc_thr, ssc_thr):  # pragma: no cover - compiled
+    def _block_sums_jit(x, n_hop, n_blk, zc_thr, ssc_thr, pairs):  # pragma: no cover - compiled
+        # pairs False: the moments only (rows 0-4: what rms, mav, kurtosis and the
+        # noise floor need), the same values, ~3x faster; rows 5-8 stay 0
         n_ch = x.shape[1]
         n = n_blk * n_hop
         out = np.zeros((9, n_blk, n_ch))
@@ -68,7 +70,7 @@ if numba is not None:
                     s3 += v2 * v
                     s4 += v2 * v2
                     sa += abs(v)
-                    if j >= 1:
+                    if pairs and j >= 1:
                         p = x[j - 1, c]
                         dd = v - p
                         ad = abs(dd)
@@ -90,36 +92,6 @@ if numba is not None:
         return out
 
     @numba.njit(cache=True, nogil=True)
-    def _block_moments_jit(x, n_hop, n_blk):  # pragma: no cover - compiled
-        # _block_sums_jit's first five rows only (sum, squares, cubes, fourth
-        # powers, |x|), in the same order, so the same values bit for bit; the
-        # pair and triple terms (rows 5-8: wl, zc, ssc, tke) stay 0. What rms,
-        # mav, kurtosis and the noise floor need, ~3x faster.
-        n_ch = x.shape[1]
-        out = np.zeros((9, n_blk, n_ch))           # the rows of FIELDS
-        for c in range(n_ch):
-            for b in range(n_blk):
-                s1 = 0.0
-                s2 = 0.0
-                s3 = 0.0
-                s4 = 0.0
-                sa = 0.0
-                for j in range(b * n_hop, (b + 1) * n_hop):
-                    v = x[j, c]
-                    v2 = v * v
-                    s1 += v
-                    s2 += v2
-                    s3 += v2 * v
-                    s4 += v2 * v2
-                    sa += abs(v)
-                out[0, b, c] = s1
-                out[1, b, c] = s2
-                out[2, b, c] = s3
-                out[3, b, c] = s4
-                out[4, b, c] = sa
-        return out
-
-    @numba.njit(cache=True, nogil=True)
     def _spike_counts_jit(ax, thr, n_len, n_hop):  # pragma: no cover - compiled
         n_win, n_ch = thr.shape
         out = np.zeros((n_win, n_ch))
@@ -138,23 +110,14 @@ if numba is not None:
         return out
 
 
-def block_sums(x, n_hop, n_blk, zc_thr, ssc_thr):
+def block_sums(x, n_hop, n_blk, zc_thr, ssc_thr, pairs=True):
+    """:data:`FIELDS` sums of every hop-long block; ``pairs=False``: the moments only
+    (s1-s4, sabs: what rms, mav, kurtosis and the noise floor need; the same values,
+    ~3x faster compiled), the pair and triple terms 0."""
     if not COMPILED:
         return block_sums_numpy(x, n_hop, n_blk, zc_thr, ssc_thr)
     return _block_sums_jit(np.ascontiguousarray(x, dtype=np.float64), n_hop, n_blk,
-                           float(zc_thr), float(ssc_thr))
-
-
-#: The rows of :func:`block_sums` that :func:`block_moments` computes (the others stay 0).
-MOMENT_FIELDS = ("s1", "s2", "s3", "s4", "sabs")
-
-
-def block_moments(x, n_hop, n_blk):
-    """:func:`block_sums` with only its :data:`MOMENT_FIELDS` rows (the same values; the
-    pair and triple terms 0): enough for rms, mav, kurtosis and the noise floor."""
-    if not COMPILED:
-        return block_sums_numpy(x, n_hop, n_blk, 0.0, 0.0)
-    return _block_moments_jit(np.ascontiguousarray(x, dtype=np.float64), int(n_hop), int(n_blk))
+                           float(zc_thr), float(ssc_thr), bool(pairs))
 
 
 def spike_counts_numpy(ax, thr, n_len, n_hop):
@@ -929,8 +892,7 @@ def moving_sums(hist: np.ndarray, new: np.ndarray):
 #: into emgpipe._aot, and where that module is current they run from it
 #: (emgpipe/_compiled.py). Each is the numba function above, unchanged.
 AOT_KERNELS = {
-    "_block_sums_jit": "f8[:,::1], i8, i8, f8, f8",
-    "_block_moments_jit": "f8[:,::1], i8, i8",
+    "_block_sums_jit": "f8[:,::1], i8, i8, f8, f8, b1",
     "_spike_counts_jit": "f8[:,::1], f8[:,::1], i8, i8",
     "_window_jit": "f8[:,::1], f8[:,:,::1], f8[:,:,::1], f8[::1], i8, i8, i8, f8, f8",
     "_sosfilt_jit": "f8[:,::1], f8[:,::1], f8[:,:,::1]",

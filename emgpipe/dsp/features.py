@@ -220,12 +220,9 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
 
     dur = n_len / fs
     thr = settings.zc_threshold_uv
-    if _kernels.COMPILED and not names & {"wl", "zc", "ssc", "tke"}:
-        # no pair or triple term asked for (the detectors read none): the moments only,
-        # the same values (the window kernel's wl/zc/ssc/tke are then dropped)
-        sums = _kernels.block_moments(x, n_hop, n_blk)
-    else:
-        sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr)
+    # no pair or triple term asked for (the detectors read none): the moments only, the
+    # same values (the window kernel's wl/zc/ssc/tke are then dropped)
+    sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr, pairs=bool(names & {"wl", "zc", "ssc", "tke"}))
     if _kernels.COMPILED:
         freqs = np.fft.rfftfreq(n_hop, 1.0 / fs)
         if names & {"mnf", "mdf"}:
