@@ -34,6 +34,9 @@ in ``docs/detector.md``):
              (Chaney & Sherman; asleep against the rest     min_s_sleep_
              level of the last minutes)                     evidence)
   rest       awake: rest, walking or running                min_s            cramp_ratio_rest
+             (min_s_press for a press: at its level from    (min_s_press)
+             its first half second, not risen press_rise x
+             since: a brake, a toe press, a held raise)
   hold       awake: a steady hold of this muscle (above     min_s_after_hold cramp_ratio
              off_ratio >= hold_min_s, ended by itself) in
              the last hold_context_s: someone exercising it

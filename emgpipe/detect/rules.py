@@ -20,7 +20,7 @@ import numpy as np
 from ..types import Event
 from . import runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
-                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, RHYTHM_RISE,
+                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRESS_FIRST_S, PRESS_LAST_S, PRECURSOR_MIN_COVER, RHYTHM_RISE,
                        RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
@@ -145,6 +145,17 @@ def swings(levels: list) -> int:
     return n
 
 
+def is_press(recent, start: float, t1: float, s: CrampSettings) -> bool:
+    """A contraction from rest (started at ``start``; ``recent`` its windows)
+    that was at its level from its first ``PRESS_FIRST_S``: its level over the
+    last ``PRESS_LAST_S`` before ``t1`` is under ``press_rise`` x its first (a
+    deliberate press, a brake or a held raise, reaches its force at once and
+    holds it)."""
+    first = [x[1] for x in recent if start - TIME_EPS_S <= x[0] < start + PRESS_FIRST_S - TIME_EPS_S]
+    last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
+    return bool(first) and bool(last) and median(last) < s.press_rise * median(first)
+
+
 def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float, s: CrampSettings) -> float:
     """A logistic of: the duty's margin over ``min_duty``, the level over
     ``cramp_ratio`` (log), the co-activation (log), evidence, and duration."""
@@ -180,7 +191,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         # gap) and has lasted as long as its own context asks: judged on its own
         # windows and by its own rule, not on the bursts or holds before it
         recent = [x for x in recent if x[0] >= run.on_from - TIME_EPS_S]
-        need, need_ratio, _, context = run.stretch_rule
+        need, need_ratio, start, context = run.stretch_rule
         duty = 1.0
         stance = run.rise_ref if run.step_from is not None and run.on_from == run.step_from else None
     elif run.step_from is not None and run.on_from == run.step_from and t1 - run.on_from < run.stretch_rule[0]:
@@ -192,11 +203,17 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     else:
         duty = run.recent_on / len(recent)
         stance = None
+        start = run.start_s
     if duty < s.min_duty:
         run.why = f"duty {duty:.2f}"
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
+    press = context == "rest" and is_press(recent, start, t1, s)
+    if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
+        # (without a pause: a brake, then the foot back on the pedal, is two presses)
+        run.why = f"a press: at its level since {start:.1f} s"
+        return None
     levels = [x[1] for x in recent]
     level = median([x[1] for x in recent if x[2]])
     steady = fraction_at_least(levels, s.steady_frac * level)
@@ -254,7 +271,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
                       peak_uv=run.peak, detail=detail(run), status="onset",
                       features={"rms_uv": level, "baseline_uv": base, "duty": duty,
                                 "coactive": co, "evidence": run.evidence, "context": context,
-                                "min_s": need},
+                                "min_s": max(need, s.min_s_press) if press else need},
                       detector=detector, source_id=source)
     return run.cramp
 

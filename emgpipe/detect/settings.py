@@ -85,6 +85,17 @@ PRECURSOR_MAX_BURSTY = 0.1
 RHYTHM_SWINGS = 2
 #: x: a burst triples the level, after it has fallen to a third
 RHYTHM_RISE = 3.0
+#: s: a contraction from rest is a press (not yet a cramp) when its level over
+#: its last ``PRESS_LAST_S`` is under ``press_rise`` x its level over its first
+#: ``PRESS_FIRST_S``: four windows at the 0.125-s hop, the time a deliberate
+#: press takes to reach its force (a brake, a held raise) ...
+PRESS_FIRST_S = 0.5
+#: s: ... and eight windows, its latest level. A press is held at the level
+#: it reached; a cramp's discharge often builds up as it spreads through the
+#: muscle (Roeleveld et al.), though no source gives its onset time (the
+#: physiology notes: "sudden"), so a cramp that is at its level at once is not
+#: missed: it is announced at ``min_s_press`` instead of ``min_s``
+PRESS_LAST_S = 1.0
 #: the confidence is a logistic of a score: this x the duty's margin over
 #: ``min_duty`` (as a share of what is left above it) ...
 CONF_DUTY_WEIGHT = 2.0
@@ -147,6 +158,9 @@ class CrampSettings:
     cramp_min_uv: float = 22.0          # µV: without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.5                  # s: awake, without evidence, from rest or rhythmic activity
+    min_s_press: float = 6.5            # s: awake, from rest, a contraction at its level from its first half
+                                        #    second (a press: brakes 2-5 s, single-leg holds up to 6 s) ...
+    press_rise: float = 1.5             # x: ... that has not risen this x since (PRESS_FIRST_S, PRESS_LAST_S)
     min_s_after_hold: float = 8.0       # s: awake, when this muscle made a steady hold that ended by itself
     hold_context_s: float = 180.0       # s: ... within this long before (someone exercising it;
                                         # rests between exercise sets: 1-3 min, ACSM 2009)

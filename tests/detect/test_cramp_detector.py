@@ -143,7 +143,7 @@ def test_sleep_isolated_movement_and_series():
 
 
 def test_awake_after_a_hold_waits_longer():
-    """Awake: from rest a cramp is announced after min_s (3.5 s); after a
+    """Awake: from rest a cramp that builds up is announced after min_s (3.5 s); after a
     steady hold of the same muscle that ended by itself (someone exercising
     it) a 5 s press is not a cramp; a long contraction is, after 8 s, when it
     is work_ratio (1.5) x the hold's level (the muscle's working level), and
@@ -151,6 +151,7 @@ def test_awake_after_a_hold_waits_longer():
     rng = np.random.default_rng(8)
     fs = 1000.0
     x = _burst(fs, int(90 * fs), [(20, 40)], (120, 0), rng)
+    _ramp(x, fs, 20, 2.0)                    # building up over 2 s, as a cramp does
     cr = _cramps(x, fs, "awake")
     assert len(cr) == 1 and 3.0 <= cr[0].alert_s - 20 <= 4.5
     x = _burst(fs, int(90 * fs), [(20, 22.5), (40, 45)], (120, 0), rng)  # a 2.5 s hold, then a 5 s press
@@ -161,8 +162,65 @@ def test_awake_after_a_hold_waits_longer():
     cr = _cramps(x, fs, "awake")
     assert len(cr) == 1 and 7.5 <= cr[0].alert_s - 40 <= 9.0
     x = _burst(fs, int(280 * fs), [(20, 22.5), (225, 255)], (120, 0), rng)  # the hold was 200 s before
+    _ramp(x, fs, 225, 2.0)
     cr = _cramps(x, fs, "awake")
     assert len(cr) == 1 and cr[0].alert_s - 225 <= 4.5
+
+
+def _ramp(x, fs, t0, ramp_s, ch=0, low=0.25):
+    """Scale channel ``ch`` from ``t0`` for ``ramp_s`` from ``low`` up to 1 (a
+    contraction that builds up)."""
+    a, n = int(t0 * fs), int(ramp_s * fs)
+    x[a:a + n, ch] *= np.linspace(low, 1.0, n)
+
+
+def test_a_press_from_rest_waits_min_s_press():
+    """Awake, from rest: a contraction at its level from its first half second
+    (a brake, a toe press, a single-leg hold) is a press, not announced before
+    min_s_press (6.5 s); held longer it is (a cramp at its level at once is
+    announced later, not missed); one that builds up is due at min_s (3.5 s)."""
+    rng = np.random.default_rng(9)
+    fs = 1000.0
+    for length in (4.0, 6.0):                        # a brake, a single-leg hold
+        x = _burst(fs, int(60 * fs), [(20, 20 + length)], (120, 0), rng)
+        assert not _cramps(x, fs, "awake"), length
+    x = _burst(fs, int(60 * fs), [(20, 35)], (120, 0), rng)
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and 6.5 <= cr[0].alert_s - 20 <= 7.0, cr
+    assert cr[0].features["min_s"] == 6.5 and cr[0].features["context"] == "rest"
+    # a 5-s press, a 1-s pause (less than merge_s: one run), another 5-s press
+    # at half its level (the foot back on the pedal): two presses, not one of 11 s
+    x = _burst(fs, int(60 * fs), [(20, 25), (26, 31)], (120, 0), rng)
+    x[int(26 * fs):int(31 * fs), 0] *= 0.5
+    assert not _cramps(x, fs, "awake")
+    # the same 6 s building up over 2 s from a quarter of its level: a cramp at 3.5 s
+    x = _burst(fs, int(60 * fs), [(20, 26)], (120, 0), rng)
+    _ramp(x, fs, 20, 2.0)
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and 3.25 <= cr[0].alert_s - 20 <= 4.5 and cr[0].features["min_s"] == 3.5, cr
+    # (the run starts with the window at 19.875 s, half into the contraction)
+
+
+def test_is_press_compares_the_first_half_second_with_the_last_second():
+    from emgpipe.detect.rules import is_press
+    from emgpipe.detect.settings import CrampSettings
+    s = CrampSettings()
+    hop = 0.125
+
+    def windows(levels, t0=10.0):
+        return [(t0 + i * hop, v, True, None) for i, v in enumerate(levels)]
+
+    flat = windows([100.0] * 30)
+    assert is_press(flat, 10.0, 10.0 + 30 * hop, s)
+    rising = windows([40.0] * 4 + [70.0] * 10 + [100.0] * 16)       # 2.5x since its start
+    assert not is_press(rising, 10.0, 10.0 + 30 * hop, s)
+    just = windows([100.0] * 4 + [149.0] * 26)                      # under 1.5x: still a press
+    assert is_press(just, 10.0, 10.0 + 30 * hop, s)
+    falling = windows([100.0] * 4 + [50.0] * 26)                    # a brake, then the pedal
+    assert is_press(falling, 10.0, 10.0 + 30 * hop, s)
+    # its first half second is four windows from its start, not older ones of the run
+    assert not is_press(windows([300.0] * 4) + windows([40.0] * 4 + [100.0] * 22, 10.5), 10.5, 14.25, s)
+    assert not is_press([], 10.0, 12.0, s)
 
 
 def test_walking_bursts_are_not_a_cramp():

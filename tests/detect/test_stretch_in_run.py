@@ -19,10 +19,11 @@ def _onsets(x):
     return cramp_onsets(x, FS, NAMES)
 
 
-def _walk_then_hold(hold_s: float, seed: int = 0):
+def _walk_then_hold(hold_s: float, seed: int = 0, ramp_s: float = 0.0):
     """40 s of rest, 40 s of walking on both calves (a 0.4-s burst at 10x every
     1.0 s, the left leg half a stride later), then on the right calf, without a
-    pause, a sustained contraction at 10x for ``hold_s``; 3 µV noise."""
+    pause, a sustained contraction at 10x for ``hold_s`` (with ``ramp_s``,
+    rising from 4x over its first ``ramp_s``, as a cramp builds up); 3 µV noise."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, 3.0, (int(160 * FS), 2))
     for t in np.arange(40.0, 80.0, 1.0):
@@ -30,18 +31,27 @@ def _walk_then_hold(hold_s: float, seed: int = 0):
             a, b = int((t + lag) * FS), int((t + lag + 0.4) * FS)
             x[a:b, k] *= 10.0
     a, b = int(80.0 * FS), int((80.0 + hold_s) * FS)
-    x[a:b, 1] *= 10.0
+    gain = np.full(b - a, 10.0)
+    if ramp_s:
+        gain[:int(ramp_s * FS)] = np.linspace(4.0, 10.0, int(ramp_s * FS))
+    x[a:b, 1] *= gain
     return x
 
 
 def test_a_cramp_straight_after_walking_is_announced_within_its_own_rule():
-    onsets = [e for e in _onsets(_walk_then_hold(30.0)) if e.channel == "calf_right"]
+    onsets = [e for e in _onsets(_walk_then_hold(30.0, ramp_s=2.0)) if e.channel == "calf_right"]
     assert len(onsets) == 1
     e = onsets[0]
     # from rest or rhythmic activity a cramp must last min_s (3.5 s): the alert
     # comes a few windows after that, not once the walking has left the 15-s window
     assert 80.0 + 3.5 <= e.alert_s <= 80.0 + 6.0, e.alert_s
     assert abs(e.start_s - 80.0) <= 0.5
+    # one at its level at once is a press (rules.is_press) until it has lasted
+    # min_s_press (6.5 s), judged on its own windows too
+    onsets = [e for e in _onsets(_walk_then_hold(30.0)) if e.channel == "calf_right"]
+    assert len(onsets) == 1
+    assert 80.0 + 6.5 <= onsets[0].alert_s <= 80.0 + 7.5, onsets[0].alert_s
+    assert onsets[0].features["min_s"] == 6.5
 
 
 def test_a_short_press_after_walking_is_still_not_a_cramp():
