@@ -145,15 +145,22 @@ def swings(levels: list) -> int:
     return n
 
 
-def is_press(recent, start: float, t1: float, s: CrampSettings) -> bool:
-    """A contraction from rest (started at ``start``; ``recent`` its windows)
-    that was at its level from its first ``PRESS_FIRST_S``: its level over the
-    last ``PRESS_LAST_S`` before ``t1`` is under ``press_rise`` x its first (a
-    deliberate press, a brake or a held raise, reaches its force at once and
-    holds it)."""
+def press_levels(recent, start: float, t1: float) -> tuple[float, float] | None:
+    """The level of a contraction (started at ``start``; ``recent`` its
+    windows) over its first ``PRESS_FIRST_S`` and over the last
+    ``PRESS_LAST_S`` before ``t1`` (medians), None without both."""
     first = [x[1] for x in recent if start - TIME_EPS_S <= x[0] < start + PRESS_FIRST_S - TIME_EPS_S]
     last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
-    return bool(first) and bool(last) and median(last) < s.press_rise * median(first)
+    return (median(first), median(last)) if first and last else None
+
+
+def is_press(recent, start: float, t1: float, s: CrampSettings) -> bool:
+    """A contraction from rest that was at its level from its first
+    ``PRESS_FIRST_S``: its level over the last ``PRESS_LAST_S`` before ``t1``
+    is under ``press_rise`` x its first (a deliberate press, a brake or a held
+    raise, reaches its force at once and holds it; :func:`press_levels`)."""
+    lv = press_levels(recent, start, t1)
+    return lv is not None and lv[1] < s.press_rise * lv[0]
 
 
 def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float, s: CrampSettings) -> float:
@@ -209,10 +216,17 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    press = context == "rest" and is_press(recent, start, t1, s)
+    lv = press_levels(recent, start, t1) if context == "rest" else None
+    press = lv is not None and lv[1] < s.press_rise * lv[0]
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
-        # (without a pause: a brake, then the foot back on the pedal, is two presses)
+        # (without a pause: a press that dipped goes on as itself)
         run.why = f"a press: at its level since {start:.1f} s"
+        return None
+    if press and run.on_from > start + TIME_EPS_S and lv[1] * s.press_rise < lv[0]:
+        # a press that paused and came back press_rise x weaker is another
+        # movement (a brake, then the foot on the accelerator): judged as its
+        # latest stretch, by that stretch's own rule, once due
+        run.why = f"a press, then a weaker one since {run.on_from:.1f} s"
         return None
     levels = [x[1] for x in recent]
     level = median([x[1] for x in recent if x[2]])

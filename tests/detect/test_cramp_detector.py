@@ -189,10 +189,23 @@ def test_a_press_from_rest_waits_min_s_press():
     assert len(cr) == 1 and 6.5 <= cr[0].alert_s - 20 <= 7.0, cr
     assert cr[0].features["min_s"] == 6.5 and cr[0].features["context"] == "rest"
     # a 5-s press, a 1-s pause (less than merge_s: one run), another 5-s press
-    # at half its level (the foot back on the pedal): two presses, not one of 11 s
+    # at half its level: two presses, not one of 11 s
     x = _burst(fs, int(60 * fs), [(20, 25), (26, 31)], (120, 0), rng)
     x[int(26 * fs):int(31 * fs), 0] *= 0.5
     assert not _cramps(x, fs, "awake")
+    # a brake, then the foot on the accelerator for 34 s at a quarter or half of
+    # the brake's level: another movement, judged by its own rule (after a hold:
+    # 8 s and its working level, the brake's), not a press of 6.5 s
+    for pedal in (0.25, 0.5):
+        x = _burst(fs, int(80 * fs), [(20, 25), (26, 60)], (120, 0), rng)
+        x[int(26 * fs):int(60 * fs), 0] *= pedal
+        assert not _cramps(x, fs, "awake"), pedal
+    # back at about its level after the pause: the same contraction going on,
+    # announced once it has lasted 6.5 s since it came back
+    x = _burst(fs, int(80 * fs), [(20, 25), (26, 60)], (120, 0), rng)
+    x[int(26 * fs):int(60 * fs), 0] *= 0.8
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and 32.4 <= cr[0].alert_s <= 33.0 and cr[0].features["min_s"] == 6.5, cr
     # the same 6 s building up over 2 s from a quarter of its level: a cramp at 3.5 s
     x = _burst(fs, int(60 * fs), [(20, 26)], (120, 0), rng)
     _ramp(x, fs, 20, 2.0)
@@ -202,7 +215,7 @@ def test_a_press_from_rest_waits_min_s_press():
 
 
 def test_is_press_compares_the_first_half_second_with_the_last_second():
-    from emgpipe.detect.rules import is_press
+    from emgpipe.detect.rules import is_press, press_levels
     from emgpipe.detect.settings import CrampSettings
     s = CrampSettings()
     hop = 0.125
@@ -218,6 +231,8 @@ def test_is_press_compares_the_first_half_second_with_the_last_second():
     assert is_press(just, 10.0, 10.0 + 30 * hop, s)
     falling = windows([100.0] * 4 + [50.0] * 26)                    # a brake, then the pedal
     assert is_press(falling, 10.0, 10.0 + 30 * hop, s)
+    assert press_levels(falling, 10.0, 10.0 + 30 * hop) == (100.0, 50.0)
+    assert press_levels(falling, 20.0, 21.0) is None                 # no window from its start
     # its first half second is four windows from its start, not older ones of the run
     assert not is_press(windows([300.0] * 4) + windows([40.0] * 4 + [100.0] * 22, 10.5), 10.5, 14.25, s)
     assert not is_press([], 10.0, 12.0, s)
