@@ -20,8 +20,8 @@ import numpy as np
 from ..types import Event
 from . import runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
-                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRESS_FIRST_S, PRESS_LAST_S, PRECURSOR_MIN_COVER, RHYTHM_RISE,
-                       RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
+                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, PRESS_FIRST_S,
+                       PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
@@ -216,18 +216,20 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    lv = press_levels(recent, start, t1) if context == "rest" else None
-    press = lv is not None and lv[1] < s.press_rise * lv[0]
+    press = context == "rest" and is_press(recent, start, t1, s)
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
-        # (without a pause: a press that dipped goes on as itself)
+        # a press is announced once it has lasted min_s_press since its latest
+        # pause (one that dips and comes back at its level goes on as itself)
         run.why = f"a press: at its level since {start:.1f} s"
         return None
-    if press and run.on_from > start + TIME_EPS_S and lv[1] * s.press_rise < lv[0]:
-        # a press that paused and came back press_rise x weaker is another
-        # movement (a brake, then the foot on the accelerator): judged as its
-        # latest stretch, by that stretch's own rule, once due
-        run.why = f"a press, then a weaker one since {run.on_from:.1f} s"
-        return None
+    if press and run.on_from > start + TIME_EPS_S:
+        first, last = press_levels(recent, start, t1)
+        if last * s.press_rise < first:
+            # it paused and came back press_rise x weaker: another movement (a
+            # brake, then the foot on the accelerator), judged as its latest
+            # stretch by that stretch's own rule once due
+            run.why = f"a press, then a weaker one since {run.on_from:.1f} s"
+            return None
     levels = [x[1] for x in recent]
     level = median([x[1] for x in recent if x[2]])
     steady = fraction_at_least(levels, s.steady_frac * level)
