@@ -87,8 +87,10 @@ RHYTHM_SWINGS = 2
 RHYTHM_RISE = 3.0
 #: s: a contraction from rest is a press (not yet a cramp) when its level over
 #: its last ``PRESS_LAST_S`` is under ``press_rise`` x its level over its first
-#: ``PRESS_FIRST_S``: four windows at the 0.125-s hop, the time a deliberate
-#: press takes to reach its force (a brake, a held raise) ...
+#: ``PRESS_FIRST_S``: four windows at the 0.125-s hop, well past the time a
+#: deliberate press takes to reach its level (a brake, a held raise; a rapid
+#: voluntary contraction is fully activated within 50-75 ms, Maffiuletti et
+#: al., Eur J Appl Physiol 2016) ...
 PRESS_FIRST_S = 0.5
 #: s: ... and eight windows, its latest level. A press is held at the level
 #: it reached; a cramp's discharge often builds up as it spreads through the
