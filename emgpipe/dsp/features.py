@@ -224,8 +224,8 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
     # same values (the window kernel's wl/zc/ssc/tke are then dropped)
     sums = _kernels.block_sums(x, n_hop, n_blk, thr, thr, pairs=bool(names & {"wl", "zc", "ssc", "tke"}))
     if _kernels.COMPILED:
-        freqs = np.fft.rfftfreq(n_hop, 1.0 / fs)
         if names & {"mnf", "mdf"}:
+            freqs = np.fft.rfftfreq(n_hop, 1.0 / fs)
             blocks = x.reshape(n_blk, n_hop, n_ch).transpose(0, 2, 1)
             # windowed blocks laid out block-major (order="C"): the FFT then reads
             # each block in place instead of copying it out of a strided view
@@ -236,7 +236,7 @@ def compute_features_segment(segment: np.ndarray, n_len: int, n_hop: int, fs: fl
         else:
             # no spectral feature asked for (the detectors read none): no spectra,
             # ~40 % of this function at 1 kHz; the kernel's spectral loops run over nothing
-            power, freqs = np.zeros((n_blk, n_ch, 0)), freqs[:0]
+            power, freqs = np.zeros((n_blk, n_ch, 0)), np.zeros(0)
         vals = _kernels.window_features(x, sums, power, freqs, n_len, n_hop, n_win, thr, dur)
         out = dict(zip(_kernels.WINDOW_FIELDS, vals))
         _spike_features(sums[4], x, n_len, n_hop, n_win, m, dur, fs, settings, names, out)
