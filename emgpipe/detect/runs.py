@@ -186,14 +186,19 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
         run.recent_on -= run.recent.popleft()[2]
+    since = t1 - s.hold_min_s
     if on and run.held_from is not None and t1 - run.held_from >= s.hold_min_s \
-            and steady_hold(run.recent, t1 - s.hold_min_s, s.hold_steady):
+            and steady_hold(run.recent, since, s.hold_steady):
         # a steady hold teaches the working level, until the contraction is called a cramp
         # exercise or a pedal: one leg's hold, or a strong one (bilateral
-        # low holds are posture: standing, which makes no deliberate presses)
+        # low holds are posture: standing, which makes no deliberate presses).
+        # A hold is one leg's only if the other legs are not holding in this
+        # window nor over the hold_min_s its steadiness is judged on: standing
+        # ends leg by leg, and the last calf to relax was standing, not
+        # holding on its own
         if row is not None and row_max is None:
             row_max = float(np.max(row))
-        if (row is None or row_max < s.coactive_ratio
+        if (row is None or (row_max < s.coactive_ratio and _others_over(run.recent, since) < s.off_ratio)
                 or r >= s.exercise_uv * uv_scale):
             run.was_hold = True
             ch.last_hold_end = t1
@@ -201,6 +206,19 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
             ch.last_stance = t1      # both legs holding weakly: standing
         if t1 - run.held_from >= s.work_min_s:
             ch.work.append(t0, r, t0 - s.hold_context_s)
+
+
+def _others_over(recent, since: float) -> float:
+    """The other channels' co-activation (x their baselines) over the windows
+    of ``recent`` from ``since`` on: each channel's median, then the largest
+    (as :func:`.rules.decide` measures it over a run)."""
+    rows = []
+    for x in reversed(recent):
+        if x[0] < since:
+            break
+        if x[3] is not None:
+            rows.append(x[3])
+    return float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
 
 
 def steady_hold(recent, since: float, hold_steady: float) -> bool:

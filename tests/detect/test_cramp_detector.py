@@ -214,6 +214,27 @@ def test_a_press_from_rest_waits_min_s_press():
     # (the run starts with the window at 19.875 s, half into the contraction)
 
 
+def test_standing_that_ends_leg_by_leg_is_not_a_hold():
+    """Both calves stand, then relax one after the other: the last one's
+    windows after the other has relaxed are the end of a stance, not one
+    leg's hold, so a cramp that builds up in that calf a quarter of a minute
+    later is judged from rest (3.5 s), not by the rule after a hold (8 s)."""
+    rng = np.random.default_rng(12)
+    fs = 1000.0
+    x = _burst(fs, int(80 * fs), [(20, 25)], (15, 15), rng)        # standing: both calves
+    x[int(25 * fs):int(25.8 * fs), 1] = rng.normal(0, 15, int(0.8 * fs))   # the right relaxes last
+    x[int(40 * fs):int(60 * fs), 1] = rng.normal(0, 120, int(20 * fs))     # then a cramp builds up
+    _ramp(x, fs, 40, 2.0, ch=1)
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and cr[0].channel == "calf_right", cr
+    assert cr[0].features["context"] == "rest" and 3.25 <= cr[0].alert_s - 40 <= 4.5, cr
+    # both relaxing together, or the right holding on alone for seconds (a
+    # hold of its own, like a single-leg hold): the same cramp waits 8 s
+    x[int(25 * fs):int(29 * fs), 1] = rng.normal(0, 15, int(4 * fs))
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and cr[0].features["context"] == "hold" and cr[0].alert_s - 40 >= 7.5, cr
+
+
 def test_is_press_compares_the_first_half_second_with_the_last_second():
     from emgpipe.detect.rules import is_press, press_levels
     from emgpipe.detect.settings import CrampSettings
