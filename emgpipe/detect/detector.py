@@ -163,6 +163,13 @@ class CrampDetector:
         self._uv_scale = band_fraction(features.fs)
         legs = [c.leg for c in self._ch]
         self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
+        for k, c in enumerate(self._ch):
+            # the channels whose holding tells standing (runs.record): the other
+            # leg's; with one leg's channels only (or legs unknown), all the others
+            c.other_leg = ~self._same_leg[k]
+            c.other_leg[k] = False
+            if not c.other_leg.any():
+                c.other_leg = np.arange(len(self._ch)) != k
         groups = [parse_channel(c.name).muscle_group for c in self._ch]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
@@ -228,10 +235,9 @@ class CrampDetector:
         self._batch_rest = rest
         self._batch_floor = features.values.get("floor")
         # co-activation of the other channels, for every window at once
-        self._batch_co = self._batch_co_max = None
+        self._batch_co = None
         if len(self._ch) > 1:
             self._batch_co = runs.coactivity_batch(ratios, rms, bases0, self._same_leg, self._xt_frac)
-            self._batch_co_max = self._batch_co.max(axis=2)
         out: list = []
         # 2. the state machine, only where something happens. A channel in an
         # announced cramp that stays active (the long middle of a cramp) is
@@ -306,11 +312,11 @@ class CrampDetector:
             context = self._context(ch, t0, run.evidence)
             run.stretch_rule = (*self._rule(context), t0, context)
         if not in_cramp:
-            row = row_max = None
+            row = None
             if self._batch_co is not None:
                 # activity of the other channels (co-activation, runs.coactivity)
-                row, row_max = self._batch_co[i, k], self._batch_co_max.item(i, k)
-            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, row_max)
+                row = self._batch_co[i, k]
+            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale)
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:

@@ -177,11 +177,10 @@ def coactivity_batch(ratios: np.ndarray, rms: np.ndarray, bases0: np.ndarray, sa
 
 
 def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: CrampSettings,
-           uv_scale: float, row_max: float | None = None) -> None:
+           uv_scale: float) -> None:
     """Keep a window of a run not (yet) announced as a cramp in its recent
     ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
-    the run as a hold or the channel as standing, and teaches the working level.
-    ``row_max`` is ``max(row)`` when the caller has it (computed per batch)."""
+    the run as a hold or the channel as standing, and teaches the working level."""
     run.recent.append((t0, r, on, row))
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
@@ -192,14 +191,10 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
         # a steady hold teaches the working level, until the contraction is called a cramp
         # exercise or a pedal: one leg's hold, or a strong one (bilateral
         # low holds are posture: standing, which makes no deliberate presses).
-        # A hold is one leg's only if the other legs are not holding in this
-        # window nor over the hold_min_s its steadiness is judged on: standing
-        # ends leg by leg, and the last calf to relax was standing, not
-        # holding on its own
-        if row is not None and row_max is None:
-            row_max = float(np.max(row))
-        if (row is None or (row_max < s.coactive_ratio and _others_over(run.recent, since) < s.off_ratio)
-                or r >= s.exercise_uv * uv_scale):
+        # A hold is one leg's unless the other leg held too over the
+        # hold_min_s its steadiness is judged on (_other_leg_holds)
+        if (row is None or r >= s.exercise_uv * uv_scale
+                or not _other_leg_holds(run.recent, since, ch.other_leg, s.coactive_ratio)):
             run.was_hold = True
             ch.last_hold_end = t1
         else:
@@ -208,17 +203,25 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
             ch.work.append(t0, r, t0 - s.hold_context_s)
 
 
-def _others_over(recent, since: float) -> float:
-    """The other channels' co-activation (x their baselines) over the windows
-    of ``recent`` from ``since`` on: each channel's median, then the largest
-    (as :func:`.rules.decide` measures it over a run)."""
+def _other_leg_holds(recent, since: float, other_leg, coactive_ratio: float) -> bool:
+    """Whether the other leg holds too (standing) during a steady hold: a
+    channel of the other leg (``other_leg``, a mask over the co-activation
+    rows; with one leg's channels only, all the others) is ``coactive_ratio``
+    x its baseline, as its median over the windows of ``recent`` from
+    ``since`` on. The same leg's channels (the antagonist steering a pedal)
+    say nothing about standing; and a quiet channel's level flickers about
+    its baseline window by window, so the median over the span decides, not
+    one window: standing that ends leg by leg is still standing in the last
+    calf's final windows, and a pedal hold stays one leg's."""
+    if not other_leg.any():
+        return False
     rows = []
     for x in reversed(recent):
         if x[0] < since:
             break
         if x[3] is not None:
             rows.append(x[3])
-    return float(np.max(np.median(np.asarray(rows), axis=0))) if rows else 0.0
+    return bool(rows) and float(np.max(np.median(np.asarray(rows)[:, other_leg], axis=0))) >= coactive_ratio
 
 
 def steady_hold(recent, since: float, hold_steady: float) -> bool:

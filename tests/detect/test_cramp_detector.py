@@ -235,6 +235,44 @@ def test_standing_that_ends_leg_by_leg_is_not_a_hold():
     assert len(cr) == 1 and cr[0].features["context"] == "hold" and cr[0].alert_s - 40 >= 7.5, cr
 
 
+def test_the_same_legs_antagonist_does_not_make_a_pedal_hold_standing():
+    """A pedal hold of the right calf with the right shin lightly active
+    (steering the pedal) and the left calf quiet is one leg's hold, not
+    standing: a contraction of that calf 10 s later takes the rule after a
+    hold (8 s). Standing is told by the other leg's channels only."""
+    rng = np.random.default_rng(21)
+    fs = 1000.0
+    names = ("calf_left", "calf_right", "tibialis_anterior_right")
+    x = rng.normal(0, 2.5, (int(100 * fs), 3))
+    a, b = int(20 * fs), int(50 * fs)
+    x[a:b, 1] = rng.normal(0, 15, b - a)                  # the pedal
+    steer = 1 + 0.5 * np.sin(2 * np.pi * 0.5 * np.arange(b - a) / fs)
+    x[a:b, 2] = rng.normal(0, 6, b - a) * steer           # the shin steering it (2.5x its rest)
+    c, d = int(60 * fs), int(80 * fs)
+    x[c:d, 1] = rng.normal(0, 120, d - c)                 # then a contraction that builds up
+    _ramp(x, fs, 60, 2.0, ch=1)
+    ev = [e for e in run([Chunk(x, fs=fs, ch_names=names)], mode="awake")
+          if e.kind == "cramp" and e.status == "onset"]
+    assert len(ev) == 1 and ev[0].channel == "calf_right", ev
+    assert ev[0].features["context"] == "hold" and ev[0].alert_s - 60 >= 7.5, ev
+
+
+def test_with_one_legs_channels_the_others_holding_is_standing():
+    """Channels of one leg only (two heads of the calf): both holding is
+    standing, as with both calves (there is no other leg to ask), so a
+    contraction that builds up after it is judged from rest (3.5 s)."""
+    rng = np.random.default_rng(22)
+    fs = 1000.0
+    names = ("gastrocnemius_medial_right", "soleus_right")
+    x = _burst(fs, int(80 * fs), [(20, 35)], (15, 15), rng)
+    x[int(50 * fs):int(70 * fs), 0] = rng.normal(0, 120, int(20 * fs))
+    _ramp(x, fs, 50, 2.0, ch=0)
+    ev = [e for e in run([Chunk(x, fs=fs, ch_names=names)], mode="awake")
+          if e.kind == "cramp" and e.status == "onset"]
+    assert len(ev) == 1 and ev[0].channel == names[0], ev
+    assert ev[0].features["context"] == "rest" and 3.25 <= ev[0].alert_s - 50 <= 4.5, ev
+
+
 def test_is_press_compares_the_first_half_second_with_the_last_second():
     from emgpipe.detect.rules import is_press, press_levels
     from emgpipe.detect.settings import CrampSettings
