@@ -19,7 +19,7 @@ class _Channel:
     def __init__(self, name: str, s: CrampSettings, rest_uv: float | None, mvc_uv: float | None):
         self.name = name
         self.leg = parse_channel(name).leg
-        self.other_leg = np.zeros(0, bool)    # over all channels: those not of this leg (set by the detector)
+        self.other_cols: list = []           # the other leg's channels (indices; set by the detector)
         self.base = rest_uv
         self.mvc = mvc_uv
         self.n_seen = 0

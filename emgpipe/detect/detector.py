@@ -166,10 +166,8 @@ class CrampDetector:
         for k, c in enumerate(self._ch):
             # the channels whose holding tells standing (runs.record): the other
             # leg's; with one leg's channels only (or legs unknown), all the others
-            c.other_leg = ~self._same_leg[k]
-            c.other_leg[k] = False
-            if not c.other_leg.any():
-                c.other_leg = np.arange(len(self._ch)) != k
+            other = [j for j in range(len(self._ch)) if j != k and not self._same_leg[k, j]]
+            c.other_cols = other or [j for j in range(len(self._ch)) if j != k]
         groups = [parse_channel(c.name).muscle_group for c in self._ch]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other

@@ -194,7 +194,7 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
         # A hold is one leg's unless the other leg held too over the
         # hold_min_s its steadiness is judged on (_other_leg_holds)
         if (row is None or r >= s.exercise_uv * uv_scale
-                or not _other_leg_holds(run.recent, since, ch.other_leg, s.coactive_ratio)):
+                or not _other_leg_holds(run.recent, since, ch.other_cols, s.coactive_ratio)):
             run.was_hold = True
             ch.last_hold_end = t1
         else:
@@ -203,25 +203,30 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
             ch.work.append(t0, r, t0 - s.hold_context_s)
 
 
-def _other_leg_holds(recent, since: float, other_leg, coactive_ratio: float) -> bool:
+def _other_leg_holds(recent, since: float, cols: list, coactive_ratio: float) -> bool:
     """Whether the other leg holds too (standing) during a steady hold: a
-    channel of the other leg (``other_leg``, a mask over the co-activation
+    channel of the other leg (``cols``, its columns in the co-activation
     rows; with one leg's channels only, all the others) is ``coactive_ratio``
     x its baseline, as its median over the windows of ``recent`` from
     ``since`` on. The same leg's channels (the antagonist steering a pedal)
     say nothing about standing; and a quiet channel's level flickers about
     its baseline window by window, so the median over the span decides, not
     one window: standing that ends leg by leg is still standing in the last
-    calf's final windows, and a pedal hold stays one leg's."""
-    if not other_leg.any():
-        return False
+    calf's final windows, and a pedal hold stays one leg's. (Python medians
+    of a few floats: this runs on every window of a hold, issue 15.)"""
     rows = []
     for x in reversed(recent):
         if x[0] < since:
             break
         if x[3] is not None:
             rows.append(x[3])
-    return bool(rows) and float(np.max(np.median(np.asarray(rows)[:, other_leg], axis=0))) >= coactive_ratio
+    n = len(rows)
+    m = n // 2
+    for j in cols:
+        v = sorted([row.item(j) for row in rows])
+        if n and (v[m] if n % 2 else 0.5 * (v[m - 1] + v[m])) >= coactive_ratio:
+            return True
+    return False
 
 
 def steady_hold(recent, since: float, hold_steady: float) -> bool:
