@@ -232,7 +232,11 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
             return None
     levels = [x[1] for x in recent]
     level = median([x[1] for x in recent if x[2]])
-    steady = fraction_at_least(levels, s.steady_frac * level)
+    # steady from where it first reached steady_frac x its level: a build-up
+    # (a cramp's discharge recruiting over seconds) is not a dip between bursts
+    thr = s.steady_frac * level
+    first = next((i for i, v in enumerate(levels) if v >= thr), 0)
+    steady = fraction_at_least(levels[first:], thr)
     if steady < s.min_steady:
         run.why = f"steady {steady:.2f}"
         return None

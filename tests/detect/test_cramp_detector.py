@@ -273,6 +273,23 @@ def test_with_one_legs_channels_the_others_holding_is_standing():
     assert ev[0].features["context"] == "rest" and 3.25 <= ev[0].alert_s - 50 <= 4.5, ev
 
 
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+def test_a_cramp_that_builds_up_is_steady_from_where_it_reached_its_level(fs):
+    """A cramp whose discharge recruits over 3-5 s (amplitude rising as the
+    cube of time) is announced once it has lasted min_s from its first active
+    window: the steadiness test starts where the contraction first reached
+    steady_frac x its level, so its own build-up is not taken for the dips of
+    walking (before model 0.6.4, up to 5.8 s later)."""
+    for ramp in (3.0, 5.0):
+        rng = np.random.default_rng(31)
+        x = _burst(fs, int(60 * fs), [(20, 50)], (120, 0), rng)
+        a, n = int(20 * fs), int(ramp * fs)
+        x[a:a + n, 0] *= np.linspace(0, 1, n) ** 3
+        cr = _cramps(x, fs, "awake")
+        assert len(cr) == 1 and cr[0].features["context"] == "rest", (ramp, cr)
+        assert cr[0].alert_s - cr[0].start_s <= 3.5 + 0.25, (ramp, cr)
+
+
 def test_is_press_compares_the_first_half_second_with_the_last_second():
     from emgpipe.detect.rules import is_press, press_levels
     from emgpipe.detect.settings import CrampSettings
