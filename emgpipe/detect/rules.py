@@ -154,13 +154,14 @@ def press_levels(recent, start: float, t1: float) -> tuple[float, float] | None:
     return (median(first), median(last)) if first and last else None
 
 
-def is_press(recent, start: float, t1: float, s: CrampSettings) -> bool:
+def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:
     """A contraction from rest that was at its level from its first
     ``PRESS_FIRST_S``: its level over the last ``PRESS_LAST_S`` before ``t1``
     is under ``press_rise`` x its first (a deliberate press, a brake or a held
-    raise, reaches its force at once and holds it; :func:`press_levels`)."""
+    raise, reaches its force at once and holds it). Returns those two levels
+    (:func:`press_levels`) when it is a press, else None."""
     lv = press_levels(recent, start, t1)
-    return lv is not None and lv[1] < s.press_rise * lv[0]
+    return lv if lv is not None and lv[1] < s.press_rise * lv[0] else None
 
 
 def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float, s: CrampSettings) -> float:
@@ -216,14 +217,14 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    press = context == "rest" and is_press(recent, start, t1, s)
+    press = is_press(recent, start, t1, s) if context == "rest" else None
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
         # a press is announced once it has lasted min_s_press since its latest
         # pause (one that dips and comes back at its level goes on as itself)
         run.why = f"a press: at its level since {start:.1f} s"
         return None
     if press and run.on_from > start + TIME_EPS_S:
-        first, last = press_levels(recent, start, t1)
+        first, last = press
         if last * s.press_rise < first:
             # it paused and came back press_rise x weaker: another movement (a
             # brake, then the foot on the accelerator), judged as its latest

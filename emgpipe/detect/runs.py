@@ -222,9 +222,9 @@ def _other_leg_holds(recent, since: float, cols: list, coactive_ratio: float) ->
             rows.append(x[3])
     n = len(rows)
     m = n // 2
-    for j in cols:
+    for j in cols if n else ():
         v = sorted([row.item(j) for row in rows])
-        if n and (v[m] if n % 2 else 0.5 * (v[m - 1] + v[m])) >= coactive_ratio:
+        if (v[m] if n % 2 else 0.5 * (v[m - 1] + v[m])) >= coactive_ratio:
             return True
     return False
 
