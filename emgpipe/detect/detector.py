@@ -47,6 +47,11 @@ in ``docs/detector.md``):
              (AASM: LMs of 0.5-10 s, 5-90 s apart)          series (> 10 s)
   ========== ============================================== ================ =================
 
+  Awake, a run from rest (or after evidence) during whose first ``UNLOAD_S``
+  the other leg let go of a steady load (``rules.unloaded``: the other foot
+  lifted, as in a single-leg raise or hold, even from standing too light for
+  its baselines to show) waits ``min_s_after_hold``, as after a hold.
+
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has
   stayed below ``off_ratio`` for ``end_pause_s``: a cramp that pauses for a
@@ -108,7 +113,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import TIME_EPS_S, CrampSettings, band_fraction
+from .settings import TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -298,7 +303,12 @@ class CrampDetector:
             run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
+            if self.mode != "sleep" and self._batch_co is not None:
+                run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
+                                                   self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
+        if run.load_before is not None and t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
+            run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is

@@ -154,6 +154,22 @@ def press_levels(recent, start: float, t1: float) -> tuple[float, float] | None:
     return (median(first), median(last)) if first and last else None
 
 
+def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
+    """Whether the other leg let go of a steady load as this contraction began:
+    its most loaded channel before the run (``run.load_before``,
+    :func:`.runs.load_before`) is, as its median level over the run's first
+    ``UNLOAD_S`` (``run.load_during``), ``coactive_ratio`` x lower than before (the mirror
+    of co-activation: a foot lifted off the ground, its calf unloaded, as in a
+    single-leg raise from standing; a calf that cramps is unloaded by the
+    wearer, so the other leg takes more weight, not less). Returns (before,
+    during) in µV, or None."""
+    if run.load_before is None or not run.load_during:
+        return None
+    before = run.load_before[1]
+    during = median(run.load_during)
+    return (before, during) if during * s.coactive_ratio <= before else None
+
+
 def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:
     """A contraction from rest that was at its level from its first
     ``PRESS_FIRST_S``: its level over the last ``PRESS_LAST_S`` before ``t1``
@@ -217,6 +233,15 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
+    if context in ("rest", "evidence") and start == run.start_s and t1 - start < s.min_s_after_hold - TIME_EPS_S:
+        fell = unloaded(run, s)
+        if fell is not None:
+            # the other leg let go of its load as this one took it: the weight
+            # moved onto this leg (a single-leg raise or hold from standing), a
+            # voluntary transition, as when standing is seen to end (context):
+            # the rule after a hold's length
+            run.why = f"weight onto this leg: the other leg {fell[0]:.1f} -> {fell[1]:.1f} µV"
+            return None
     press = is_press(recent, start, t1, s) if context == "rest" else None
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
         # a press is announced once it has lasted min_s_press since its latest

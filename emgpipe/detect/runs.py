@@ -47,6 +47,8 @@ class _Run:
     cramp: Event | None = None                        # the announced onset event
     peak: float = 0.0
     evidence: str = ""
+    load_before: tuple | None = None                  # the other leg's most loaded channel before it (:func:`load_before`) ...
+    load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
@@ -247,6 +249,46 @@ def steady_hold(recent, since: float, hold_steady: float) -> bool:
         lv.sort()
         lo, hi = _percentile_sorted(lv, HOLD_PCT[0]), _percentile_sorted(lv, HOLD_PCT[1])
     return lo >= hold_steady * hi
+
+
+def load_before(cols: list, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_rms: np.ndarray,
+                batch_bases: np.ndarray, hop: float, s: CrampSettings) -> tuple | None:
+    """The other leg's load before a contraction from rest: over the
+    ``hold_min_s`` that ended ``stance_gap_s`` before it (the weight moves onto
+    one leg over about a second before the other foot lifts;
+    ``batch_rms``/``batch_bases``: the batch's windows before it, all channels;
+    ``hist_rms``/``hist_bases``: the windows before the batch,
+    :func:`.baseline.keep_history`), of the other leg's channels
+    (``cols``) that held steadily (:func:`steady_hold`'s test: standing, not
+    walking's bursts), the one highest above its baseline: ``(column, its
+    median level in µV)``, or None (none steady, or too few windows). Quiet
+    channels count too: their level stays at their noise during the
+    contraction, so they never tell an unloading (:func:`.rules.unloaded`).
+    Levels, not ratios: an adaptive baseline follows a falling level within
+    a second or two."""
+    n = int(round(s.hold_min_s / hop))
+    gap = int(round(s.stance_gap_s / hop))
+    best = None
+    for j in cols:
+        lv, bs = batch_rms[-n - gap:, j].tolist(), batch_bases[-n - gap:, j].tolist()
+        if len(lv) < n + gap:
+            i = max(len(hist_rms) - (n + gap - len(lv)), 0)
+            lv, bs = hist_rms[i:, j].tolist() + lv, hist_bases[i:, j].tolist() + bs
+        lv, bs = lv[-n - gap:len(lv) - gap], bs[-n - gap:len(bs) - gap]
+        pairs = [(v, b) for v, b in zip(lv, bs) if b == b and b > 0 and v == v]
+        if len(pairs) < n:
+            return None
+        levels = sorted(v for v, _ in pairs)
+        if _percentile_sorted(levels, HOLD_PCT[0]) < s.hold_steady * _percentile_sorted(levels, HOLD_PCT[1]):
+            continue                      # bursts (walking): no steady load to lose
+        ratios = sorted(v / b for v, b in pairs)
+        m = len(ratios) // 2
+        med = ratios[m] if len(ratios) % 2 else 0.5 * (ratios[m - 1] + ratios[m])
+        lm = len(levels) // 2
+        level = levels[lm] if len(levels) % 2 else 0.5 * (levels[lm - 1] + levels[lm])
+        if best is None or med > best[2]:
+            best = (j, level, med)
+    return best[:2] if best is not None else None
 
 
 def _percentile_sorted(v: list, q: float) -> float:

@@ -57,6 +57,13 @@ HOLD_PCT = (10, 90)
 #: a stretch of its own (four windows at the 0.125 s hop: not one loud window)
 RISE_S = 0.5
 
+#: s: the other leg's load is compared over a contraction's first second
+#: (rules.unloaded): the weight moves onto one leg over about a second and the
+#: other foot is off the ground before a raise lifts the heel, so a single-leg
+#: raise or hold starts with the other calf already unloaded; a wearer who
+#: sits down or lifts a cramping leg does so after the cramp has begun
+UNLOAD_S = 1.0
+
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on
 #: every this-many-th window (0.25 s at a 0.125 s hop); always on the first due
