@@ -50,7 +50,8 @@ in ``docs/detector.md``):
   Awake, a run from rest (or after evidence) during whose first ``UNLOAD_S``
   the other leg let go of a steady load (``rules.unloaded``: the other foot
   lifted, as in a single-leg raise or hold, even from standing too light for
-  its baselines to show) waits ``min_s_after_hold``, as after a hold.
+  its baselines to show) is a single-leg raise or hold: it waits
+  ``min_s_press``, as a press does.
 
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has

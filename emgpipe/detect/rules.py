@@ -233,13 +233,12 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    if context in ("rest", "evidence") and start == run.start_s and t1 - start < s.min_s_after_hold - TIME_EPS_S:
+    if context in ("rest", "evidence") and start == run.start_s and t1 - start < s.min_s_press - TIME_EPS_S:
         fell = unloaded(run, s)
         if fell is not None:
             # the other leg let go of its load as this one took it: the weight
-            # moved onto this leg (a single-leg raise or hold from standing), a
-            # voluntary transition, as when standing is seen to end (context):
-            # the rule after a hold's length
+            # moved onto this leg, a single-leg raise or hold from standing (up
+            # to 6 s): it waits as long as a press does, min_s_press
             run.why = f"weight onto this leg: the other leg {fell[0]:.1f} -> {fell[1]:.1f} µV"
             return None
     press = is_press(recent, start, t1, s) if context == "rest" else None
