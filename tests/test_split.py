@@ -189,7 +189,10 @@ def test_ctrl_c_stops_both_processes(edf_1k, tmp_path):
         assert children, "no child process started"
         os.killpg(p.pid, signal.SIGINT)                # Ctrl-C in a terminal: the whole group
         out, err = p.communicate(timeout=20)
-    assert p.returncode in (130, 0)                    # 0: it had finished already
+    # 0: it had finished already; -SIGINT: it had finished and was shutting down
+    # (its summary printed), where Python ends on an uncaught Ctrl-C by the signal
+    finished = b"real time]" in out
+    assert p.returncode == 130 or (p.returncode in (0, -signal.SIGINT) and finished), (p.returncode, out, err)
     if p.returncode == 130:
         assert err.decode().strip().endswith("emgpipe: interrupted")
     for c in children:
