@@ -304,7 +304,7 @@ class CrampDetector:
             run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
-            if self.mode != "sleep" and self._batch_co is not None:
+            if run.context in rules.UNLOAD_CONTEXTS and self._batch_co is not None:
                 run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
                                                    self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)

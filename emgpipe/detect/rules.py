@@ -25,6 +25,8 @@ from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CON
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
+#: the contexts of a run from rest while awake, where the other leg's unloading is asked (:func:`unloaded`)
+UNLOAD_CONTEXTS = ("rest", "evidence")
 
 
 def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_rms: np.ndarray,
@@ -233,7 +235,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    if context in ("rest", "evidence") and start == run.start_s and t1 - start < s.min_s_press - TIME_EPS_S:
+    if context in UNLOAD_CONTEXTS and start == run.start_s and t1 - start < s.min_s_press - TIME_EPS_S:
         fell = unloaded(run, s)
         if fell is not None:
             # the other leg let go of its load as this one took it: the weight

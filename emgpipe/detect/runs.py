@@ -222,11 +222,8 @@ def _other_leg_holds(recent, since: float, cols: list, coactive_ratio: float) ->
             break
         if x[3] is not None:
             rows.append(x[3])
-    n = len(rows)
-    m = n // 2
-    for j in cols if n else ():
-        v = sorted([row.item(j) for row in rows])
-        if (v[m] if n % 2 else 0.5 * (v[m - 1] + v[m])) >= coactive_ratio:
+    for j in cols if rows else ():
+        if _median_sorted(sorted([row.item(j) for row in rows])) >= coactive_ratio:
             return True
     return False
 
@@ -247,8 +244,19 @@ def steady_hold(recent, since: float, hold_steady: float) -> bool:
         lo, hi = np.percentile(lv, HOLD_PCT)
     else:
         lv.sort()
-        lo, hi = _percentile_sorted(lv, HOLD_PCT[0]), _percentile_sorted(lv, HOLD_PCT[1])
+        return _steady_sorted(lv, hold_steady)
     return lo >= hold_steady * hi
+
+
+def _steady_sorted(levels: list, hold_steady: float) -> bool:
+    """:func:`steady_hold`'s test on levels already sorted (no NaN)."""
+    return _percentile_sorted(levels, HOLD_PCT[0]) >= hold_steady * _percentile_sorted(levels, HOLD_PCT[1])
+
+
+def _median_sorted(v: list) -> float:
+    """The median of a non-empty sorted list, as numpy takes it (the mean of the two middle values)."""
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else 0.5 * (v[m - 1] + v[m])
 
 
 def load_before(cols: list, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_rms: np.ndarray,
@@ -279,16 +287,12 @@ def load_before(cols: list, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_
         if len(pairs) < n:
             return None
         levels = sorted(v for v, _ in pairs)
-        if _percentile_sorted(levels, HOLD_PCT[0]) < s.hold_steady * _percentile_sorted(levels, HOLD_PCT[1]):
+        if not _steady_sorted(levels, s.hold_steady):
             continue                      # bursts (walking): no steady load to lose
-        ratios = sorted(v / b for v, b in pairs)
-        m = len(ratios) // 2
-        med = ratios[m] if len(ratios) % 2 else 0.5 * (ratios[m - 1] + ratios[m])
-        lm = len(levels) // 2
-        level = levels[lm] if len(levels) % 2 else 0.5 * (levels[lm - 1] + levels[lm])
-        if best is None or med > best[2]:
-            best = (j, level, med)
-    return best[:2] if best is not None else None
+        ratio = _median_sorted(sorted(v / b for v, b in pairs))
+        if best is None or ratio > best_ratio:
+            best, best_ratio = (j, _median_sorted(levels)), ratio
+    return best
 
 
 def _percentile_sorted(v: list, q: float) -> float:

@@ -323,11 +323,10 @@ def test_a_single_leg_raise_from_standing_is_not_a_cramp_the_other_leg_unloads()
         x = _standing_then(fs, 5.0, up, np.zeros(len(up) + int(0.3 * fs)), t0, rng)
         assert not _cramps(x, fs, "awake"), (ramp, hold)
     cramp = np.concatenate([np.linspace(5.0, 120.0, int(1.0 * fs)), np.full(int(20 * fs), 120.0)])
-    for other in (5.0,):               # the other calf stands on
-        x = _standing_then(fs, 5.0, cramp, np.full(len(cramp), other), t0, rng)
-        cr = _cramps(x, fs, "awake")
-        assert len(cr) == 1 and cr[0].channel == "calf_left" and cr[0].alert_s - t0 < 4.5, (other, cr)
-        assert "weight onto this leg" not in cr[0].detail
+    x = _standing_then(fs, 5.0, cramp, np.full(len(cramp), 5.0), t0, rng)   # the other calf stands on
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and cr[0].channel == "calf_left" and cr[0].alert_s - t0 < 4.5, cr
+    assert "weight onto this leg" not in cr[0].detail
     # one that goes on as the other foot lifts is announced once it has lasted min_s_press
     x = _standing_then(fs, 5.0, cramp, np.zeros(len(cramp) + int(0.3 * fs)), t0, rng)
     cr = _cramps(x, fs, "awake")
