@@ -293,8 +293,6 @@ def _time_keeping_only(rows: np.ndarray) -> np.ndarray:
 def _scan_annotations(path, f, h: Header, n_records: int):
     """EDF+ annotations (as edfio gives them) and each record's onset (EDF+D), from one
     pass over the annotation bytes only."""
-    from edfio.edf_annotations import EdfAnnotation, _EdfAnnotationsDataRecord
-
     anns, onsets, sub = [], [], None
     tk = re.compile(rb"([+-]\d+(?:\.\d+)?)\x14\x14")
     tk_only = re.compile(rb"[+-]\d+(?:\.\d+)?\x14\x14\x00+")
@@ -319,8 +317,12 @@ def _scan_annotations(path, f, h: Header, n_records: int):
                     raise BadData(path, f"data record {r + 1} has no time-keeping annotation")
                 onsets.append(float(m.group(1)))
             for i, raw in enumerate(parts):
-                if i == 0 and sub is not None and tk_only.fullmatch(raw):
+                if i == 0 and tk_only.fullmatch(raw):
+                    if sub is None:           # the first record's onset, as edfio reads it: float(onset)
+                        sub = float(tk.match(raw).group(1))
                     continue      # the time-keeping TAL alone (most records): nothing for edfio to parse
+                # edfio only for records with annotations (its import: ~12 ms, issue 15)
+                from edfio.edf_annotations import _EdfAnnotationsDataRecord
                 try:
                     if sub is None:
                         first = raw[: raw.find(b"\x00") + 1]
@@ -331,7 +333,9 @@ def _scan_annotations(path, f, h: Header, n_records: int):
                                         f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
                 anns.extend(got[1:] if i == 0 else got)
     sub = sub or 0
-    anns = sorted(EdfAnnotation(round(a.onset - sub, 12), a.duration, a.text) for a in anns)
+    if anns:
+        from edfio.edf_annotations import EdfAnnotation
+        anns = sorted(EdfAnnotation(round(a.onset - sub, 12), a.duration, a.text) for a in anns)
     return ([{"onset_s": float(a.onset), "duration_s": None if a.duration is None else float(a.duration),
               "text": a.text} for a in anns], np.asarray(onsets))
 
