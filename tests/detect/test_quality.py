@@ -120,3 +120,12 @@ def test_usual_hum_after_a_lead_off_or_a_flat_start_is_not_an_artifact():
         ev = [e for e in run(QualityDetector(), x, fs, seed=seed) if e.status == "final"]
         assert [(e.kind, e.detail.split(" ")[0]) for e in ev] == [("signal_loss", "flat"), ("signal_loss", "flat")], \
             key(ev)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 8, 250, 251])
+def test_row_median_is_numpys_bit_for_bit(n):
+    from emgpipe.detect.quality import _row_median
+    a = np.random.default_rng(n).normal(0, 100, (5, n))
+    assert np.array_equal(_row_median(a), np.median(a, axis=-1))
+    a[2, 0] = np.nan
+    assert np.array_equal(_row_median(a), np.median(a, axis=-1), equal_nan=True)
