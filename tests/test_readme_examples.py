@@ -107,6 +107,8 @@ BOUNDED = {
     r"^python -m emgpipe\._aot_build$": (
         lambda c: c + " --help", "compiles for ~40 s and replaces the installed module: --help shows the command "
         "is there; tests/test_aot.py checks the module the install built"),
+    r"^python benchmarks/standing_probe\.py$": (lambda c: c + " --fs 250 --stand 5",
+                                                "~8 s of detection at 1 kHz: at 250 Hz, one standing level"),
     r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
                                             "8 h of signal (~2 min): 72 s of it"),
 }
