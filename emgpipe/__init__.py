@@ -27,6 +27,26 @@ They are imported on first use, so ``import emgpipe`` stays light.
 """
 __version__ = "0.1.0"
 
+import os as _os
+import sys as _sys
+
+
+def _runs_the_command() -> bool:
+    """Whether this interpreter runs the ``emgpipe`` command (the console script,
+    or ``python -m emgpipe``: while ``-m`` locates the package, ``sys.argv[0]``
+    is ``"-m"``), not a program of the user's that imports the package."""
+    a0 = _sys.argv[0] if _sys.argv else ""
+    name = a0.replace("\\", "/").rsplit("/", 1)[-1].lower()      # (a Windows path too)
+    return a0 == "-m" or name in ("emgpipe", "emgpipe.exe", "emgpipe-script.py")
+
+
+if _runs_the_command():
+    # One BLAS thread for the command (set before numpy loads OpenBLAS; a user's
+    # own setting wins). Its matrix products are small; OpenBLAS's thread pool
+    # spins at import, ~0.1 s of CPU on the second core that a two-process
+    # replay or a Dask worker uses (issue 15; docs/benchmarks-speed.md).
+    _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from .types import Chunk, Event, Gap, EVENT_KINDS  # noqa: E402,F401
 
 #: public name -> the module that defines it (imported on first use)
