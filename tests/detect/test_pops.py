@@ -102,3 +102,52 @@ def test_pops_are_artifacts_not_fasciculations():
     arts = sorted(round(e.start_s, 1) for e in ev if e.kind == "artifact")
     assert fasc == [8.0, 25.0]
     assert arts == [5.0, 12.3, 20.0]
+
+
+def _steps_one_by_one(scanner, x, cand, n_pre, n_hold, base, fs):
+    """The candidates judged one at a time, as PopScanner did before it judged them
+    all at once (the reference for _steps)."""
+    from emgpipe.detect.pops import _FLAT_UV
+    s = scanner.settings
+    out = []
+    for i, ch in cand:
+        i, ch = int(i), int(ch)
+        col = x[:, ch]
+        pre, seg = col[i - n_pre:i], col[i:i + n_hold]
+        if float(np.ptp(pre)) < _FLAT_UV or float(np.ptp(seg)) < _FLAT_UV:
+            continue
+        ref = float(pre.mean())
+        step = float(col[i] - ref)
+        if abs(step) < s.min_uv or abs(float(col[i] - col[i - 1])) < s.rise_frac * abs(step):
+            continue
+        if float((np.sign(step) * (seg - ref)).min()) < s.hold_frac * abs(step):
+            continue
+        if float(np.abs(np.diff(seg)).mean()) > s.smooth_frac * abs(step):
+            continue
+        out.append((ch, (base + i) / fs))
+    return out
+
+
+@pytest.mark.parametrize("fs", [200.0, 250.0, 1000.0, 4000.0])
+def test_candidates_judged_at_once_as_one_by_one(fs):
+    """Bursting EMG, pops and a lead-off (flat) stretch and a NaN on three channels: every
+    candidate edge gets the same verdict from _steps as from a loop over them."""
+    import math
+    from emgpipe.dsp import _kernels
+    rng = np.random.default_rng(int(fs))
+    n = int(20 * fs)
+    x = rng.normal(0, 1, (n, 3)) * rng.lognormal(2.5, 1.2, (n // 50 + 1, 3)).repeat(50, axis=0)[:n]
+    for t in rng.uniform(1, 19, 15):                     # steps that decay, on a random channel
+        i, c = int(t * fs), int(rng.integers(3))
+        x[i:, c] += rng.choice([-1, 1]) * rng.uniform(60, 300) * np.exp(-np.arange(n - i) / (0.2 * fs))
+    x[int(5 * fs):int(6 * fs), 1] = 40.0                  # flat: a lead-off
+    x[int(9 * fs), 2] = np.nan
+    sc = PopScanner()
+    s = sc.settings
+    n_pre = max(2, int(round(s.pre_s * fs)))
+    n_hold = max(3, int(math.ceil(s.hold_s * fs)))
+    cand = _kernels.pop_candidates(x, n_pre, n - n_hold, n_pre, s.min_uv, s.k)
+    assert len(cand) > 30
+    got = sc._steps(x, cand, n_pre, n_hold, 1000, fs)
+    assert got == _steps_one_by_one(sc, x, cand, n_pre, n_hold, 1000, fs)
+    assert 0 < len(got) < len(cand)
