@@ -35,6 +35,9 @@ from .dsp.windows import WindowSettings
 from .models import Model, load_model
 from .types import Chunk, Event
 
+#: the detail of the quality stage's mains-interference events
+MAINS_DETAIL = QualityDetector.DETAIL["mains"]
+
 
 #: What ``import streamz`` would load for its optional Dask integration.
 _OPTIONAL_STREAMZ = ("distributed", "streamz.dask")
@@ -186,6 +189,7 @@ class Pipeline:
         self._tally(chunk.end_s, chunk.n_samples, chunk.gaps)
         events = self.quality(chunk)
         self._note_pops(self.quality.pops)
+        self._note_interference(events)
         return events
 
     def _tally(self, end_s: float, n_samples: int, gaps) -> None:
@@ -198,6 +202,17 @@ class Pipeline:
             for d in self.detectors:
                 if hasattr(d, "note_pops"):
                     d.note_pops(pops)
+
+    def _note_interference(self, events) -> None:
+        """Mains-interference episodes among the quality stage's events (onsets
+        and ends), for the detectors that ask (before this chunk's features):
+        a contraction that begins with one is its harmonics, not the muscle."""
+        hum = [(e.channel, e.start_s, None if e.status == "onset" else e.end_s)
+               for e in events if e.kind == "artifact" and e.detail == MAINS_DETAIL]
+        if hum:
+            for d in self.detectors:
+                if hasattr(d, "note_interference"):
+                    d.note_interference(hum)
 
     def _detect(self, features) -> list[Event]:
         out = []
@@ -224,6 +239,7 @@ class Pipeline:
         if quality_events:
             self.closing.emit(quality_events)     # flattened into the events, as the quality node's
         self._note_pops(pops)
+        self._note_interference(quality_events)
         if filtered is not None:
             self.filtered.emit(filtered)
         elif features is not None:

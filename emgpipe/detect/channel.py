@@ -39,5 +39,6 @@ class _Channel:
         self.work = WorkMemory()             # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
+        self.hum: list = []                  # [start s, end s or None] of its mains-interference episodes
         self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
         self.confirmed: list = []            # ... and of cramps the wearer confirmed

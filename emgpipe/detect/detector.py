@@ -114,7 +114,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -157,6 +157,7 @@ class CrampDetector:
         self._index: dict = {}
         self._source = ""
         self._early_pops: list = []          # pops noted before the first features
+        self._early_hum: list = []           # ... and mains-interference episodes
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -189,6 +190,8 @@ class CrampDetector:
                         a.get("level_uv"), a.get("baseline_uv"))
         early, self._early_pops = self._early_pops, []
         self.note_pops(early)
+        early, self._early_hum = self._early_hum, []
+        self.note_interference(early)
 
     @property
     def state(self) -> dict:
@@ -325,7 +328,11 @@ class CrampDetector:
             if self._batch_co is not None:
                 # activity of the other channels (co-activation, runs.coactivity)
                 row = self._batch_co[i, k]
-            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale)
+            # a steady level under mains interference is the hum's: no hold, no working level
+            hum = bool(ch.hum) and rules.hum_borne(ch, run.start_s, t0)
+            if hum and not run.hum:
+                run.hum = rules.interfered(ch, run.start_s, run.start_s, 0.0) is not None
+            runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, learn=not hum)
         pause = t1 - run.last_on_s
         if in_cramp:
             if pause >= s.end_pause_s:
@@ -411,6 +418,29 @@ class CrampDetector:
             k = self._index.get(name)
             if k is not None:
                 self._ch[k].pops.append(float(t))
+
+    def note_interference(self, episodes) -> None:
+        """Mains-interference episodes the quality stage announced
+        (``[(channel, start s, end s or None while it goes on)]``, an episode's
+        onset and then its end): while one that began with a contraction goes on,
+        the contraction is not judged (:func:`.rules.interfered`). The quality
+        stage announces an episode after ``mains_min_s`` (2 s), before any
+        contraction may be announced."""
+        if not self._ch:
+            self._early_hum.extend(episodes)
+            return
+        for name, start, end in episodes:
+            k = self._index.get(name)
+            if k is None:
+                continue
+            hum = self._ch[k].hum
+            for ep in hum:
+                if ep[0] == start:
+                    ep[1] = end
+                    break
+            else:
+                hum.append([float(start), end])
+            del hum[:-HUM_KEEP]
 
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         fasciculations.finish(ch, out, now, self.detector, self._source)

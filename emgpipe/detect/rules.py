@@ -20,8 +20,8 @@ import numpy as np
 from ..types import Event
 from . import runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
-                       CONF_PER_S, DECIDE_EVERY, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER, PRESS_FIRST_S,
-                       PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
+                       CONF_PER_S, DECIDE_EVERY, HUM_SLACK_S, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER,
+                       PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
@@ -172,6 +172,34 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
+def interfered(ch, start: float, t1: float, need: float) -> float | None:
+    """The start of a mains-interference episode of ``ch`` (announced by the
+    quality stage, :meth:`.detector.CrampDetector.note_interference`) that began
+    before, or with, a contraction that started at ``start`` (within
+    ``HUM_SLACK_S``) and goes on at ``t1``, or ended less than ``need`` (the
+    time the contraction must last) before it; else None. A loose electrode's
+    hum is rarely a pure sine: the notches take its 50/60 Hz line, but its
+    harmonics (a clipped or distorted hum, switching supplies) pass the
+    band-pass as a steady, localised level that looks like a contraction.
+    While such an episode goes on, the channel's level is not the muscle's
+    (the quality stage reports it as an artefact), so nothing is announced
+    from it; a contraction that goes on after it must then last as long as it
+    must on its own."""
+    for a, b in ch.hum:
+        if a <= start + HUM_SLACK_S and (b is None or t1 - b < need):
+            return a
+    return None
+
+
+def hum_borne(ch, start: float, t: float) -> bool:
+    """Whether the window of ``ch`` at ``t``, in a run that started at
+    ``start``, is under mains interference (see :func:`interfered`): an episode
+    that had begun by ``t`` goes on, or the run began with one (its windows
+    after the episode are the hum's tail and the muscle's rest)."""
+    return any((b is None and a <= t) or (a <= start + HUM_SLACK_S and (b is None or b >= start))
+               for a, b in ch.hum)
+
+
 def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:
     """A contraction from rest that was at its level from its first
     ``PRESS_FIRST_S``: its level over the last ``PRESS_LAST_S`` before ``t1``
@@ -202,6 +230,10 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     need = run.need_s
     if dur < need or not on:
         return None   # announced only while it lasts (not in the pause after it stopped)
+    hum = interfered(ch, run.start_s, t1, need)
+    if hum is not None:
+        run.why = f"mains interference on this channel since {hum:.1f} s"
+        return None
     if newest is not None and newest < s.off_ratio * base:
         # a window still holds the last of a contraction for a hop after it
         # stopped: one of its hops below off_ratio (the run has lasted need_s,

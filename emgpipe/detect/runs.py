@@ -51,6 +51,7 @@ class _Run:
     load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
+    hum: bool = False                                 # it began with mains interference (rules.hum_borne)
     dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
     label: str = ""                                   # the wearer's answer to its cramp alert
 
@@ -179,16 +180,18 @@ def coactivity_batch(ratios: np.ndarray, rms: np.ndarray, bases0: np.ndarray, sa
 
 
 def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: CrampSettings,
-           uv_scale: float) -> None:
+           uv_scale: float, learn: bool = True) -> None:
     """Keep a window of a run not (yet) announced as a cramp in its recent
     ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
-    the run as a hold or the channel as standing, and teaches the working level."""
+    the run as a hold or the channel as standing, and teaches the working level
+    (not with ``learn`` False: a window under mains interference, whose steady
+    level is the hum's, :func:`.rules.interfered`)."""
     run.recent.append((t0, r, on, row))
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
         run.recent_on -= run.recent.popleft()[2]
     since = t1 - s.hold_min_s
-    if on and run.held_from is not None and t1 - run.held_from >= s.hold_min_s \
+    if learn and on and run.held_from is not None and t1 - run.held_from >= s.hold_min_s \
             and steady_hold(run.recent, since, s.hold_steady):
         # a steady hold teaches the working level, until the contraction is called a cramp
         # exercise or a pedal: one leg's hold, or a strong one (bilateral
@@ -407,8 +410,8 @@ def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: s
     dur = end - run.start_s
     if run.was_hold:
         ch.last_hold_end = end
-    if dur < s.min_voluntary_s:
-        return
+    if dur < s.min_voluntary_s or run.hum:
+        return      # (one that began with mains interference is the hum: an artefact, reported as one)
     ch.last_move_end = end
     out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
                      peak_uv=run.peak, detail="activity",

@@ -63,6 +63,13 @@ RISE_S = 0.5
 #: raise or hold starts with the other calf already unloaded; a wearer who
 #: sits down or lifts a cramping leg does so after the cramp has begun
 UNLOAD_S = 1.0
+#: s: a mains-interference episode that began at most this long after a
+#: contraction's start began with it (the quality stage's windows and the
+#: detector's are a window apart at most): the contraction is its harmonics
+#: while the episode goes on (rules.interfered)
+HUM_SLACK_S = 1.0
+#: mains-interference episodes kept per channel (the latest)
+HUM_KEEP = 4
 
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on

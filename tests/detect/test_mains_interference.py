@@ -1,0 +1,86 @@
+"""A loose electrode's harmonic-rich hum is reported as an artefact and is not a cramp;
+a cramp before, under or after it is still announced (the quality stage tells the cramp
+detector its mains-interference episodes: rules.interfered)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emgpipe.pipeline import build_pipeline
+from emgpipe.types import Chunk
+
+NAMES = ("calf_left", "calf_right")
+
+
+def _hum(t: np.ndarray, amp: float) -> np.ndarray:
+    """50 Hz with a clipped (square) part: the notches take the line, its odd harmonics pass."""
+    s = np.sin(2 * np.pi * 50 * t)
+    return amp * s + 0.5 * amp * np.sign(s)
+
+
+def _replay(x: np.ndarray, fs: float, mode: str, chunk_s: float = 1.0) -> list:
+    p = build_pipeline(mode=mode)
+    ev = []
+    p.events.sink(ev.append)
+    n = max(1, int(chunk_s * fs))
+    for a in range(0, len(x), n):
+        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=NAMES))
+    p.close()
+    return ev
+
+
+def _signal(fs, hum=None, cramp=None, seed=1, dur=600.0):
+    """Quiet noise on both calves; ``hum`` (t0, t1, amp) and ``cramp`` (t0, t1, µV) on the left."""
+    rng = np.random.default_rng(seed)
+    n = int(dur * fs)
+    x = rng.normal(0, 2.5, (n, 2))
+    t = np.arange(n) / fs
+    if cramp is not None:
+        a, b, uv = cramp
+        i, j = int(a * fs), int(b * fs)
+        env = np.minimum(1.0, (t[i:j] - a) / 2.0) * uv            # a 2-s ramp
+        x[i:j, 0] += rng.normal(0, 1, j - i) * env
+    if hum is not None:
+        a, b, amp = hum
+        i, j = int(a * fs), int(b * fs)
+        x[i:j, 0] += _hum(t[i:j], amp)
+    return x
+
+
+def _cramps(ev):
+    return [e for e in ev if e.kind == "cramp" and e.status == "onset"]
+
+
+@pytest.mark.parametrize("fs,mode", [(250.0, "sleep"), (1000.0, "sleep"), (1000.0, "awake")])
+def test_a_harmonic_hum_is_an_artefact_not_a_cramp(fs, mode):
+    for amp in (100.0, 500.0):
+        ev = _replay(_signal(fs, hum=(300.0, 500.0, amp)), fs, mode)
+        assert not _cramps(ev), (amp, _cramps(ev))
+        hum = [e for e in ev if e.kind == "artifact" and e.channel == "calf_left" and "mains" in e.detail]
+        assert hum and abs(hum[0].start_s - 300.0) < 1.0
+        # nor a leg movement: the hum is reported once, as the artefact it is
+        assert not [e for e in ev if e.kind == "voluntary" and e.channel == "calf_left"], amp
+
+
+def test_cramps_before_under_and_after_the_hum_are_still_announced():
+    fs = 1000.0
+    # a cramp that began before the hum: announced before the hum starts
+    cr = _cramps(_replay(_signal(fs, hum=(300.0, 400.0, 100.0), cramp=(290.0, 350.0, 60.0)), fs, "awake"))
+    assert len(cr) == 1 and 290.0 < cr[0].alert_s < 297.0, cr
+    # one that begins under the hum and goes on after it: announced once it has
+    # lasted its minimum after the hum ended (0.5 s for the quality stage to end the episode)
+    cr = _cramps(_replay(_signal(fs, hum=(300.0, 400.0, 100.0), cramp=(350.0, 460.0, 60.0)), fs, "awake"))
+    assert len(cr) == 1 and 400.0 + 3.5 <= cr[0].alert_s < 400.0 + 8.0, cr
+    # one after the hum: as without it
+    alone = _cramps(_replay(_signal(fs, cramp=(450.0, 500.0, 60.0)), fs, "awake"))
+    cr = _cramps(_replay(_signal(fs, hum=(300.0, 400.0, 100.0), cramp=(450.0, 500.0, 60.0)), fs, "awake"))
+    assert len(cr) == len(alone) == 1 and cr[0].alert_s == alone[0].alert_s, (cr, alone)
+
+
+def test_the_hum_rule_is_chunk_invariant():
+    fs = 250.0
+    x = _signal(fs, hum=(100.0, 160.0, 100.0), cramp=(140.0, 220.0, 60.0), dur=300.0)
+    key = [(e.kind, e.channel, e.status, round(e.start_s, 6), round(e.alert_s, 6)) for e in _replay(x, fs, "awake")]
+    for chunk_s in (0.05, 0.37, 7.0):
+        assert [(e.kind, e.channel, e.status, round(e.start_s, 6), round(e.alert_s, 6))
+                for e in _replay(x, fs, "awake", chunk_s)] == key, chunk_s
