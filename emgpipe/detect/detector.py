@@ -331,7 +331,7 @@ class CrampDetector:
             # a steady level under mains interference is the hum's: no hold, no working level
             hum = bool(ch.hum) and rules.hum_borne(ch, run.start_s, t0)
             if hum and not run.hum:
-                run.hum = rules.interfered(ch, run.start_s, run.start_s, 0.0) is not None
+                run.hum = rules.began_with_hum(ch, run.start_s)
             runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, learn=not hum)
         pause = t1 - run.last_on_s
         if in_cramp:

@@ -172,32 +172,38 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
-def interfered(ch, start: float, t1: float, need: float) -> float | None:
+def interfered(ch, t1: float, need: float) -> float | None:
     """The start of a mains-interference episode of ``ch`` (announced by the
-    quality stage, :meth:`.detector.CrampDetector.note_interference`) that began
-    before, or with, a contraction that started at ``start`` (within
-    ``HUM_SLACK_S``) and goes on at ``t1``, or ended less than ``need`` (the
-    time the contraction must last) before it; else None. A loose electrode's
-    hum is rarely a pure sine: the notches take its 50/60 Hz line, but its
-    harmonics (a clipped or distorted hum, switching supplies) pass the
-    band-pass as a steady, localised level that looks like a contraction.
-    While such an episode goes on, the channel's level is not the muscle's
-    (the quality stage reports it as an artefact), so nothing is announced
-    from it; a contraction that goes on after it must then last as long as it
-    must on its own."""
+    quality stage, :meth:`.detector.CrampDetector.note_interference`) that had
+    begun by ``t1`` and goes on, or ended less than ``need`` (the time a
+    contraction must last) before it; else None. A loose electrode's hum is
+    rarely a pure sine: the notches take its 50/60 Hz line, but its harmonics
+    (a clipped or distorted hum, switching supplies) pass the band-pass as a
+    steady, localised level that looks like a contraction. While such an
+    episode goes on, the channel's level is not the muscle's (the quality
+    stage reports it as an artefact), so nothing is announced from it; a
+    contraction that goes on after it must then last as long as it must on
+    its own. (A cramp that began before the hum was announced before it.)"""
     for a, b in ch.hum:
-        if a <= start + HUM_SLACK_S and (b is None or t1 - b < need):
+        if a <= t1 and (b is None or t1 - b < need):
             return a
     return None
 
 
+def began_with_hum(ch, start: float) -> bool:
+    """Whether a run of ``ch`` that started at ``start`` began with a
+    mains-interference episode: one that started before it, or at most
+    ``HUM_SLACK_S`` after it (the quality stage's windows and the detector's
+    are a window apart), and had not ended by then."""
+    return any(a <= start + HUM_SLACK_S and (b is None or b >= start) for a, b in ch.hum)
+
+
 def hum_borne(ch, start: float, t: float) -> bool:
     """Whether the window of ``ch`` at ``t``, in a run that started at
-    ``start``, is under mains interference (see :func:`interfered`): an episode
-    that had begun by ``t`` goes on, or the run began with one (its windows
-    after the episode are the hum's tail and the muscle's rest)."""
-    return any((b is None and a <= t) or (a <= start + HUM_SLACK_S and (b is None or b >= start))
-               for a, b in ch.hum)
+    ``start``, is the hum's (see :func:`interfered`): an episode that had begun
+    by ``t`` goes on, or the run began with one (its windows after the episode
+    are the hum's tail)."""
+    return began_with_hum(ch, start) or any(b is None and a <= t for a, b in ch.hum)
 
 
 def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:
@@ -230,7 +236,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     need = run.need_s
     if dur < need or not on:
         return None   # announced only while it lasts (not in the pause after it stopped)
-    hum = interfered(ch, run.start_s, t1, need)
+    hum = interfered(ch, t1, need)
     if hum is not None:
         run.why = f"mains interference on this channel since {hum:.1f} s"
         return None

@@ -65,8 +65,8 @@ RISE_S = 0.5
 UNLOAD_S = 1.0
 #: s: a mains-interference episode that began at most this long after a
 #: contraction's start began with it (the quality stage's windows and the
-#: detector's are a window apart at most): the contraction is its harmonics
-#: while the episode goes on (rules.interfered)
+#: detector's are a window apart at most): the contraction is the hum's, no
+#: hold and no leg movement (rules.began_with_hum)
 HUM_SLACK_S = 1.0
 #: mains-interference episodes kept per channel (the latest)
 HUM_KEEP = 4

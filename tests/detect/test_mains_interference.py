@@ -84,3 +84,16 @@ def test_the_hum_rule_is_chunk_invariant():
     for chunk_s in (0.05, 0.37, 7.0):
         assert [(e.kind, e.channel, e.status, round(e.start_s, 6), round(e.alert_s, 6))
                 for e in _replay(x, fs, "awake", chunk_s)] == key, chunk_s
+
+
+def test_a_hum_that_starts_during_movement_is_not_a_cramp_either():
+    """The calf is walking (bursts of 0.4 s every second) when the hum starts: the run
+    began before the hum, and goes on with it; nothing is announced while it hums."""
+    fs = 1000.0
+    x = _signal(fs, hum=(300.0, 420.0, 100.0))
+    rng = np.random.default_rng(7)
+    for t0 in np.arange(280.0, 310.0, 1.0):
+        i, j = int(t0 * fs), int((t0 + 0.4) * fs)
+        x[i:j, 0] += rng.normal(0, 40.0, j - i)
+    for mode in ("awake", "sleep"):
+        assert not _cramps(_replay(x, fs, mode)), mode
