@@ -206,7 +206,8 @@ class Pipeline:
     def _note_interference(self, events) -> None:
         """Mains-interference episodes among the quality stage's events (onsets
         and ends), for the detectors that ask (before this chunk's features):
-        a contraction that begins with one is its harmonics, not the muscle."""
+        while one goes on, the channel's level is the hum's harmonics, not the
+        muscle's."""
         hum = [(e.channel, e.start_s, None if e.status == "onset" else e.end_s)
                for e in events if e.kind == "artifact" and e.detail == MAINS_DETAIL]
         if hum:

@@ -422,10 +422,10 @@ class CrampDetector:
     def note_interference(self, episodes) -> None:
         """Mains-interference episodes the quality stage announced
         (``[(channel, start s, end s or None while it goes on)]``, an episode's
-        onset and then its end): while one that began with a contraction goes on,
-        the contraction is not judged (:func:`.rules.interfered`). The quality
-        stage announces an episode after ``mains_min_s`` (2 s), before any
-        contraction may be announced."""
+        onset and then its end): while one goes on, no cramp is announced on its
+        channel (:func:`.rules.interfered`), and its windows teach nothing
+        (:func:`.rules.hum_borne`). The quality stage announces an episode after
+        ``mains_min_s`` (2 s), before any contraction may be announced."""
         if not self._ch:
             self._early_hum.extend(episodes)
             return

@@ -51,7 +51,7 @@ class _Run:
     load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
-    hum: bool = False                                 # it began with mains interference (rules.hum_borne)
+    hum: bool = False                                 # it began with mains interference (rules.began_with_hum)
     dismissed: bool = False                           # the wearer answered "not a cramp": voluntary
     label: str = ""                                   # the wearer's answer to its cramp alert
 
@@ -185,7 +185,7 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
     ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
     the run as a hold or the channel as standing, and teaches the working level
     (not with ``learn`` False: a window under mains interference, whose steady
-    level is the hum's, :func:`.rules.interfered`)."""
+    level is the hum's, :func:`.rules.hum_borne`)."""
     run.recent.append((t0, r, on, row))
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
