@@ -329,9 +329,10 @@ class CrampDetector:
                 # activity of the other channels (co-activation, runs.coactivity)
                 row = self._batch_co[i, k]
             # a steady level under mains interference is the hum's: no hold, no working level
-            hum = bool(ch.hum) and rules.hum_borne(ch, run.start_s, t0)
-            if hum and not run.hum:
-                run.hum = rules.began_with_hum(ch, run.start_s)
+            hum = False
+            if ch.hum:
+                run.hum = run.hum or rules.began_with_hum(ch, run.start_s)
+                hum = run.hum or rules.humming(ch, t0)
             runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, learn=not hum)
         pause = t1 - run.last_on_s
         if in_cramp:
@@ -424,7 +425,7 @@ class CrampDetector:
         (``[(channel, start s, end s or None while it goes on)]``, an episode's
         onset and then its end): while one goes on, no cramp is announced on its
         channel (:func:`.rules.interfered`), and its windows teach nothing
-        (:func:`.rules.hum_borne`). The quality stage announces an episode after
+        (:func:`.rules.humming`). The quality stage announces an episode after
         ``mains_min_s`` (2 s), before any contraction may be announced."""
         if not self._ch:
             self._early_hum.extend(episodes)

@@ -198,12 +198,12 @@ def began_with_hum(ch, start: float) -> bool:
     return any(a <= start + HUM_SLACK_S and (b is None or b >= start) for a, b in ch.hum)
 
 
-def hum_borne(ch, start: float, t: float) -> bool:
-    """Whether the window of ``ch`` at ``t``, in a run that started at
-    ``start``, is the hum's (see :func:`interfered`): an episode that had begun
-    by ``t`` goes on, or the run began with one (its windows after the episode
-    are the hum's tail)."""
-    return began_with_hum(ch, start) or any(b is None and a <= t for a, b in ch.hum)
+def humming(ch, t: float) -> bool:
+    """Whether a mains-interference episode of ``ch`` that had begun by ``t``
+    goes on: the window at ``t`` is the hum's (see :func:`interfered`), as are
+    all the windows of a run that began with one (:func:`began_with_hum`: its
+    windows after the episode are the hum's tail)."""
+    return any(b is None and a <= t for a, b in ch.hum)
 
 
 def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:

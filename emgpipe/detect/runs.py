@@ -185,7 +185,7 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
     ``decision_s``; a steady hold (not the bursts of walking or cycling) marks
     the run as a hold or the channel as standing, and teaches the working level
     (not with ``learn`` False: a window under mains interference, whose steady
-    level is the hum's, :func:`.rules.hum_borne`)."""
+    level is the hum's, :func:`.rules.humming`, or a run that began with it)."""
     run.recent.append((t0, r, on, row))
     run.recent_on += on
     while run.recent and run.recent[0][0] < t1 - s.decision_s:
@@ -245,10 +245,9 @@ def steady_hold(recent, since: float, hold_steady: float) -> bool:
         return False
     if any(v != v for v in lv):                      # NaN (never from real RMS): numpy's own rules
         lo, hi = np.percentile(lv, HOLD_PCT)
-    else:
-        lv.sort()
-        return _steady_sorted(lv, hold_steady)
-    return lo >= hold_steady * hi
+        return lo >= hold_steady * hi
+    lv.sort()
+    return _steady_sorted(lv, hold_steady)
 
 
 def _steady_sorted(levels: list, hold_steady: float) -> bool:
