@@ -51,7 +51,14 @@ in ``docs/detector.md``):
   the other leg let go of a steady load (``rules.unloaded``: the other foot
   lifted, as in a single-leg raise or hold, even from standing too light for
   its baselines to show) is a single-leg raise or hold: it waits
-  ``min_s_press``, as a press does.
+  ``min_s_press``, as a press does, and after that, while it stays at the
+  level it took in its first half second (under ``press_rise`` x), for as
+  long as the other foot stays off the ground (``rules.follow_load``), and
+  ``min_s_press`` more once it is down again. A contraction about to be
+  announced in which the other leg let go of a steady load as this muscle
+  took it (``rules.single_leg``: standing heavily enough to be a run of its
+  own), with this muscle still at its standing level ``RISE_S`` before, is a
+  single-leg stance by the same rule (model 0.6.7).
 
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has
@@ -114,7 +121,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, TIME_EPS_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -175,6 +182,8 @@ class CrampDetector:
             # leg's; with one leg's channels only (or legs unknown), all the others
             other = [j for j in range(len(self._ch)) if j != k and not self._same_leg[k, j]]
             c.other_cols = other or [j for j in range(len(self._ch)) if j != k]
+            # the other leg's channels where both legs are known (a single-leg stance, rules.single_leg)
+            c.stance_cols = [j for j in other if c.leg is not None and self._ch[j].leg is not None]
         groups = [parse_channel(c.name).muscle_group for c in self._ch]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
@@ -311,8 +320,8 @@ class CrampDetector:
                 run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
                                                    self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
-        if run.load_before is not None and t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
-            run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
+        if run.load_before is not None and not in_cramp:
+            rules.follow_load(run, t0, t1, self._batch_rms.item(i, run.load_before[0]), s)
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is
@@ -345,7 +354,8 @@ class CrampDetector:
         # ---- cramp decision
         floor = self._batch_floor
         e = rules.decide(run, ch, t1, base, on, s, self._hop, self._uv_scale, self.mode,
-                         self.detector, self._source, None if floor is None else floor.item(i, k))
+                         self.detector, self._source, None if floor is None else floor.item(i, k),
+                         (lambda: self._lookback(k, ch, i)) if ch.stance_cols else None)
         if e is not None:
             out.append(e)
 
@@ -356,6 +366,16 @@ class CrampDetector:
         rest = (self._batch_rest[i - 1, k] if i > 0 else self._rest_last[k]) if self.mode == "sleep" else 0.0
         return rules.evidence(ch, t, self._past[0][:, k], self._past[1][:, k], self._batch_rms[:i, k],
                               self._batch_bases[:i, k], self._hop, self.settings, float(rest))
+
+    def _lookback(self, k: int, ch: _Channel, i: int) -> tuple:
+        """The levels (µV) of all channels over the last ``decision_s`` up to
+        window ``i`` of the batch (fewer at the start of a stream), with ``k``
+        and the other leg's channels, for :func:`.rules.single_leg`."""
+        n = int(round(self.settings.decision_s / self._hop)) + 1
+        lv = self._batch_rms[:i + 1]
+        if len(lv) < n:
+            lv = np.concatenate([self._past[0][len(self._past[0]) - min(n - len(lv), len(self._past[0])):], lv])
+        return lv[-n:], k, ch.stance_cols
 
     def _context(self, ch: _Channel, t0: float, evidence: str) -> str:
         return rules.context(ch, t0, evidence, self._ch, self.mode, self.settings)

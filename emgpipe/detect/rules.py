@@ -21,7 +21,9 @@ from ..types import Event
 from . import runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
                        CONF_PER_S, DECIDE_EVERY, HUM_SLACK_S, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER,
-                       PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, TIME_EPS_S, CrampSettings)
+                       HOLD_PCT, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S, TIME_EPS_S,
+                       UNLOAD_S,
+                       CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)
 SLEEP_CONTEXTS = ("sleep", "sleep_evidence", "series")
@@ -172,6 +174,127 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
+def follow_load(run, t0: float, t1: float, v: float, s: CrampSettings) -> None:
+    """The other leg's most loaded channel before a contraction (``run.load_before``)
+    at ``v`` µV in its window ``t0``-``t1``: over the run's first ``UNLOAD_S`` its
+    levels are kept (``run.load_during``); then it is judged once whether that
+    leg let go as the contraction began (:func:`unloaded`, ``run.stance``: a
+    single-leg stance); and while it stays off, its median level over the
+    last ``UNLOAD_S`` is followed until it has risen ``coactive_ratio`` x above
+    its level while off, the mirror of its fall (``run.reloaded``: the other
+    foot is down again; a quiet calf's noise flickers about its level, so its
+    load before, barely above the noise at light standing, is no threshold)."""
+    if t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
+        run.load_during.append(v)
+        return
+    if run.stance is None:
+        run.stance = unloaded(run, s) or ()      # (): judged, not a stance
+    if not run.stance or run.reloaded is not None:
+        return
+    off = run.off_recent
+    off.append((t0, v))
+    while off[0][0] < t1 - UNLOAD_S - TIME_EPS_S:
+        off.popleft()
+    if median([x[1] for x in off]) >= s.coactive_ratio * run.stance[1]:
+        run.reloaded = t1           # it rose again as it fell (unloaded's mirror)
+
+
+def stance_drop(lv: np.ndarray, k: int, cols: list, hop: float, s: CrampSettings) -> tuple | None:
+    """A single-leg stance that channel ``k`` is making now, found in ``lv``
+    (the levels in µV of the last windows, oldest first, windows x channels,
+    the last row the window being decided): the latest window at which a
+    channel of the other leg (``cols``) let go of a steady load (over
+    ``hold_min_s``, :func:`.runs.steady_hold`'s test) as ``k`` took it (over
+    the ``UNLOAD_S`` after, the other ``coactive_ratio`` x lower than that load
+    and ``k`` ``coactive_ratio`` x higher than it was), since which ``k`` has
+    stayed at the level it took (its last ``PRESS_LAST_S`` under ``press_rise``
+    x its level at the end of that second, as a press) while that leg was off
+    within the last ``min_s_press``. Returns ``(windows ago it fell, the
+    other channel, its load before in µV, k's level taken in µV, windows ago
+    it was last off)``, or None. The contraction may have begun before
+    (standing heavily enough to be a run of its own), unlike
+    :func:`unloaded`, which judges a contraction's first second; and ``k``
+    must still have been at its standing level ``RISE_S`` before the other
+    leg fell: a cramp after which the wearer sat down (or lifted the other
+    foot) had risen first."""
+    n = len(lv)
+    nu = max(1, int(round(UNLOAD_S / hop)))
+    nh = max(2, int(round(s.hold_min_s / hop)))
+    nf = max(1, int(round(PRESS_FIRST_S / hop)))
+    nl = max(1, int(round(PRESS_LAST_S / hop)))
+    n_press = int(round(s.min_s_press / hop))
+    n_rise = int(round(RISE_S / hop))
+    if n < nh + nu + nl or not cols:
+        return None
+    x = lv[:, k].tolist()
+    last = median(x[-nl:])
+    best = None
+    for j in cols:
+        y = lv[:, j].tolist()
+        for d in range(n - nu, nh - 1, -1):       # d: the first window after its steady load
+            if best is not None and d <= best[0]:
+                break
+            held = sorted(y[d - nh:d])
+            if not runs._steady_sorted(held, s.hold_steady):
+                continue
+            load = runs._median_sorted(held)
+            if median(y[d:d + nu]) * s.coactive_ratio > load:
+                continue                      # it did not let go within UNLOAD_S
+            mine = sorted(x[d - nh:d])
+            if not runs._steady_sorted(mine, s.hold_steady):
+                continue                      # this one was rising already (a cramp, then the wearer sat down)
+            if median(x[d:d + nu]) < s.coactive_ratio * runs._median_sorted(mine):
+                continue                      # this one did not take the weight
+            # together: RISE_S before the other fell (its latest crossing below
+            # its load / coactive_ratio) this one was still at its level before
+            # (under coactive_ratio x the low end, HOLD_PCT[0], of the
+            # hold_min_s before that): a cramp that began before the wearer sat
+            # down or lifted the other foot had risen first
+            fell = next((m + 1 for m in range(d + nu - 1, -1, -1) if y[m] * s.coactive_ratio > load), 0)
+            b = fell - n_rise
+            if b - 1 < 0 or b + 1 > n:
+                continue
+            low = runs._percentile_sorted(sorted(x[max(b - nh, 0):b]), HOLD_PCT[0])
+            if median(x[b - 1:b + 1]) >= s.coactive_ratio * low:
+                continue
+            ref = median(x[d + nu - nf:d + nu])
+            if last >= s.press_rise * ref:
+                continue                      # it has risen on since: not a stance
+            off = [m for m in range(max(d + nu, n - n_press), n + 1)
+                   if median(y[m - nu:m]) * s.coactive_ratio <= load]
+            if off:
+                best = (d, j, load, ref, off[-1], fell)
+            break                             # the latest drop of this channel decides
+    return None if best is None else (n - best[5], best[1], best[2], best[3], n - best[4])
+
+
+def single_leg(run, t1: float, lookback, hop: float, s: CrampSettings) -> str:
+    """Why a contraction about to be announced is a single-leg stance (see
+    :func:`stance_drop`; ``lookback()`` gives ``(levels, k, cols)`` for it),
+    or "". A stance found is followed from window to window (``run.stance_hold``)
+    for as long as the other leg stays off (or came back less than
+    ``min_s_press`` ago) and this one stays at the level it took, however
+    long it lasts (a balance exercise: 30 s and more)."""
+    lv, k, cols = lookback()
+    nu = max(1, int(round(UNLOAD_S / hop)))
+    nl = max(1, int(round(PRESS_LAST_S / hop)))
+    held = run.stance_hold
+    if held is not None:
+        j, load, ref, t_off = held
+        if median(lv[-nu:, j].tolist()) * s.coactive_ratio <= load:
+            t_off = t1
+        if t1 - t_off < s.min_s_press - TIME_EPS_S and median(lv[-nl:, k].tolist()) < s.press_rise * ref:
+            run.stance_hold = (j, load, ref, t_off)
+            return f"single-leg stance: the other leg's load of {load:.1f} µV let go"
+        run.stance_hold = None
+    found = stance_drop(lv, k, cols, hop, s)
+    if found is None:
+        return ""
+    ago, j, load, ref, off_ago = found
+    run.stance_hold = (j, load, ref, t1 - off_ago * hop)
+    return f"single-leg stance since {t1 - ago * hop:.1f} s: the other leg's load of {load:.1f} µV let go"
+
+
 def interfered(ch, t1: float, need: float) -> float | None:
     """The start of a mains-interference episode of ``ch`` (announced by the
     quality stage, :meth:`.detector.CrampDetector.note_interference`) that had
@@ -225,11 +348,13 @@ def confidence(duty: float, ratio: float, co: float, evidence: bool, dur: float,
 
 
 def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: float, uv_scale: float,
-           mode: str, detector: str, source: str, newest: float | None = None) -> Event | None:
+           mode: str, detector: str, source: str, newest: float | None = None,
+           lookback=None) -> Event | None:
     """The cramp decision for a run not yet announced, at the end ``t1`` of its
     latest window (baseline ``base`` µV; ``newest``: the level of the window's
-    quietest hop, the ``floor`` feature, None where not computed): the onset
-    event, or None (the reason kept in ``run.why``)."""
+    quietest hop, the ``floor`` feature, None where not computed; ``lookback``:
+    what :func:`single_leg` asks, None without another leg): the onset event,
+    or None (the reason kept in ``run.why``)."""
     if run.dismissed:
         return None   # the wearer said this contraction is not a cramp
     dur = t1 - run.start_s
@@ -273,13 +398,28 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    if context in UNLOAD_CONTEXTS and start == run.start_s and t1 - start < s.min_s_press - TIME_EPS_S:
-        fell = unloaded(run, s)
-        if fell is not None:
-            # the other leg let go of its load as this one took it: the weight
-            # moved onto this leg, a single-leg raise or hold from standing (up
-            # to 6 s): it waits as long as a press does, min_s_press
-            run.why = f"weight onto this leg: the other leg {fell[0]:.1f} -> {fell[1]:.1f} µV"
+    if run.stance and start == run.start_s:
+        # the other leg let go of its load as this one took it: the weight
+        # moved onto this leg, a single-leg raise, hold or stance (balancing,
+        # dressing). It waits as long as a press does, min_s_press; and after
+        # that, a stance (at its level from its first half second, as a weight
+        # transfer is) goes on for as long as the other foot stays off the
+        # ground. A contraction that goes on once that foot is down again
+        # waits min_s_press from then; one that keeps rising is judged as a
+        # press from its start would be (a cramp of a calf that bore weight)
+        if t1 - start < s.min_s_press - TIME_EPS_S:
+            run.why = f"weight onto this leg: the other leg {run.stance[0]:.1f} -> {run.stance[1]:.1f} µV"
+            return None
+        if run.first_level is None:                 # (kept: recent slides past the start after decision_s)
+            lv = press_levels(recent, start, t1)
+            run.first_level = lv[0] if lv is not None else None
+        last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
+        if run.reloaded is None and run.first_level is not None and last \
+                and median(last) < s.press_rise * run.first_level:
+            run.why = f"single-leg stance: the other leg {run.stance[0]:.1f} -> {run.stance[1]:.1f} µV"
+            return None
+        if run.reloaded is not None and t1 - run.reloaded < s.min_s_press - TIME_EPS_S:
+            run.why = f"the other foot down again at {run.reloaded:.1f} s"
             return None
     press = is_press(recent, start, t1, s) if context == "rest" else None
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
@@ -347,6 +487,11 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None
+    if lookback is not None and mode != "sleep" and not run.stance:
+        why = single_leg(run, t1, lookback, hop, s)
+        if why:
+            run.why = why
+            return None
     conf = confidence(duty, level / base, co, bool(run.evidence), dur, s)
     # onset: the run's start, or (after a long voluntary stretch) the first
     # active window of the stretch that made the decision

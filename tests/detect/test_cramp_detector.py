@@ -336,6 +336,114 @@ def test_a_single_leg_raise_from_standing_is_not_a_cramp_the_other_leg_unloads()
     assert len(cr) == 1 and cr[0].alert_s - t0 < 4.5, cr
 
 
+def _stance(fs, stand_uv, gain, ramp, hold, rng, t0=120.0):
+    """Both calves stand at ``stand_uv`` (over 2.5 µV of noise) from 5 s; at
+    ``t0`` the right foot lifts (its calf falls to its noise over ``ramp`` s)
+    as the left calf takes the weight (``gain`` x over the same ramp), for
+    ``hold`` s; then the foot comes down again (both back to standing)."""
+    n = int((t0 + hold + 20) * fs)
+    env = np.zeros((n, 2))
+    env[int(5 * fs):] = stand_uv
+    a, m = int(t0 * fs), int(ramp * fs)
+    env[a:a + m, 0] = np.linspace(stand_uv, gain * stand_uv, m)
+    env[a:a + m, 1] = np.linspace(stand_uv, 0.0, m)
+    env[a + m:a + m + int(hold * fs)] = (gain * stand_uv, 0.0)
+    return rng.normal(0, 1, (n, 2)) * np.sqrt(env ** 2 + 2.5 ** 2)
+
+
+def _sat_down(fs, stand_uv, peak_uv, ramp, sit, rng, t0=120.0):
+    """Both calves stand at ``stand_uv`` from 5 s; at ``t0`` the left calf
+    cramps (to ``peak_uv`` over ``ramp`` s, for 40 s); ``sit`` s later the
+    wearer sits down (both standings end, the cramp goes on)."""
+    n = int((t0 + 60) * fs)
+    env = np.zeros((n, 2))
+    env[int(5 * fs):int((t0 + sit) * fs)] = stand_uv
+    a, m = int(t0 * fs), int(ramp * fs)
+    env[a:a + m, 0] = np.linspace(stand_uv, peak_uv, m)
+    env[a + m:a + int(40 * fs), 0] = peak_uv
+    return rng.normal(0, 1, (n, 2)) * np.sqrt(env ** 2 + 2.5 ** 2)
+
+
+@pytest.mark.parametrize("stand_uv", [5.0, 20.0])
+def test_a_single_leg_stance_lasts_as_long_as_the_other_foot_is_off(stand_uv):
+    """A single-leg stance of 25 s out of standing (dressing on one leg, a
+    balance exercise): the other foot lifts as this calf takes the weight
+    (2-4x over 0.3-1 s) and holds it. Model 0.6.6 announced every one at
+    7-8.6 s (min_s_press or the rule after a hold); now none is announced,
+    whether the standing was light enough for the baselines to learn it (5 µV:
+    the stance is a run from rest, rules.follow_load) or a run of its own (20
+    µV: rules.single_leg finds the other leg's drop in the lookback). A
+    cramp out of the same standing after which the wearer sits down 1.5 s
+    later, or one whose calf goes on rising above the level it took while the
+    other foot is off, is still announced."""
+    rng = np.random.default_rng(21)
+    fs = 1000.0
+    t0 = 120.0
+    for gain, ramp in ((2.0, 0.3), (3.0, 1.0), (4.0, 0.3)):
+        x = _stance(fs, stand_uv, gain, ramp, 25.0, rng)
+        cr = _cramps(x, fs, "awake")
+        assert not [e for e in cr if e.alert_s > t0 - 1], (gain, ramp, cr)
+    for peak, ramp in ((80.0, 0.5), (40.0, 2.0)):
+        x = _sat_down(fs, stand_uv, peak, ramp, 1.5, rng)
+        cr = _cramps(x, fs, "awake")
+        assert len(cr) == 1 and cr[0].channel == "calf_left" and cr[0].alert_s - t0 < 12.0, (peak, ramp, cr)
+    # a stance whose calf then rises on (to 2.5x the level it took, over 5 s): no longer a stance
+    x = _stance(fs, stand_uv, 3.0, 0.3, 30.0, rng)
+    a = int((t0 + 8) * fs)
+    x[a:a + int(5 * fs), 0] *= np.linspace(1.0, 2.5, int(5 * fs))
+    x[a + int(5 * fs):int((t0 + 30) * fs), 0] *= 2.5
+    cr = _cramps(x, fs, "awake")
+    assert len(cr) == 1 and cr[0].channel == "calf_left" and t0 + 8 < cr[0].alert_s < t0 + 16, cr
+
+
+def test_stance_drop_finds_the_other_legs_drop_as_this_one_took_the_weight():
+    from emgpipe.detect.rules import stance_drop
+    from emgpipe.detect.settings import CrampSettings
+    s = CrampSettings()
+    hop = 0.125
+    n = 121                                        # decision_s of windows
+
+    def levels(this, other):
+        return np.column_stack([np.asarray(this, float), np.asarray(other, float)])
+
+    # standing (20 / 20 µV) until 60 windows ago, then this one x3 and the other at its noise
+    this = [20.0] * (n - 60) + [60.0] * 60
+    other = [20.0] * (n - 60) + [3.0] * 60
+    got = stance_drop(levels(this, other), 0, [1], hop, s)
+    assert got is not None and got[0] in (60, 61, 62) and got[1] == 1 and got[2] == 20.0 and got[3] == 60.0
+    # this one rose 1.5 s before the other let go (a cramp, then the wearer sat down): no stance
+    this = [20.0] * (n - 72) + [60.0] * 72
+    assert stance_drop(levels(this, other), 0, [1], hop, s) is None
+    # it went on rising since (1.5x the level it took): no stance
+    this = [20.0] * (n - 60) + [60.0] * 40 + [95.0] * 20
+    assert stance_drop(levels(this, other), 0, [1], hop, s) is None
+    # the other foot came down again more than min_s_press ago: no stance
+    this = [20.0] * (n - 100) + [60.0] * 100
+    other = [20.0] * (n - 100) + [3.0] * 40 + [20.0] * 60
+    assert stance_drop(levels(this, other), 0, [1], hop, s) is None
+    # ... less than min_s_press ago: still one
+    other = [20.0] * (n - 100) + [3.0] * 60 + [20.0] * 40
+    assert stance_drop(levels(this, other), 0, [1], hop, s) is not None
+    # the other leg never held steadily (walking's bursts): no stance
+    burst = ([40.0] * 4 + [3.0] * 5) * 20
+    assert stance_drop(levels([20.0] * (n - 60) + [60.0] * 60, burst[:n - 60] + [3.0] * 60), 0, [1], hop, s) is None
+
+
+def test_a_single_leg_stance_is_judged_alike_whatever_the_chunking():
+    rng = np.random.default_rng(5)
+    fs = 500.0
+    x = _stance(fs, 20.0, 3.0, 0.3, 30.0, rng)
+    a = int((120 + 10) * fs)
+    x[a:a + int(5 * fs), 0] *= np.linspace(1.0, 2.5, int(5 * fs))      # then it rises on: announced
+    x[a + int(5 * fs):int((120 + 30) * fs), 0] *= 2.5
+    names = ("calf_left", "calf_right")
+    ref = run([Chunk(x, fs=fs, ch_names=names)])
+    assert [e for e in ref if e.kind == "cramp"]
+    for seed in range(2):
+        got = run(random_chunks(x, fs, np.random.default_rng(seed), ch_names=names, max_len=3000))
+        assert key(got) == key(ref)
+
+
 def test_is_press_compares_the_first_half_second_with_the_last_second():
     from emgpipe.detect.rules import is_press, press_levels
     from emgpipe.detect.settings import CrampSettings
