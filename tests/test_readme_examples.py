@@ -109,6 +109,8 @@ BOUNDED = {
         "is there; tests/test_aot.py checks the module the install built"),
     r"^python benchmarks/standing_probe\.py$": (lambda c: c + " --fs 250 --stand 5",
                                                 "~8 s of detection at 1 kHz: at 250 Hz, one standing level"),
+    r"^python benchmarks/stance_probe\.py$": (lambda c: c + " --fs 250 --stand 5",
+                                             "129 recordings of 3 minutes at 1 kHz: at 250 Hz, one standing level"),
     r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
                                             "8 h of signal (~2 min): 72 s of it"),
 }
