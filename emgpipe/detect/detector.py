@@ -51,14 +51,13 @@ in ``docs/detector.md``):
   the other leg let go of a steady load (``rules.unloaded``: the other foot
   lifted, as in a single-leg raise or hold, even from standing too light for
   its baselines to show) is a single-leg raise or hold: it waits
-  ``min_s_press``, as a press does, and after that, while it stays at the
-  level it took in its first half second (under ``press_rise`` x), for as
-  long as the other foot stays off the ground (``rules.follow_load``), and
-  ``min_s_press`` more once it is down again. A contraction about to be
-  announced in which the other leg let go of a steady load as this muscle
-  took it (``rules.single_leg``: standing heavily enough to be a run of its
-  own), with this muscle still at its standing level ``RISE_S`` before, is a
-  single-leg stance by the same rule (model 0.6.7).
+  ``min_s_press``, as a press does. A contraction about to be announced in
+  whose last ``decision_s`` the other leg let go of a steady load as this
+  muscle took it, this muscle still at its standing level ``RISE_S`` before
+  (``rules.single_leg``), is a single-leg stance: it is not announced while
+  it stays at the level it took (under ``press_rise`` x) and the other foot
+  stays off the ground (or came down less than ``min_s_press`` ago), however
+  long (model 0.6.7).
 
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has
@@ -121,7 +120,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import HUM_KEEP, TIME_EPS_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -320,8 +319,8 @@ class CrampDetector:
                 run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
                                                    self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
-        if run.load_before is not None and not in_cramp:
-            rules.follow_load(run, t0, t1, self._batch_rms.item(i, run.load_before[0]), s)
+        if run.load_before is not None and t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
+            run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is

@@ -174,31 +174,6 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
-def follow_load(run, t0: float, t1: float, v: float, s: CrampSettings) -> None:
-    """The other leg's most loaded channel before a contraction (``run.load_before``)
-    at ``v`` µV in its window ``t0``-``t1``: over the run's first ``UNLOAD_S`` its
-    levels are kept (``run.load_during``); then it is judged once whether that
-    leg let go as the contraction began (:func:`unloaded`, ``run.stance``: a
-    single-leg stance); and while it stays off, its median level over the
-    last ``UNLOAD_S`` is followed until it has risen ``coactive_ratio`` x above
-    its level while off, the mirror of its fall (``run.reloaded``: the other
-    foot is down again; a quiet calf's noise flickers about its level, so its
-    load before, barely above the noise at light standing, is no threshold)."""
-    if t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
-        run.load_during.append(v)
-        return
-    if run.stance is None:
-        run.stance = unloaded(run, s) or ()      # (): judged, not a stance
-    if not run.stance or run.reloaded is not None:
-        return
-    off = run.off_recent
-    off.append((t0, v))
-    while off[0][0] < t1 - UNLOAD_S - TIME_EPS_S:
-        off.popleft()
-    if median([x[1] for x in off]) >= s.coactive_ratio * run.stance[1]:
-        run.reloaded = t1           # it rose again as it fell (unloaded's mirror)
-
-
 def stance_drop(lv: np.ndarray, k: int, cols: list, hop: float, s: CrampSettings) -> tuple | None:
     """A single-leg stance that channel ``k`` is making now, found in ``lv``
     (the levels in µV of the last windows, oldest first, windows x channels,
@@ -398,28 +373,14 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         return None
     if run.n_windows % DECIDE_EVERY and dur >= need + hop:
         return None   # the costlier tests every other window (0.25 s) once due
-    if run.stance and start == run.start_s:
-        # the other leg let go of its load as this one took it: the weight
-        # moved onto this leg, a single-leg raise, hold or stance (balancing,
-        # dressing). It waits as long as a press does, min_s_press; and after
-        # that, a stance (at its level from its first half second, as a weight
-        # transfer is) goes on for as long as the other foot stays off the
-        # ground. A contraction that goes on once that foot is down again
-        # waits min_s_press from then; one that keeps rising is judged as a
-        # press from its start would be (a cramp of a calf that bore weight)
-        if t1 - start < s.min_s_press - TIME_EPS_S:
-            run.why = f"weight onto this leg: the other leg {run.stance[0]:.1f} -> {run.stance[1]:.1f} µV"
-            return None
-        if run.first_level is None:                 # (kept: recent slides past the start after decision_s)
-            lv = press_levels(recent, start, t1)
-            run.first_level = lv[0] if lv is not None else None
-        last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
-        if run.reloaded is None and run.first_level is not None and last \
-                and median(last) < s.press_rise * run.first_level:
-            run.why = f"single-leg stance: the other leg {run.stance[0]:.1f} -> {run.stance[1]:.1f} µV"
-            return None
-        if run.reloaded is not None and t1 - run.reloaded < s.min_s_press - TIME_EPS_S:
-            run.why = f"the other foot down again at {run.reloaded:.1f} s"
+    if context in UNLOAD_CONTEXTS and start == run.start_s and t1 - start < s.min_s_press - TIME_EPS_S:
+        fell = unloaded(run, s)
+        if fell is not None:
+            # the other leg let go of its load as this one took it: the weight
+            # moved onto this leg, a single-leg raise or hold from standing (up
+            # to 6 s): it waits as long as a press does, min_s_press; a longer
+            # single-leg stance is then told by single_leg, below
+            run.why = f"weight onto this leg: the other leg {fell[0]:.1f} -> {fell[1]:.1f} µV"
             return None
     press = is_press(recent, start, t1, s) if context == "rest" else None
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
@@ -487,7 +448,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None
-    if lookback is not None and mode != "sleep" and not run.stance:
+    if lookback is not None and mode != "sleep":
         why = single_leg(run, t1, lookback, hop, s)
         if why:
             run.why = why

@@ -49,11 +49,7 @@ class _Run:
     evidence: str = ""
     load_before: tuple | None = None                  # the other leg's most loaded channel before it (:func:`load_before`) ...
     load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
-    stance: tuple | None = None                       # (before, during) µV: the other leg let go as it began (rules.unloaded) ...
-    off_recent: deque = field(default_factory=deque)  # ... that leg's levels (t, µV) over the last UNLOAD_S since
-    reloaded: float | None = None                     # ... and when it took its load again (the foot back down)
-    first_level: float | None = None                  # ... and its own level over its first PRESS_FIRST_S (µV)
-    stance_hold: tuple | None = None                  # a stance found later in the run (rules.single_leg)
+    stance_hold: tuple | None = None                  # a single-leg stance being followed (rules.single_leg)
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     hum: bool = False                                 # it began with mains interference (rules.began_with_hum)

@@ -309,7 +309,9 @@ def test_a_single_leg_raise_from_standing_is_not_a_cramp_the_other_leg_unloads()
     and no stance is seen; then a single-leg raise: the other foot lifts (its
     calf falls to its noise) as this calf rises to 120 µV over 0.3-2 s and holds
     it, 4-6 s in all. The other leg let go of its load: the weight moved onto
-    this leg (rules.unloaded), so it waits as long as a press, 6.5 s. A cramp from the
+    this leg (rules.unloaded), so it waits as long as a press, 6.5 s (and
+    longer while it stays at its level with the other foot off, model 0.6.7:
+    rules.single_leg). A cramp from the
     same standing with the other calf standing on, and one from rest, are still
     announced at about 3.5 s. (With the other calf taking more weight, 1.4x or
     more, such a cramp is co-active and missed, as before this rule:
@@ -327,10 +329,16 @@ def test_a_single_leg_raise_from_standing_is_not_a_cramp_the_other_leg_unloads()
     cr = _cramps(x, fs, "awake")
     assert len(cr) == 1 and cr[0].channel == "calf_left" and cr[0].alert_s - t0 < 4.5, cr
     assert "weight onto this leg" not in cr[0].detail
-    # one that goes on as the other foot lifts is announced once it has lasted min_s_press
+    # one during which the other foot lifts as it begins (0.3 s before) and stays off is a
+    # single-leg stance from model 0.6.7 (rules.single_leg): not announced while that foot is off,
     x = _standing_then(fs, 5.0, cramp, np.zeros(len(cramp) + int(0.3 * fs)), t0, rng)
+    assert not _cramps(x, fs, "awake")
+    # ... unless it keeps rising (press_rise x above the level it took): then at min_s_press
+    rising = np.concatenate([np.linspace(5.0, 60.0, int(fs)), np.full(int(4 * fs), 60.0),
+                             np.linspace(60.0, 120.0, int(2 * fs)), np.full(int(14 * fs), 120.0)])
+    x = _standing_then(fs, 5.0, rising, np.zeros(len(rising) + int(0.3 * fs)), t0, rng)
     cr = _cramps(x, fs, "awake")
-    assert len(cr) == 1 and 6.5 <= cr[0].alert_s - t0 <= 7.0, cr
+    assert len(cr) == 1 and 6.5 <= cr[0].alert_s - t0 <= 9.0, cr
     x = _standing_then(fs, 0.0, cramp, np.zeros(len(cramp)), t0, rng)      # from rest
     cr = _cramps(x, fs, "awake")
     assert len(cr) == 1 and cr[0].alert_s - t0 < 4.5, cr
@@ -371,8 +379,8 @@ def test_a_single_leg_stance_lasts_as_long_as_the_other_foot_is_off(stand_uv):
     (2-4x over 0.3-1 s) and holds it. Model 0.6.6 announced every one at
     7-8.6 s (min_s_press or the rule after a hold); now none is announced,
     whether the standing was light enough for the baselines to learn it (5 µV:
-    the stance is a run from rest, rules.follow_load) or a run of its own (20
-    µV: rules.single_leg finds the other leg's drop in the lookback). A
+    the stance is a run from rest) or a run of its own (20 µV): rules.single_leg
+    finds the other leg's drop in the last decision_s and follows it. A
     cramp out of the same standing after which the wearer sits down 1.5 s
     later, or one whose calf goes on rising above the level it took while the
     other foot is off, is still announced."""
