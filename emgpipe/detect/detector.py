@@ -57,7 +57,11 @@ in ``docs/detector.md``):
   (``rules.single_leg``), is a single-leg stance: it is not announced while
   it stays at the level it took (under ``press_rise`` x) and the other foot
   stays off the ground (or came down less than ``min_s_press`` ago), however
-  long (model 0.6.7).
+  long (model 0.6.7). A contraction that began just after the same leg's
+  antagonist moved the foot (``rules.placed``: the shin active from
+  ``RISE_S`` before it, or ended at most ``stance_gap_s`` before: a brake at a
+  stop, a foot on a step) is not announced while it stays at the level of
+  its first half second (model 0.6.8).
 
   The cramp event is announced (status ``onset``, the stretch prompt) at that
   moment with its onset at the run's start, and finalised when activity has
@@ -184,6 +188,11 @@ class CrampDetector:
             # the other leg's channels where both legs are known (a single-leg stance, rules.single_leg)
             c.stance_cols = [j for j in other if c.leg is not None and self._ch[j].leg is not None]
         groups = [parse_channel(c.name).muscle_group for c in self._ch]
+        for k, c in enumerate(self._ch):
+            # the same leg's other muscle groups (a calf's shin): the antagonist that
+            # moves the foot before it is placed (rules.placed)
+            c.antagonist_cols = [j for j in range(len(self._ch)) if j != k and self._same_leg[k, j]
+                                 and groups[k] is not None and groups[j] is not None and groups[j] != groups[k]]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
                                    for b in groups] for a in groups])
@@ -315,12 +324,16 @@ class CrampDetector:
             run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
+            if self.mode != "sleep" and ch.antagonist_cols:
+                run.placed = rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s)
             if run.context in rules.UNLOAD_CONTEXTS and self._batch_co is not None:
                 run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
                                                    self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
         on, in_cramp = runs.advance(run, r, ratio, t0, t1, active, smooth, s)
         if run.load_before is not None and t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
             run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
+        if run.placed and run.first_level is None and not in_cramp:
+            rules.first_level(run, t0)
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is

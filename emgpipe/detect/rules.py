@@ -174,6 +174,33 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
+def placed(ch, t0: float, antagonists: list, s: CrampSettings) -> bool:
+    """Whether a contraction of ``ch`` starting at ``t0`` places the foot: one
+    of the same leg's antagonists (``antagonists``, the shin for a calf) was
+    active from at least ``RISE_S`` before it (its run goes on, or ended at
+    most ``stance_gap_s`` before). Moving the foot onto a pedal or a step is
+    reciprocal: the shin lifts the foot (a tibialis burst on each release of a
+    pedal, Khamis 2018), then the calf presses. A cramp is not preceded by a
+    movement of its antagonist; cross-talk of the calf's own contraction on
+    the shin begins with it, not before."""
+    for a in antagonists:
+        if a.run is not None and a.run.start_s <= t0 - RISE_S + TIME_EPS_S:
+            return True
+        if a.run is None and t0 - s.stance_gap_s - TIME_EPS_S <= a.last_run_end <= t0 + TIME_EPS_S:
+            return True
+    return False
+
+
+def first_level(run, t0: float) -> None:
+    """Keep a placed contraction's level over its first ``PRESS_FIRST_S``
+    (``run.first_level``, the press test's reference, kept when the decision
+    window slides past it) once the window starting at ``t0`` is past it."""
+    if t0 < run.start_s + PRESS_FIRST_S - TIME_EPS_S:
+        return
+    lv = [x[1] for x in run.recent if run.start_s - TIME_EPS_S <= x[0] < run.start_s + PRESS_FIRST_S - TIME_EPS_S]
+    run.first_level = median(lv) if lv else float("nan")
+
+
 def stance_drop(lv: np.ndarray, k: int, cols: list, hop: float, s: CrampSettings) -> tuple | None:
     """A single-leg stance that channel ``k`` is making now, found in ``lv``
     (the levels in µV of the last windows, oldest first, windows x channels,
@@ -448,6 +475,13 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None
+    if run.placed and start == run.start_s and run.first_level == run.first_level and run.first_level is not None:
+        last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
+        if last and median(last) < s.press_rise * run.first_level:
+            # the foot was placed (its antagonist moved it just before) and the
+            # press holds its level: a brake held at a stop, a foot on a step
+            run.why = f"a placed press: the foot moved just before {run.start_s:.1f} s, at its level since"
+            return None
     if lookback is not None and mode != "sleep":
         why = single_leg(run, t1, lookback, hop, s)
         if why:

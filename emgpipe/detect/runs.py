@@ -50,6 +50,8 @@ class _Run:
     load_before: tuple | None = None                  # the other leg's most loaded channel before it (:func:`load_before`) ...
     load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
     stance_hold: tuple | None = None                  # a single-leg stance being followed (rules.single_leg)
+    placed: bool = False                              # it began as its antagonist had just moved the foot (rules.placed) ...
+    first_level: float | None = None                  # ... and its level over its first PRESS_FIRST_S (µV)
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     hum: bool = False                                 # it began with mains interference (rules.began_with_hum)
