@@ -53,7 +53,10 @@ def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings) -> tupl
 
 def keep_history(past: tuple, rms: np.ndarray, bases: np.ndarray, hop: float, s: CrampSettings) -> tuple:
     """The levels and baselines (windows x channels) of the last ``precursor_s``
-    (and one window) for the precursor test of the next batches: ``past`` (the
-    last call's) followed by this batch's ``rms`` and ``bases``."""
-    n_keep = int(round(s.precursor_s / hop)) + 1
+    (and one window) for the precursor test of the next batches, and at
+    least ``decision_s`` for the single-leg-stance lookback
+    (:meth:`.detector.CrampDetector._lookback`, the same whatever the
+    chunking): ``past`` (the last call's) followed by this batch's ``rms``
+    and ``bases``."""
+    n_keep = int(round(max(s.precursor_s, s.decision_s) / hop)) + 1
     return np.concatenate([past[0], rms])[-n_keep:], np.concatenate([past[1], bases])[-n_keep:]

@@ -475,9 +475,10 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None
-    if run.placed and start == run.start_s and run.first_level == run.first_level and run.first_level is not None:
+    lv0 = run.first_level
+    if run.placed and start == run.start_s and lv0 is not None and lv0 == lv0:     # (not NaN)
         last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
-        if last and median(last) < s.press_rise * run.first_level:
+        if last and median(last) < s.press_rise * lv0:
             # the foot was placed (its antagonist moved it just before) and the
             # press holds its level: a brake held at a stop, a foot on a step
             run.why = f"a placed press: the foot moved just before {run.start_s:.1f} s, at its level since"

@@ -652,3 +652,18 @@ def test_a_placed_press_is_judged_alike_whatever_the_chunking():
     for seed in range(2):
         got = run(random_chunks(x, fs, np.random.default_rng(seed), ch_names=NAMES_FOOT, max_len=3000))
         assert key(got) == key(ref)
+
+
+def test_the_kept_history_covers_the_stance_lookback_whatever_the_model():
+    """keep_history keeps precursor_s and at least decision_s of windows, so the
+    single-leg-stance lookback sees the same windows whatever the chunking,
+    also in a model whose decision window is longer than its precursor window."""
+    from dataclasses import replace
+
+    from emgpipe.detect.baseline import keep_history
+    hop = 0.125
+    for s in (CrampSettings(), replace(CrampSettings(), decision_s=30.0, precursor_s=20.0)):
+        past = (np.zeros((0, 2)), np.zeros((0, 2)))
+        for _ in range(40):
+            past = keep_history(past, np.ones((10, 2)), np.ones((10, 2)), hop, s)
+        assert len(past[0]) == int(round(max(s.precursor_s, s.decision_s) / hop)) + 1 >= s.decision_s / hop
