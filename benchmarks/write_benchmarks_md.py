@@ -514,10 +514,11 @@ def validation_section(bench: dict | None) -> str:
     ])
 
 
-def everyday_section(bench: dict | None, validation: dict | None) -> str:
+def everyday_section(bench: dict | None, validation: dict | None, everyday: dict | None = None) -> str:
     """Issue 13's targets per device variant (``emgpipe bench --wearer --json``'s
-    ``targets``), standard set and validation split, and the false alerts after
-    one answer of a simulated wearer."""
+    ``targets``), standard set and validation split (and the everyday check
+    split where given), and the false alerts after one answer of a simulated
+    wearer."""
     def table(rows, columns):
         out = []
         for r in rows:
@@ -531,7 +532,11 @@ def everyday_section(bench: dict | None, validation: dict | None) -> str:
         return md_table([head] + out, [(k, h, "{}") for k, h, _, _ in columns])
 
     parts = []
-    for name, b in (("Standard set", bench), ("Validation split (held out, never tuned on)", validation)):
+    sets = [("Standard set", bench), ("Validation split (held out, never tuned on)", validation)]
+    if everyday is not None:
+        sets.append(("Everyday check split (`make_benchmark.py --everyday`: more drives, raises, standing, "
+                     "cycling and weak cramps, seeds neither set has; measured, never tuned on)", everyday))
+    for name, b in sets:
         if b is None or "targets" not in b:
             parts += [f"### {name}", "", "Not included in this run (`--bench-json` / `--validation-json` "
                       "from `emgpipe bench --wearer --json`).", ""]
@@ -547,7 +552,7 @@ def everyday_section(bench: dict | None, validation: dict | None) -> str:
 
 
 def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_label: str, jobs_hint: int,
-           validation: dict | None = None, bench: dict | None = None) -> str:
+           validation: dict | None = None, bench: dict | None = None, everyday: dict | None = None) -> str:
     labels = peer.label_sets(emg)
     e = Detector("emgpipe", emg, [peer.rows_to_events(r["events"]) for r in emg], labels)
     p_records = pk["records"]
@@ -583,8 +588,10 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         f"python benchmarks/peer_neurokit.py {d} --jobs {jobs_hint} --min-s {min_s:g}",
         "python datasets/make_benchmark.py --validation   # -> datasets/validation/ (held out)",
         f"emgpipe bench datasets/validation --jobs {jobs_hint} --wearer --json > build/validation.json",
+        "python datasets/make_benchmark.py --everyday     # -> datasets/everyday/ (a check of everyday life)",
+        f"emgpipe bench datasets/everyday --jobs {jobs_hint} --wearer --json > build/everyday.json",
         f"python benchmarks/write_benchmarks_md.py {d} --jobs {jobs_hint} --min-s {min_s:g} "
-        "--bench-json build/bench.json --validation-json build/validation.json",
+        "--bench-json build/bench.json --validation-json build/validation.json --everyday-json build/everyday.json",
         "```",
         "",
         "`emgpipe bench` prints the emgpipe totals per kind and per scenario; `peer_neurokit.py` the same for "
@@ -621,7 +628,7 @@ def render(directory: str, emg: list, pk: dict, real: list, min_s: float, real_l
         "cramps of at most 20 % MVC whose RMS is at least 2.5x the channel's quiet level. Fasc prec (pops): "
         "fasciculation precision in sleep recordings with electrode pops.",
         "",
-        everyday_section(bench, validation),
+        everyday_section(bench, validation, everyday),
         "",
         "## Per device variant",
         "",
@@ -745,6 +752,8 @@ def main(argv=None) -> int:
     ap.add_argument("--real", default=str(DEFAULT_REAL), help="folder of real recordings (../shared/data)")
     ap.add_argument("--validation-json", default=None,
                     help="output of emgpipe bench --json on the held-out validation set, to report")
+    ap.add_argument("--everyday-json", default=None,
+                    help="output of emgpipe bench --wearer --json on the everyday check split, to report")
     args = ap.parse_args(argv)
     try:
         import neurokit2  # noqa: F401
@@ -774,7 +783,9 @@ def main(argv=None) -> int:
     real = load_or_run(cache / "real.json", args.reuse,
                        lambda: replay_real(real_dir, args.min_s) if real_dir.is_dir() else [])
     validation = json.loads(Path(args.validation_json).read_text()) if args.validation_json else None
-    text = render(args.directory, emg, pk, real, args.min_s, _rel(real_dir), max(args.jobs, 2), validation, bench)
+    everyday = json.loads(Path(args.everyday_json).read_text()) if args.everyday_json else None
+    text = render(args.directory, emg, pk, real, args.min_s, _rel(real_dir), max(args.jobs, 2), validation, bench,
+                  everyday)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not out.is_file() or out.read_text() != text:

@@ -90,3 +90,13 @@ def test_targets_table_marks_met_and_missed(tiny_set):
     assert night.count("**no**") == 2 and "0.50 (4 in 64 h)" in night
     lat = next(line for line in table.splitlines() if "latency, median" in line)
     assert lat.count("yes") == 2
+
+
+def test_the_everyday_check_split_is_reported_beside_the_standard_set_and_validation():
+    row = {"variant": "raw1000", "negatives_fa_where": ["cycling"], "driving_fa_per_h": 0.86}
+    b = {"targets": [row]}
+    text = wb.everyday_section(b, b, b)
+    assert text.count("### ") == 3 and "### Everyday check split" in text
+    every = text.split("### Everyday check split")[1]
+    assert "| raw1000 |" in every and "0.86" in every and "False alerts on cramp-free recordings in: raw1000: cycling." in every
+    assert "### Everyday check split" not in wb.everyday_section(b, b)       # only where given
