@@ -281,7 +281,7 @@ def load_before(cols: list, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_
     a second or two."""
     n = int(round(s.hold_min_s / hop))
     gap = int(round(s.stance_gap_s / hop))
-    best = None
+    best, best_ratio = None, -math.inf
     for j in cols:
         lv, bs = batch_rms[-n - gap:, j].tolist(), batch_bases[-n - gap:, j].tolist()
         if len(lv) < n + gap:
@@ -295,7 +295,7 @@ def load_before(cols: list, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_
         if not _steady_sorted(levels, s.hold_steady):
             continue                      # bursts (walking): no steady load to lose
         ratio = _median_sorted(sorted(v / b for v, b in pairs))
-        if best is None or ratio > best_ratio:
+        if ratio > best_ratio:
             best, best_ratio = (j, _median_sorted(levels)), ratio
     return best
 
