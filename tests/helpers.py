@@ -74,3 +74,18 @@ def ctrl_c_enabled():
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, old)
+
+
+def replay_chunks(x: np.ndarray, fs: float, ch_names, mode: str = "awake", chunk_s: float = 1.0,
+                  model=None) -> list:
+    """Every event of the pipeline (onsets and finals) over ``x`` pushed in ``chunk_s`` chunks."""
+    from emgpipe.pipeline import build_pipeline
+    from emgpipe.types import Chunk
+    p = build_pipeline(mode=mode, model=model)
+    ev = []
+    p.events.sink(ev.append)
+    n = max(1, int(chunk_s * fs))
+    for a in range(0, len(x), n):
+        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=tuple(ch_names)))
+    p.close()
+    return ev

@@ -42,5 +42,6 @@ class _Channel:
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
         self.hum: list = []                  # [start s, end s or None] of its mains-interference episodes
+        self.loss: list = []                 # [start s, end s or None] of its flat-line / clipping episodes
         self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
         self.confirmed: list = []            # ... and of cramps the wearer confirmed

@@ -117,6 +117,8 @@ Examples
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..channels import parse_channel
@@ -124,7 +126,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, LOSS_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -168,6 +170,8 @@ class CrampDetector:
         self._source = ""
         self._early_pops: list = []          # pops noted before the first features
         self._early_hum: list = []           # ... and mains-interference episodes
+        self._early_loss: list = []          # ... and signal-loss episodes
+        self._past_end = -math.inf           # when the last window of the history (self._past) ended
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -200,6 +204,7 @@ class CrampDetector:
         self._tonic = fasciculations.TonicHistory(len(self._ch), self._hop, s)
         n_ch = len(self._ch)
         self._past = (np.empty((0, n_ch)), np.empty((0, n_ch)))   # recent levels and baselines (rules.evidence)
+        self._past_end = -math.inf
         self._rest_last = np.zeros(n_ch)                          # the rest level of the last window before the batch
         self._source = features.source_id
         for a in self.answers:
@@ -209,6 +214,8 @@ class CrampDetector:
         self.note_pops(early)
         early, self._early_hum = self._early_hum, []
         self.note_interference(early)
+        early, self._early_loss = self._early_loss, []
+        self.note_signal_loss(early)
 
     @property
     def state(self) -> dict:
@@ -239,7 +246,7 @@ class CrampDetector:
         win_s = features.n_len / features.fs
         hop = self._hop
         # 1. baselines and ratios, vectorised per channel (compiled recursion)
-        ratios, bases = baseline.track(self._ch, rms, hop, s)
+        ratios, bases = baseline.track(self._ch, rms, hop, s, starts, ends)
         ready = ~np.isnan(bases)
         bases0 = np.where(ready, bases, 0.0)
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
@@ -306,6 +313,7 @@ class CrampDetector:
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)
+        self._past_end = float(ends[-1])
         self._rest_last = rest[-1]
         return out
 
@@ -462,18 +470,35 @@ class CrampDetector:
         if not self._ch:
             self._early_hum.extend(episodes)
             return
+        for k, start, end in self._episodes(episodes):
+            _note_episode(self._ch[k].hum, start, end, HUM_KEEP)
+
+    def note_signal_loss(self, episodes) -> None:
+        """Flat-line and clipping episodes the quality stage announced
+        (``[(channel, start s, end s or None while it goes on)]``, an episode's
+        onset after ``flat_s`` and then its end): a lead-off or a rail is no
+        rest level. At an episode's onset the channel's baseline goes back to
+        what it was before the episode began (its first second, before the
+        quality stage could tell, pulled it toward the flat line), and no
+        window of the episode, nor of the ``LOSS_SETTLE_S`` after it, teaches
+        it (:func:`.baseline.track`): when the electrode is back on, the
+        channel's noise is not taken for a contraction."""
+        if not self._ch:
+            self._early_loss.extend(episodes)
+            return
+        for k, start, end in self._episodes(episodes):
+            ch = self._ch[k]
+            if _note_episode(ch.loss, start, end, LOSS_KEEP):
+                b = baseline.before(self._past[1][:, k], self._past_end, self._hop, float(start))
+                if b is not None and ch.base is not None:
+                    ch.base = b
+
+    def _episodes(self, episodes):
+        """``(channel index, start, end)`` of the episodes on this stream's channels."""
         for name, start, end in episodes:
             k = self._index.get(name)
-            if k is None:
-                continue
-            hum = self._ch[k].hum
-            for ep in hum:
-                if ep[0] == start:
-                    ep[1] = end
-                    break
-            else:
-                hum.append([float(start), end])
-            del hum[:-HUM_KEEP]
+            if k is not None:
+                yield k, start, end
 
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         fasciculations.finish(ch, out, now, self.detector, self._source)
@@ -489,3 +514,15 @@ class CrampDetector:
             self._finish_fasc(ch, out, end_s)
             self._finish_run(ch, out, end_s)
         return out
+
+
+def _note_episode(episodes: list, start: float, end, keep: int) -> bool:
+    """Record an episode's onset (``end`` None) or end in a channel's list of
+    ``[start, end]`` (the latest ``keep``); True when it is a new one."""
+    for ep in episodes:
+        if ep[0] == start:
+            ep[1] = end
+            return False
+    episodes.append([float(start), end])
+    del episodes[:-keep]
+    return True

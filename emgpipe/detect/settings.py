@@ -43,6 +43,12 @@ REST_MEMORY_S = 300.0
 REST_BLOCK_S = 10.0
 
 # ---------------------------------------------------------------- baseline
+#: µV: a window RMS below this is a flat line, not a rest level: a connected
+#: electrode pair always shows the thermal noise of its skin impedance
+#: (~0.3 µV RMS over 20-450 Hz at 10 kOhm) and its amplifier's noise (lab
+#: amplifiers < 1 µV, physiology notes §6); a lead-off or a clipped rail,
+#: after the band-pass, is far below it
+FLAT_RMS_UV = 0.03
 #: percentile: the first baseline is the lower quartile of the warm-up windows
 #: (the quiet ones: a warm-up may hold a movement)
 WARMUP_PCT = 25
@@ -70,6 +76,14 @@ UNLOAD_S = 1.0
 HUM_SLACK_S = 1.0
 #: mains-interference episodes kept per channel (the latest)
 HUM_KEEP = 4
+#: signal-loss (flat line, clipping) episodes kept per channel (:meth:`.detector.CrampDetector.note_signal_loss`)
+LOSS_KEEP = 4
+#: s: after a signal loss ends, its channel's windows teach the baseline again
+#: only this much later: the quality stage announces the end once the signal
+#: has been back for its merge time (1 s) and a 0.25-s window, and the
+#: band-pass settles after the step back from a rail within a fraction of a
+#: second; every window before this was still under the open episode
+LOSS_SETTLE_S = 2.0
 
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on

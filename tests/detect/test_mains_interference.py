@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emgpipe.pipeline import build_pipeline
-from emgpipe.types import Chunk
+from tests.helpers import replay_chunks
 
 NAMES = ("calf_left", "calf_right")
 
@@ -18,15 +17,8 @@ def _hum(t: np.ndarray, amp: float) -> np.ndarray:
     return amp * s + 0.5 * amp * np.sign(s)
 
 
-def _replay(x: np.ndarray, fs: float, mode: str, chunk_s: float = 1.0) -> list:
-    p = build_pipeline(mode=mode)
-    ev = []
-    p.events.sink(ev.append)
-    n = max(1, int(chunk_s * fs))
-    for a in range(0, len(x), n):
-        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=NAMES))
-    p.close()
-    return ev
+def _replay(x: np.ndarray, fs: float, mode: str = "awake", chunk_s: float = 1.0, model=None) -> list:
+    return replay_chunks(x, fs, NAMES, mode, chunk_s, model)
 
 
 def _signal(fs, hum=None, cramp=None, seed=1, dur=600.0):

@@ -1,0 +1,88 @@
+"""A lead-off (a flat line) or a rail is no rest level: when the electrode is
+back, the channel's noise is not a contraction, and a cramp after it is judged
+against the baseline from before the loss (the quality stage tells the cramp
+detector its flat-line and clipping episodes: CrampDetector.note_signal_loss)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emgpipe.detect.baseline import before
+from tests.helpers import replay_chunks
+
+NAMES = ("calf_left", "calf_right")
+
+
+def _replay(x: np.ndarray, fs: float, mode: str = "awake", chunk_s: float = 1.0, model=None) -> list:
+    return replay_chunks(x, fs, NAMES, mode, chunk_s, model)
+
+
+def _signal(fs, noise_uv, lead_off=(100.0, 130.0), level=0.0, cramp=None, seed=3, dur=240.0):
+    """Quiet noise on both calves; the left one's electrode off (its signal at
+    ``level``, flat) over ``lead_off``; ``cramp`` (t0, t1, µV) on the left."""
+    rng = np.random.default_rng(seed)
+    n = int(dur * fs)
+    x = rng.normal(0, noise_uv, (n, 2))
+    if cramp is not None:
+        a, b, uv = cramp
+        i, j = int(a * fs), int(b * fs)
+        t = np.arange(j - i) / fs
+        x[i:j, 0] += rng.normal(0, 1, j - i) * np.minimum(1.0, t / 2.0) * uv
+    a, b = lead_off
+    x[int(a * fs):int(b * fs), 0] = level
+    return x
+
+
+def _cramps(ev):
+    return [e for e in ev if e.kind == "cramp" and e.status == "onset"]
+
+
+@pytest.mark.parametrize("fs,noise_uv,level", [(1000.0, 10.0, 0.0), (250.0, 10.0, 187500.0),
+                                                (1000.0, 3.0, 0.0)])
+def test_the_noise_after_a_lead_off_is_not_a_cramp(fs, noise_uv, level, tmp_path):
+    """A noisy set-up (a MyoWare on a Ganglion: ~10 µV) and a quiet one; the
+    lead flat at 0 µV or at the Cyton's rail. Before the mend the baseline fell
+    to its 0.5-µV floor during the flat line, and the noise that came back was
+    20x it: announced as a cramp lasting to the end."""
+    ev = _replay(_signal(fs, noise_uv, level=level), fs)
+    loss = [e for e in ev if e.kind == "signal_loss" and e.channel == "calf_left" and "flat" in e.detail]
+    assert loss and abs(loss[0].start_s - 100.0) < 0.6
+    assert not _cramps(ev), _cramps(ev)
+    # nor in a model without µV floors, which judges by ratios to the baseline alone
+    bare = tmp_path / "bare.toml"
+    bare.write_text('[model]\nname = "bare"\nversion = "1"\nextends = "default"\n'
+                    '[detector]\nmin_active_uv = 0.0\ncramp_min_uv = 0.0\n', encoding="utf-8")
+    assert not _cramps(_replay(_signal(fs, noise_uv, level=level), fs, model=str(bare)))
+
+
+def test_a_cramp_after_a_lead_off_is_judged_against_the_baseline_before_it():
+    fs = 1000.0
+    alone = _cramps(_replay(_signal(fs, 3.0, lead_off=(0.0, 0.0), cramp=(160.0, 200.0, 40.0)), fs))
+    got = _cramps(_replay(_signal(fs, 3.0, cramp=(160.0, 200.0, 40.0)), fs))
+    assert len(alone) == len(got) == 1
+    assert abs(got[0].alert_s - alone[0].alert_s) < 0.3, (got, alone)
+    assert got[0].features["baseline_uv"] == pytest.approx(alone[0].features["baseline_uv"], rel=0.1)
+
+
+def test_the_lead_off_rule_is_chunk_invariant():
+    fs = 1000.0
+    x = _signal(fs, 10.0, cramp=(160.0, 200.0, 120.0))
+
+    def key(ev):
+        return sorted((e.kind, e.channel, round(e.start_s, 3), round(e.end_s, 3), round(e.alert_s, 3))
+                      for e in ev if e.status != "onset")
+    ref = _replay(x, fs, chunk_s=240.0)
+    assert _cramps(ref)
+    for chunk_s in (0.37, 1.0, 4.1):
+        assert key(_replay(x, fs, chunk_s=chunk_s)) == key(ref), chunk_s
+
+
+def test_before_reads_the_baseline_of_the_last_window_that_ended_by_then():
+    bases = np.array([1.0, 2.0, 3.0, 4.0])           # windows ending at 9.625, 9.75, 9.875, 10.0 s
+    assert before(bases, 10.0, 0.125, 10.0) == 4.0
+    assert before(bases, 10.0, 0.125, 9.9) == 3.0
+    assert before(bases, 10.0, 0.125, 9.75) == 2.0
+    assert before(bases, 10.0, 0.125, 9.0) is None    # before the history
+    assert before(bases, 10.0, 0.125, 10.5) is None   # after it: the current baseline stands
+    assert before(np.array([np.nan]), 10.0, 0.125, 10.0) is None
+    assert before(np.empty(0), -np.inf, 0.125, 3.0) is None
