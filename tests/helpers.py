@@ -40,11 +40,12 @@ def load_script(path):
     return mod
 
 
-def cramp_onsets(x: np.ndarray, fs: float, ch_names, mode: str = "awake", step_s: float = 0.5) -> list:
-    """The cramp onset events of the default pipeline on ``x`` pushed in
-    ``step_s`` chunks (then closed)."""
+def cramp_onsets(x: np.ndarray, fs: float, ch_names, mode: str = "awake", step_s: float = 0.5,
+                 model=None) -> list:
+    """The cramp onset events of the pipeline (the default model, or ``model``)
+    on ``x`` pushed in ``step_s`` chunks (then closed)."""
     from emgpipe.pipeline import build_pipeline
-    p = build_pipeline(mode=mode)
+    p = build_pipeline(mode=mode, model=model)
     events = []
     p.events.sink(events.append)
     step = int(step_s * fs)

@@ -111,6 +111,8 @@ BOUNDED = {
                                                 "~8 s of detection at 1 kHz: at 250 Hz, one standing level"),
     r"^python benchmarks/stance_probe\.py$": (lambda c: c + " --fs 250 --stand 5",
                                              "129 recordings of 3 minutes at 1 kHz: at 250 Hz, one standing level"),
+    r"^python benchmarks/snr_probe\.py$": (lambda c: c + " --fs 250 --quiet 4 --ratios 3 --seeds 1",
+                                           "144 cases (~10 s on two cores): two of them"),
     r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
                                             "8 h of signal (~2 min): 72 s of it"),
 }

@@ -185,7 +185,7 @@ class CrampSettings:
     min_steady: float = 0.85            #     (walking bursts drop to ~10 % between steps)
     cramp_ratio: float = 5.0            # x: strong enough for a cramp
     cramp_ratio_rest: float = 3.75      # x: ... when it arose from rest (no hold or leg-movement series before)
-    cramp_min_uv: float = 22.0          # µV: without calibration: ~5-10 % MVC of a calf (MVC ~250-500 µV RMS)
+    cramp_min_uv: float = 22.0          # µV: without calibration (the default model: 0, ratios alone)
     cramp_mvc: float = 0.05             # with a calibration profile: 5 % MVC (replaces cramp_min_uv)
     min_s: float = 3.5                  # s: awake, without evidence, from rest or rhythmic activity
     min_s_press: float = 6.5            # s: awake, from rest, a contraction at its level from its first half

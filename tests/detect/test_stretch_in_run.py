@@ -8,6 +8,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from tests.helpers import cramp_onsets
 
@@ -15,8 +16,20 @@ FS = 1000.0
 NAMES = ("calf_left", "calf_right")
 
 
-def _onsets(x):
-    return cramp_onsets(x, FS, NAMES)
+def _onsets(x, model=None):
+    return cramp_onsets(x, FS, NAMES, model=model)
+
+
+@pytest.fixture(scope="module")
+def floored(tmp_path_factory):
+    """The default model with a 12-µV floor on a cramp's level (model 0.6.9's
+    cramp_min_uv): the 12-µV hold of _hold_then_rise stays under it. By ratios
+    alone (the default since 0.7.0) a one-calf hold from rest at 4x is a press
+    announced at 6.5 s, and what rises out of it would be inside that alert."""
+    p = tmp_path_factory.mktemp("model") / "floored.toml"
+    p.write_text('[model]\nname = "floored"\nversion = "1"\nextends = "default"\n'
+                 '[detector]\ncramp_min_uv = 12.0\n', encoding="utf-8")
+    return str(p)
 
 
 def _walk_then_hold(hold_s: float, seed: int = 0, ramp_s: float = 0.0):
@@ -75,11 +88,11 @@ def _hold_then_rise(rise_x: float, hold_s: float, seed: int = 1):
     return rng.normal(0.0, 3.0, (n, 2)) * gain
 
 
-def test_a_cramp_rising_out_of_a_hold_is_judged_from_its_rise():
+def test_a_cramp_rising_out_of_a_hold_is_judged_from_its_rise(floored):
     # without a pause the hold and the cramp are one run; the cramp is judged
     # on its own windows from its rise, by the rule after a hold (8 s), not
     # once it fills most of the 15-s decision window
-    onsets = [e for e in _onsets(_hold_then_rise(5.0, 40.0)) if e.channel == "calf_right"]
+    onsets = [e for e in _onsets(_hold_then_rise(5.0, 40.0), floored) if e.channel == "calf_right"]
     assert len(onsets) == 1
     e = onsets[0]
     assert 80.0 + 8.0 - 0.25 <= e.alert_s <= 80.0 + 9.5, e.alert_s
@@ -87,12 +100,15 @@ def test_a_cramp_rising_out_of_a_hold_is_judged_from_its_rise():
     assert abs(e.start_s - 80.0) <= 0.5, e.start_s
 
 
-def test_a_press_out_of_a_hold_shorter_than_the_hold_rule_is_no_cramp():
+def test_a_press_out_of_a_hold_shorter_than_the_hold_rule_is_no_cramp(floored):
     # a brake, or a single-leg raise out of standing (5 s): the muscle is
     # working, so the rule after a hold; with the 3.5 s rule from rest it
     # would be announced
-    onsets = [e for e in _onsets(_hold_then_rise(5.0, 5.0)) if e.channel == "calf_right"]
+    onsets = [e for e in _onsets(_hold_then_rise(5.0, 5.0), floored) if e.channel == "calf_right"]
     assert onsets == []
+    # by ratios alone the hold itself, from rest at 4x, is a press: announced at 6.5 s
+    onsets = [e for e in _onsets(_hold_then_rise(5.0, 5.0)) if e.channel == "calf_right"]
+    assert len(onsets) == 1 and 36.5 <= onsets[0].alert_s <= 37.5, onsets
 
 
 def test_a_weight_shift_does_not_start_a_stretch_of_its_own():
