@@ -184,6 +184,10 @@ class CrampDetector:
         self._uv_scale = band_fraction(features.fs)
         legs = [c.leg for c in self._ch]
         self._same_leg = np.array([[a is not None and a == b for b in legs] for a in legs], dtype=bool)
+        # pairs whose coincident potentials are common-mode (ECG), not one unit's cross-talk
+        self._common = ~self._same_leg & ~np.eye(len(legs), dtype=bool)
+        if not self._common.any():
+            self._common = None
         for k, c in enumerate(self._ch):
             # the channels whose holding tells standing (runs.record): the other
             # leg's; with one leg's channels only (or legs unknown), all the others
@@ -255,12 +259,13 @@ class CrampDetector:
         # the rest level (the lowest baseline of the last minutes) of every window:
         # fasciculations and the precursor test are judged against it
         rest = fasciculations.rest_level(self._ch, bases0, hop)
-        pot = fasciculations.potentials(features.values, bases0, rest, starts, s, self._tonic)
+        pot = fasciculations.potentials(features.values, bases0, rest, starts, s, self._tonic, self._common)
         if pot is not None and kurt is not None:
-            pot_n, pot_a, pot_b, pot_big = pot
+            pot_n, pot_a, pot_b, pot_big, pot_late = pot
             fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
         else:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
+            pot_late = np.full(rms.shape, np.nan)
             fcand = np.zeros(rms.shape, bool)
         self._batch_rms, self._batch_bases = rms, bases
         self._batch_rest = rest
@@ -309,7 +314,8 @@ class CrampDetector:
                 self._step(k, ch, i, rms.item(i, k), ratios.item(i, k), bases.item(i, k),
                            t_start[i], t_end[i], win_s,
                            active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
-                           (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k)), out)
+                           (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k),
+                            pot_late.item(i, k)), out)
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..dsp import _kernels
 from ..types import Event
-from .settings import (EPISODE_KEEP, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
+from .settings import (COMMON_S, EPISODE_KEEP, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
                        POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
 
 
@@ -97,6 +97,7 @@ class TonicHistory:
         self.peak = np.zeros((n_keep, n_channels))
         self.floor = np.zeros((n_keep - 1, n_channels))
         self.small = np.zeros((n_keep - 1, n_channels))
+        self.last_at = np.full(n_channels, np.nan)   # the last window's largest potential (s), for coincidence
 
 
 def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
@@ -133,9 +134,11 @@ def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
 
 
 def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.ndarray, s: CrampSettings,
-               hist: TonicHistory):
+               hist: TonicHistory, common: np.ndarray | None = None):
     """Per window: (count, first edge, last edge, edge of the largest
-    potential if it is a clear one else NaN) of its new potentials, times in s.
+    potential if it is a clear one else NaN, the time of the window before's
+    largest potential if it turned out common-mode else NaN) of its new
+    potentials, times in s.
 
     On a quiet channel every potential the features found counts (``spike_k``
     x the window's noise floor). Under low tonic firing (see the module
@@ -147,6 +150,8 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
     potential-count and largest-potential histories (``hist``) are updated.
     ``rest`` is the rest level of every window (:func:`rest_level`, computed
     once per batch by the caller, which also judges the precursor against it).
+    ``common[k, j]``: channels ``k`` and ``j`` are not known to be on the same
+    leg, so a potential on both at once is common-mode (:func:`coincident`).
     None when the features do not include the potential timings.
     """
     if "pot_n" not in values or "floor" not in values:
@@ -183,8 +188,38 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
     clear = big & (pk >= s.fasc_tonic_base * bases) & (pk >= s.fasc_tonic_above * before)
     n[working] = clear[working]
     at = starts[:, None] + values["pot_peak_at"]
+    late = np.full(n.shape, np.nan)
+    if common is not None:
+        # the heart's QRS reaches every leg channel at once: a potential whose
+        # window's largest one coincides with one on a channel of the other leg
+        # (in the same window or the one before: the two edges may straddle a
+        # window's boundary) is common-mode (ECG pickup), not a motor unit of
+        # this muscle; ``late`` gives the time of a channel's potential of the
+        # window before that turned out to be such a one (the detector takes it back)
+        prev = np.concatenate((hist.last_at[None, :], at[:-1]))
+        shared = coincident(at, n > 0, common, prev)
+        late = np.where(coincident(prev, ~np.isnan(prev), common, at), prev, np.nan)
+        hist.last_at = at[-1].copy()
+        n = np.where(shared, 0.0, n)
+        big = big & ~shared
     return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
-            np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan))
+            np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan), late)
+
+
+def coincident(at: np.ndarray, counted: np.ndarray, common: np.ndarray,
+               other: np.ndarray | None = None) -> np.ndarray:
+    """Per window and channel ``k``: ``counted`` and its largest potential's
+    time ``at`` (s, NaN for none) within ``COMMON_S`` of the largest potential
+    of a channel ``j`` with ``common[k, j]`` in the same window (``at``) or,
+    where given, at the time ``other[:, j]`` of that window."""
+    out = np.zeros(counted.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for k, j in zip(*np.nonzero(common)):
+            near = np.abs(at[:, k] - at[:, j]) <= COMMON_S
+            if other is not None:
+                near |= np.abs(at[:, k] - other[:, j]) <= COMMON_S
+            out[:, k] |= counted[:, k] & near
+    return out
 
 
 def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot: tuple,
@@ -198,7 +233,9 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
     ended; or an announced cramp's end pause, where only a clear potential
     (the tonic rule) counts: fasciculations follow cramps (Miller & Layzer 2005).
     """
-    n, ta, tb, big_at = pot
+    n, ta, tb, big_at, late = pot
+    if late == late:
+        take_back(ch, late)
     run = ch.run
     quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
     if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
@@ -217,6 +254,24 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
         finish(ch, out, t1, detector, source)
     while ch.fasc_times and ch.fasc_times[0][0] < t1 - s.evidence_window_s - FASC_TIMES_MARGIN_S:
         ch.fasc_times.popleft()
+
+
+def take_back(ch, t: float) -> None:
+    """The potential ``ch`` found at ``t`` s in the window before coincided
+    with one on the other leg in this window (:func:`coincident`): not a
+    fasciculation. If the open episode counted it, its newest entry (the
+    window's edges around ``t``) goes, and its time from the evidence."""
+    ep = ch.fasc
+    if ep is None or not ep.parts:
+        return
+    a, b, _ = ep.parts[-1]
+    if not (a - COMMON_S <= t <= b + COMMON_S):
+        return
+    ep.parts.pop()
+    if ch.fasc_times and ch.fasc_times[-1][0] == b:
+        ch.fasc_times.pop()
+    if ep.empty:
+        ch.fasc = None
 
 
 def drop_onset(ch, t0: float, s: CrampSettings) -> None:

@@ -34,6 +34,14 @@ POP_KEEP_S = 1.0
 #: evidence looks back from its start, which may lie before the current window)
 FASC_TIMES_MARGIN_S = 30
 
+#: s: a potential on two channels not known to be on the same leg within this
+#: of each other is common-mode, the heart's QRS picked up by both (an ECG
+#: complex lasts 80-100 ms, its main peak lands within ~20 ms across limb
+#: leads); one motor unit's potential cannot reach the other leg, and two
+#: independent fasciculations (0.5-20 per minute per calf) meet within it
+#: in ~1 % of cases. Same-leg channels share a unit's potential as cross-talk
+COMMON_S = 0.02
+
 #: s: fasciculations are discharges of a muscle at rest: its rest level is
 #: the lowest baseline of this long (a pedal or standing hold lasts minutes
 #: and teaches the baseline its working level; rest periods between come
