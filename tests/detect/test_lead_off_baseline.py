@@ -86,3 +86,13 @@ def test_before_reads_the_baseline_of_the_last_window_that_ended_by_then():
     assert before(bases, 10.0, 0.125, 10.5) is None   # after it: the current baseline stands
     assert before(np.array([np.nan]), 10.0, 0.125, 10.0) is None
     assert before(np.empty(0), -np.inf, 0.125, 3.0) is None
+
+
+@pytest.mark.parametrize("fs,level", [(1000.0, 0.0), (250.0, 187500.0)])
+def test_the_step_back_from_a_flat_line_is_not_a_fasciculation(fs, level):
+    """When the electrode is on again the signal steps back from the flat line
+    (or the rail): the band-pass makes that step a spike, which model 0.7.1
+    counted as a fasciculation on every lead-off of artifact_torture."""
+    ev = _replay(_signal(fs, 3.0, level=level), fs, mode="sleep")
+    fasc = [e for e in ev if e.kind == "fasciculation" and e.channel == "calf_left"]
+    assert not [e for e in fasc if 99.0 <= e.start_s <= 133.0], fasc
