@@ -20,7 +20,7 @@ import numpy as np
 
 from ..dsp import _kernels
 from ..types import Event
-from .settings import (COMMON_S, EPISODE_KEEP, LOSS_SETTLE_S, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
+from .settings import (CARDIAC_BEATS, CARDIAC_QRS_S, CARDIAC_RR, CARDIAC_TOL, COMMON_S, EPISODE_KEEP, LOSS_SETTLE_S, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
                        POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
 
 
@@ -288,9 +288,50 @@ def drop_onset(ch, t0: float, s: CrampSettings) -> None:
         ch.fasc = None if ch.fasc.empty else ch.fasc
 
 
+def cardiac_times(times) -> set:
+    """The times of the ``(time, n)`` potentials (in order) that belong to the
+    heart's rhythm, ECG picked up by this channel. Potentials within
+    ``CARDIAC_QRS_S`` of the first of them are one beat (a QRS's phases, or
+    its two halves in two windows); beats in runs of at least ``CARDIAC_BEATS``,
+    each interval ``CARDIAC_RR`` (40-180 beats per minute) and within
+    ``CARDIAC_TOL`` of the one before (beat-to-beat variation at rest is a few
+    %, with breathing ~10 %; one of twice that bridges a beat not seen), are
+    the heart's. Fasciculations fire irregularly,
+    typically seconds apart: chance runs of such regularity are rare."""
+    beats: list = []                      # [first time, [times]]
+    for t, _ in times:
+        if beats and t - beats[-1][0] <= CARDIAC_QRS_S:
+            beats[-1][1].append(t)
+        else:
+            beats.append([t, [t]])
+    out: set = set()
+    run: list = []
+    last = None
+    for beat in beats:
+        if run:
+            d = beat[0] - run[-1][0]
+            if last is not None and abs(d - 2 * last) <= CARDIAC_TOL * last:
+                run.append(beat)      # a beat missed between (too small, or under a movement)
+            elif CARDIAC_RR[0] <= d <= CARDIAC_RR[1]:
+                if last is None or abs(d - last) <= CARDIAC_TOL * last:
+                    run.append(beat)
+                else:
+                    run = [run[-1], beat]
+                last = d
+            else:
+                run, last = [beat], None
+        else:
+            run = [beat]
+        if len(run) >= CARDIAC_BEATS:
+            for b_ in run:
+                out.update(b_[1])
+    return out
+
+
 def finish(ch, out: list, now: float, detector: str, source: str) -> None:
     """End ``ch``'s open episode at stream time ``now``: its fasciculation event
-    goes to ``out`` unless all its potentials were electrode pops."""
+    goes to ``out`` unless all its potentials were electrode pops or the
+    heart's rhythm (:func:`cardiac_times`)."""
     ep, ch.fasc = ch.fasc, None
     if ep is None:
         return
@@ -300,6 +341,15 @@ def finish(ch, out: list, now: float, detector: str, source: str) -> None:
         ep.drop_pops(ch.pops, POP_TOL_S, POP_RING_S)
         if not ep.parts and ep.n_old == 0:
             return
+    beats = cardiac_times(ch.fasc_times)
+    if beats:
+        kept = deque(p for p in ep.parts if p[1] not in beats)
+        if not kept:
+            return            # the heart's rhythm, from its first potential (older ones were its too)
+        if len(kept) != len(ep.parts):
+            ep.parts = kept
+            if ep.n_old == 0:
+                ep.start_s = kept[0][0] - POT_LEAD_S
     n = max(1, int(round(ep.n)))
     out.append(Event("fasciculation", ch.name, ep.start_s, ep.end_s, alert_s=max(now, ep.end_s),
                      n_potentials=n, detail=f"{n} potential{'s' if n > 1 else ''}",

@@ -18,7 +18,7 @@ from collections import deque
 import numpy as np
 
 from ..types import Event
-from . import runs
+from . import fasciculations, runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
                        CONF_PER_S, DECIDE_EVERY, HUM_SLACK_S, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER,
                        HOLD_PCT, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S, TIME_EPS_S,
@@ -41,7 +41,8 @@ def evidence(ch, t: float, hist_rms: np.ndarray, hist_bases: np.ndarray, batch_r
     :func:`.fasciculations.rest_level`, asleep; 0 where not used)."""
     if t < ch.no_evidence_until:
         return ""
-    n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t)
+    beats = fasciculations.cardiac_times(ch.fasc_times)     # (the heart's rhythm is no evidence)
+    n = sum(v for tt, v in ch.fasc_times if t - s.evidence_window_s <= tt <= t and tt not in beats)
     why = []
     if n >= s.evidence_fasc:
         why.append(f"{n:.0f} fasciculations in the minute before")

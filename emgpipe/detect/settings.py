@@ -41,6 +41,15 @@ FASC_TIMES_MARGIN_S = 30
 #: independent fasciculations (0.5-20 per minute per calf) meet within it
 #: in ~1 % of cases. Same-leg channels share a unit's potential as cross-talk
 COMMON_S = 0.02
+#: the heart's QRS on one channel only (its other leg does not see it) is told by
+#: its rhythm: CARDIAC_BEATS potentials in a row at intervals of CARDIAC_RR s
+#: (40-180 beats per minute), each within CARDIAC_TOL of the one before (RR varies
+#: beat to beat by a few %, with breathing by ~10 %, Task Force 1996)
+CARDIAC_BEATS = 4
+CARDIAC_RR = (60.0 / 180.0, 60.0 / 40.0)
+CARDIAC_TOL = 0.15
+#: s: potentials this close to a beat's first are that beat (a QRS lasts <= 120 ms)
+CARDIAC_QRS_S = 0.12
 
 #: s: fasciculations are discharges of a muscle at rest: its rest level is
 #: the lowest baseline of this long (a pedal or standing hold lasts minutes
