@@ -51,18 +51,24 @@ def signal(fs: float, quiet_uv: float, ratio: float, ramp_s: float, seed: int) -
     return x
 
 
-def replay(x: np.ndarray, fs: float, model=None, chunk_s: float = 1.0) -> list:
-    """The cramp onsets the pipeline announces over ``x``."""
+def events(x: np.ndarray, fs: float, mode: str = "awake", model=None, chunk_s: float = 1.0,
+           names=NAMES) -> list:
+    """Every event (onsets and finals) the pipeline gives over ``x`` pushed in ``chunk_s`` chunks."""
     from emgpipe.pipeline import build_pipeline
     from emgpipe.types import Chunk
-    p = build_pipeline(mode="awake", model=model)
+    p = build_pipeline(mode=mode, model=model)
     ev = []
     p.events.sink(ev.append)
     n = max(1, int(chunk_s * fs))
     for a in range(0, len(x), n):
-        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=NAMES))
+        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=names))
     p.close()
-    return [e for e in ev if e.kind == "cramp" and e.status == "onset"]
+    return ev
+
+
+def replay(x: np.ndarray, fs: float, model=None, chunk_s: float = 1.0) -> list:
+    """The cramp onsets the pipeline announces over ``x`` (awake)."""
+    return [e for e in events(x, fs, "awake", model, chunk_s) if e.kind == "cramp" and e.status == "onset"]
 
 
 def one(case: tuple) -> tuple:

@@ -113,6 +113,8 @@ BOUNDED = {
                                              "129 recordings of 3 minutes at 1 kHz: at 250 Hz, one standing level"),
     r"^python benchmarks/snr_probe\.py$": (lambda c: c + " --fs 250 --quiet 4 --ratios 3 --seeds 1",
                                            "144 cases (~10 s on two cores): two of them"),
+    r"^python benchmarks/ecg_probe\.py$": (lambda c: c + " --fs 250 --amp 40",
+                                           "12 cases (~5 s on two cores): the six at 250 Hz and 40 µV"),
     r"^python benchmarks/soak_night\.py$": (lambda c: "python benchmarks/soak_night.py --hours 0.02",
                                             "8 h of signal (~2 min): 72 s of it"),
 }

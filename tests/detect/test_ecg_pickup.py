@@ -3,27 +3,21 @@ a potential that coincides (COMMON_S) with one on a channel of the other leg is
 common-mode (fasciculations.coincident); one on a single calf still counts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from emgpipe.detect.fasciculations import cardiac_times, coincident
-from tests.helpers import replay_chunks
+from tests.helpers import load_script, replay_chunks
 
 NAMES = ("calf_left", "calf_right")
+PROBE = load_script(Path(__file__).resolve().parents[2] / "benchmarks" / "ecg_probe.py")
 
 
 def _ecg(fs: float, n: int, amp_uv: float, gains, bpm: float = 66.0, seed: int = 0) -> np.ndarray:
-    """QRS complexes (a 40-ms Mexican-hat, peak ``amp_uv`` x gain) at ``bpm`` with 3 % RR jitter."""
-    rng = np.random.default_rng(seed)
-    k = np.arange(int(0.04 * fs)) / fs - 0.02
-    q = -(1 - (k / 0.006) ** 2) * np.exp(-(k / 0.006) ** 2 / 2)
-    x = np.zeros((n, len(gains)))
-    t = 0.7
-    while t < n / fs - 0.1:
-        i = int(t * fs)
-        x[i:i + len(q)] += amp_uv * np.outer(q, gains)[:n - i]
-        t += 60.0 / bpm * (1 + rng.normal(0, 0.03))
-    return x
+    """benchmarks/ecg_probe.py's QRS complexes (a 40-ms Mexican hat) at ``bpm`` with 3 % jitter."""
+    return PROBE.ecg(fs, n, amp_uv, gains, bpm, seed)
 
 
 @pytest.mark.parametrize("fs", [250.0, 1000.0])
