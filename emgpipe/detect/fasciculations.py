@@ -20,7 +20,8 @@ import numpy as np
 
 from ..dsp import _kernels
 from ..types import Event
-from .settings import (CARDIAC_BEATS, CARDIAC_QRS_S, CARDIAC_RR, CARDIAC_TOL, COMMON_S, EPISODE_KEEP, LOSS_SETTLE_S, FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
+from .settings import (CARDIAC_BEATS, CARDIAC_QRS_S, CARDIAC_RR, CARDIAC_TOL, COMMON_S, EPISODE_KEEP,
+                       FASC_TIMES_MARGIN_S, LOSS_SETTLE_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
                        POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
 
 
@@ -198,7 +199,7 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
         # window before that turned out to be such a one (the detector takes it back)
         prev = np.concatenate((hist.last_at[None, :], at[:-1]))
         shared = coincident(at, n > 0, common, prev)
-        late = np.where(coincident(prev, ~np.isnan(prev), common, at), prev, np.nan)
+        late = np.where(coincident(prev, ~np.isnan(prev), common, at, same=False), prev, np.nan)
         hist.last_at = at[-1].copy()
         n = np.where(shared, 0.0, n)
         big = big & ~shared
@@ -207,15 +208,16 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
 
 
 def coincident(at: np.ndarray, counted: np.ndarray, common: np.ndarray,
-               other: np.ndarray | None = None) -> np.ndarray:
+               other: np.ndarray | None = None, same: bool = True) -> np.ndarray:
     """Per window and channel ``k``: ``counted`` and its largest potential's
     time ``at`` (s, NaN for none) within ``COMMON_S`` of the largest potential
-    of a channel ``j`` with ``common[k, j]`` in the same window (``at``) or,
-    where given, at the time ``other[:, j]`` of that window."""
+    of a channel ``j`` with ``common[k, j]`` in the same window (``at``; not
+    with ``same`` False) or, where given, at the time ``other[:, j]`` of that
+    window."""
     out = np.zeros(counted.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         for k, j in zip(*np.nonzero(common)):
-            near = np.abs(at[:, k] - at[:, j]) <= COMMON_S
+            near = np.abs(at[:, k] - at[:, j]) <= COMMON_S if same else np.zeros(len(at), dtype=bool)
             if other is not None:
                 near |= np.abs(at[:, k] - other[:, j]) <= COMMON_S
             out[:, k] |= counted[:, k] & near
