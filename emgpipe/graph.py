@@ -37,7 +37,6 @@ from .types import Chunk, Event
 
 #: the detail of the quality stage's mains-interference events
 MAINS_DETAIL = QualityDetector.DETAIL["mains"]
-LOSS_DETAILS = (QualityDetector.DETAIL["flat"], QualityDetector.DETAIL["clip"])
 
 
 #: What ``import streamz`` would load for its optional Dask integration.
@@ -215,13 +214,7 @@ class Pipeline:
             for d in self.detectors:
                 if hasattr(d, "note_interference"):
                     d.note_interference(hum)
-        # flat lines and rails (a lead-off, saturation): no rest level
-        loss = [(e.channel, e.start_s, None if e.status == "onset" else e.end_s)
-                for e in events if e.kind == "signal_loss" and e.detail in LOSS_DETAILS]
-        if loss:
-            for d in self.detectors:
-                if hasattr(d, "note_signal_loss"):
-                    d.note_signal_loss(loss)
+
 
     def _detect(self, features) -> list[Event]:
         out = []

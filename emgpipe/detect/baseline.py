@@ -14,18 +14,36 @@ import math
 import numpy as np
 
 from ..dsp import _kernels
-from .settings import FLAT_RMS_UV, LOSS_SETTLE_S, WARMUP_PCT, CrampSettings
+from .settings import DECAY_RATIO, FLAT_RMS_UV, WARMUP_PCT, CrampSettings
 
 
-def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings,
-          starts: np.ndarray | None = None, ends: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per window and channel: (RMS / baseline, the baseline (µV, NaN while warming up)).
+def untaught(channels: list, rms: np.ndarray) -> np.ndarray:
+    """Per window and channel: no rest level to learn from. A flat line (a
+    lead-off, a clipped rail: RMS under ``FLAT_RMS_UV``, below any connected
+    electrode's thermal noise), or the ring decaying into one (the band-pass's,
+    or a device's own filters'): a window at most 1/``DECAY_RATIO`` of the one
+    before, which was at most that of its own before (a ring falls steadily;
+    the RMS of a window of rest varies by 5-10 %). Each channel's last two
+    window RMS (``ch.prev_rms``) carry over between batches."""
+    n_win, n_ch = rms.shape
+    prev = np.array([ch.prev_rms for ch in channels], dtype=float).T.reshape(2, n_ch)
+    h = np.concatenate((prev, rms))
+    out = (rms < FLAT_RMS_UV) | ((h[2:] * DECAY_RATIO <= h[1:-1]) & (h[1:-1] * DECAY_RATIO <= h[:-2]))
+    last = h[-2:]
+    for k, ch in enumerate(channels):
+        ch.prev_rms = (float(last[0, k]), float(last[1, k]))
+    return out
+
+
+def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings) -> tuple:
+    """Per window and channel: (RMS / baseline, the baseline (µV, NaN while
+    warming up), :func:`untaught` and the window before it was).
 
     ``rms`` is (n windows, n channels); each channel's ``base``, ``warm``,
     ``last_rms`` and ``last_ratio`` are updated (compiled recursion per channel).
-    With the windows' ``starts`` and ``ends`` (s), a window that overlaps one
-    of a channel's signal-loss episodes (``ch.loss``, up to ``LOSS_SETTLE_S``
-    after its end) teaches that channel's baseline nothing.
+    A window :func:`untaught` marks teaches the baseline nothing (its ratio is
+    to the baseline as it stands): after a lead-off or a rail the baseline is
+    the one from before it.
     """
     n_win, n_ch = rms.shape
     a_down = 1.0 - math.exp(-hop / s.baseline_down_s)
@@ -44,37 +62,42 @@ def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings,
                 ch.warm = []
         if ch.base is not None and i0 < n_win:
             base0[k], i0s[k] = ch.base, i0
-    # a flat line (a lead-off, a clipped rail) is no rest level: its windows
-    # teach nothing (the kernel learns only from windows above 0), so the
-    # baseline is the one from before the loss when the signal comes back
-    learnable = np.where(rms >= FLAT_RMS_UV, rms, 0.0)
-    if starts is not None:
-        for k, ch in enumerate(channels):
-            for a, b in ch.loss:
-                lost = (ends > a) & (starts < (math.inf if b is None else b + LOSS_SETTLE_S))
-                learnable[lost, k] = 0.0
-    # every channel in one compiled pass (the same recursion as track_baseline)
-    ratios, bases, final = _kernels.track_baselines(learnable, np.array(base0), np.array(i0s), a_down, a_up,
+    was = np.array([ch.prev_rms for ch in channels], dtype=float).reshape(n_ch, 2)[:, 1]
+    skip = untaught(channels, rms)
+    before = np.concatenate(((was < FLAT_RMS_UV)[None, :], skip[:-1]))   # (a decaying tail's last
+    #                                                                        window carries as flat)
+    special = [k for k in range(n_ch) if i0s[k] < n_win and skip[i0s[k]:, k].any()]
+    fast = list(i0s)
+    for k in special:
+        fast[k] = n_win
+    # every other channel in one compiled pass (the same recursion as track_baseline)
+    ratios, bases, final = _kernels.track_baselines(rms, np.array(base0), np.array(fast), a_down, a_up,
                                                     s.baseline_learn_ratio, s.baseline_floor_uv)
+    for k in special:
+        # stretch by stretch: the recursion over the windows that teach, the
+        # baseline standing still over those that do not
+        b, i = base0[k], i0s[k]
+        while i < n_win:
+            j = i + 1
+            while j < n_win and skip[j, k] == skip[i, k]:
+                j += 1
+            seg = rms[i:j, k]
+            if skip[i, k]:
+                ratios[i:j, k], bases[i:j, k] = seg / b, b
+            else:
+                r, b_next = _kernels.track_baseline(seg, b, a_down, a_up, s.baseline_learn_ratio,
+                                                    s.baseline_floor_uv)
+                ratios[i:j, k] = r
+                bases[i:j, k] = np.where(r > 0, seg / np.where(r > 0, r, 1.0), base0[k])
+                b = b_next
+            i = j
+        final[k] = b
     last_rms, last_ratio, final = rms[-1].tolist(), ratios[-1].tolist(), final.tolist()
     for k, ch in enumerate(channels):
         if i0s[k] < n_win:
             ch.base = final[k]
         ch.last_rms, ch.last_ratio = last_rms[k], last_ratio[k]
-    return ratios, bases
-
-
-def before(past_bases: np.ndarray, past_end: float, hop: float, t: float) -> float | None:
-    """The baseline after the last window of the history (``past_bases``, one
-    channel's, its last window ending at ``past_end`` s) that ended by ``t``;
-    None when that window is not in it (or its baseline is not known)."""
-    if not len(past_bases) or not math.isfinite(past_end - t):
-        return None
-    j = int(math.ceil((past_end - t) / hop - 1e-6))      # windows from the last one back
-    if j < 0 or j >= len(past_bases):
-        return None
-    b = float(past_bases[len(past_bases) - 1 - j])
-    return b if b == b else None
+    return ratios, bases, skip | before
 
 
 def keep_history(past: tuple, rms: np.ndarray, bases: np.ndarray, hop: float, s: CrampSettings) -> tuple:

@@ -1,6 +1,8 @@
 """The detector's online state for one channel (what every stage reads and updates)."""
 from __future__ import annotations
 
+import math
+
 from collections import deque
 
 import numpy as np
@@ -42,6 +44,6 @@ class _Channel:
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
         self.hum: list = []                  # [start s, end s or None] of its mains-interference episodes
-        self.loss: list = []                 # [start s, end s or None] of its flat-line / clipping episodes
+        self.prev_rms = (math.nan, math.nan)  # its last two window RMS (µV): baseline.untaught
         self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
         self.confirmed: list = []            # ... and of cramps the wearer confirmed

@@ -117,7 +117,6 @@ Examples
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -126,7 +125,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import HUM_KEEP, LOSS_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -170,8 +169,6 @@ class CrampDetector:
         self._source = ""
         self._early_pops: list = []          # pops noted before the first features
         self._early_hum: list = []           # ... and mains-interference episodes
-        self._early_loss: list = []          # ... and signal-loss episodes
-        self._past_end = -math.inf           # when the last window of the history (self._past) ended
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -208,7 +205,6 @@ class CrampDetector:
         self._tonic = fasciculations.TonicHistory(len(self._ch), self._hop, s)
         n_ch = len(self._ch)
         self._past = (np.empty((0, n_ch)), np.empty((0, n_ch)))   # recent levels and baselines (rules.evidence)
-        self._past_end = -math.inf
         self._rest_last = np.zeros(n_ch)                          # the rest level of the last window before the batch
         self._source = features.source_id
         for a in self.answers:
@@ -218,8 +214,6 @@ class CrampDetector:
         self.note_pops(early)
         early, self._early_hum = self._early_hum, []
         self.note_interference(early)
-        early, self._early_loss = self._early_loss, []
-        self.note_signal_loss(early)
 
     @property
     def state(self) -> dict:
@@ -250,7 +244,7 @@ class CrampDetector:
         win_s = features.n_len / features.fs
         hop = self._hop
         # 1. baselines and ratios, vectorised per channel (compiled recursion)
-        ratios, bases = baseline.track(self._ch, rms, hop, s, starts, ends)
+        ratios, bases, untaught = baseline.track(self._ch, rms, hop, s)
         ready = ~np.isnan(bases)
         bases0 = np.where(ready, bases, 0.0)
         kurt_ok = np.ones(rms.shape, bool) if kurt is None else kurt < s.smooth_kurtosis
@@ -262,7 +256,8 @@ class CrampDetector:
         pot = fasciculations.potentials(features.values, bases0, rest, starts, s, self._tonic, self._common)
         if pot is not None and kurt is not None:
             pot_n, pot_a, pot_b, pot_big, pot_late = pot
-            fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio)
+            # (not on a flat line, its ring, nor the window after: the step back when the electrode is on again)
+            fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio) & ~untaught
         else:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
             pot_late = np.full(rms.shape, np.nan)
@@ -319,7 +314,6 @@ class CrampDetector:
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)
-        self._past_end = float(ends[-1])
         self._rest_last = rest[-1]
         return out
 
@@ -478,26 +472,6 @@ class CrampDetector:
             return
         for k, start, end in self._episodes(episodes):
             _note_episode(self._ch[k].hum, start, end, HUM_KEEP)
-
-    def note_signal_loss(self, episodes) -> None:
-        """Flat-line and clipping episodes the quality stage announced
-        (``[(channel, start s, end s or None while it goes on)]``, an episode's
-        onset after ``flat_s`` and then its end): a lead-off or a rail is no
-        rest level. At an episode's onset the channel's baseline goes back to
-        what it was before the episode began (its first second, before the
-        quality stage could tell, pulled it toward the flat line), and no
-        window of the episode, nor of the ``LOSS_SETTLE_S`` after it, teaches
-        it (:func:`.baseline.track`): when the electrode is back on, the
-        channel's noise is not taken for a contraction."""
-        if not self._ch:
-            self._early_loss.extend(episodes)
-            return
-        for k, start, end in self._episodes(episodes):
-            ch = self._ch[k]
-            if _note_episode(ch.loss, start, end, LOSS_KEEP):
-                b = baseline.before(self._past[1][:, k], self._past_end, self._hop, float(start))
-                if b is not None and ch.base is not None:
-                    ch.base = b
 
     def _episodes(self, episodes):
         """``(channel index, start, end)`` of the episodes on this stream's channels."""

@@ -21,7 +21,7 @@ import numpy as np
 from ..dsp import _kernels
 from ..types import Event
 from .settings import (CARDIAC_BEATS, CARDIAC_QRS_S, CARDIAC_RR, CARDIAC_TOL, COMMON_S, EPISODE_KEEP,
-                       FASC_TIMES_MARGIN_S, LOSS_SETTLE_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
+                       FASC_TIMES_MARGIN_S, POP_KEEP_S, POP_RING_S, POP_TOL_S,
                        POT_LEAD_S, POT_TAIL_S, REST_BLOCK_S, REST_MEMORY_S, CrampSettings)
 
 
@@ -232,8 +232,7 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
     times older than the evidence window needs.
 
     Quiet means: no activity run, and ``fasc_after_s`` since the last one
-    ended, and no signal loss (a flat line or rail, up to ``LOSS_SETTLE_S``
-    after it: the step back when the electrode is on again); or an announced cramp's end pause, where only a clear potential
+    ended; or an announced cramp's end pause, where only a clear potential
     (the tonic rule) counts: fasciculations follow cramps (Miller & Layzer 2005).
     """
     n, ta, tb, big_at, late = pot
@@ -241,9 +240,6 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
         take_back(ch, late)
     run = ch.run
     quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
-    if ch.loss and quiet:
-        # a flat line or a rail, and the step back from it: no physiology
-        quiet = not any(t1 > a and (b is None or t0 < b + LOSS_SETTLE_S) for a, b in ch.loss)
     if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
             and t0 - run.last_on_s >= s.fasc_after_s):
         quiet = not math.isnan(big_at)

@@ -9,10 +9,9 @@ pipeline (:class:`emgpipe.graph.Pipeline`) calls, from one thread:
   electrode pops (``[(channel name, edge time s)]``, from
   :mod:`emgpipe.detect.pops`), so that the potentials they make after the
   band-pass are not taken for physiology;
-* optionally ``note_interference(episodes)`` and ``note_signal_loss(episodes)``
-  before the features of a chunk whose quality events opened or closed a
-  mains-interference or a flat-line / clipping episode (``[(channel name,
-  start s, end s or None while it goes on)]``);
+* optionally ``note_interference(episodes)`` before the features of a chunk
+  whose quality events opened or closed a mains-interference episode
+  (``[(channel name, start s, end s or None while it goes on)]``);
 * ``answer(channel, answer, t_s)`` when the wearer answers an alert
   (``"cramp"`` or ``"not_cramp"``, at stream time ``t_s`` s), between batches;
   it returns the events the answer finishes (may be empty);

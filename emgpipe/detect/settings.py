@@ -66,6 +66,12 @@ REST_BLOCK_S = 10.0
 #: amplifiers < 1 µV, physiology notes §6); a lead-off or a clipped rail,
 #: after the band-pass, is far below it
 FLAT_RMS_UV = 0.03
+#: a window at most 1/DECAY_RATIO of the one before, which was at most that of
+#: its own before, is a ring decaying toward a flat line (baseline.untaught): the
+#: RMS of a 0.25-s window of rest varies by 5-10 % (50-250 samples), so two drops
+#: of a quarter in a row are a decay, not noise; a muscle relaxing to its rest
+#: makes them too, above its rest level, where they would teach nothing downward
+DECAY_RATIO = 4.0 / 3.0
 #: percentile: the first baseline is the lower quartile of the warm-up windows
 #: (the quiet ones: a warm-up may hold a movement)
 WARMUP_PCT = 25
@@ -93,14 +99,6 @@ UNLOAD_S = 1.0
 HUM_SLACK_S = 1.0
 #: mains-interference episodes kept per channel (the latest)
 HUM_KEEP = 4
-#: signal-loss (flat line, clipping) episodes kept per channel (:meth:`.detector.CrampDetector.note_signal_loss`)
-LOSS_KEEP = 4
-#: s: after a signal loss ends, its channel's windows teach the baseline again
-#: only this much later: the quality stage announces the end once the signal
-#: has been back for its merge time (1 s) and a 0.25-s window, and the
-#: band-pass settles after the step back from a rail within a fraction of a
-#: second; every window before this was still under the open episode
-LOSS_SETTLE_S = 2.0
 
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on

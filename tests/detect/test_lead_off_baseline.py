@@ -1,13 +1,13 @@
 """A lead-off (a flat line) or a rail is no rest level: when the electrode is
 back, the channel's noise is not a contraction, and a cramp after it is judged
-against the baseline from before the loss (the quality stage tells the cramp
-detector its flat-line and clipping episodes: CrampDetector.note_signal_loss)."""
+against the baseline from before the loss (baseline.untaught: a flat window, or
+the band-pass's ring decaying into one, teaches the baseline nothing)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from emgpipe.detect.baseline import before
+from emgpipe.detect.baseline import untaught
 from tests.helpers import replay_chunks
 
 NAMES = ("calf_left", "calf_right")
@@ -77,15 +77,19 @@ def test_the_lead_off_rule_is_chunk_invariant():
         assert key(_replay(x, fs, chunk_s=chunk_s)) == key(ref), chunk_s
 
 
-def test_before_reads_the_baseline_of_the_last_window_that_ended_by_then():
-    bases = np.array([1.0, 2.0, 3.0, 4.0])           # windows ending at 9.625, 9.75, 9.875, 10.0 s
-    assert before(bases, 10.0, 0.125, 10.0) == 4.0
-    assert before(bases, 10.0, 0.125, 9.9) == 3.0
-    assert before(bases, 10.0, 0.125, 9.75) == 2.0
-    assert before(bases, 10.0, 0.125, 9.0) is None    # before the history
-    assert before(bases, 10.0, 0.125, 10.5) is None   # after it: the current baseline stands
-    assert before(np.array([np.nan]), 10.0, 0.125, 10.0) is None
-    assert before(np.empty(0), -np.inf, 0.125, 3.0) is None
+def test_untaught_marks_flat_windows_and_a_ring_decaying_into_them():
+    from types import SimpleNamespace
+    ch = SimpleNamespace(prev_rms=(float("nan"), float("nan")))
+    rms = np.array([[3.0], [3.3], [1800.0], [800.0], [350.0], [150.0], [3.1], [1.4], [0.6], [0.01],
+                    [0.0], [2.9], [3.2], [1.5], [3.0], [1.2], [0.5]])
+    got = untaught([ch], rms)[:, 0].tolist()
+    # the ring after the step into a rail falls by a quarter or more twice in a
+    # row: untaught from its third window until the line is flat; noise dropping
+    # to half once (1.5) is not; two such drops in a row (3.0 -> 1.2 -> 0.5) are
+    assert got == [False, False, False, False, True, True, True, True, True, True,
+                   True, False, False, False, False, False, True]
+    assert ch.prev_rms == (1.2, 0.5)                       # carried to the next batch
+    assert untaught([ch], np.array([[0.2]]))[0, 0]          # 0.5 -> 0.2 after 1.2 -> 0.5
 
 
 @pytest.mark.parametrize("fs,level", [(1000.0, 0.0), (250.0, 187500.0)])
