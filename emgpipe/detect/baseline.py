@@ -24,7 +24,8 @@ def untaught(channels: list, rms: np.ndarray) -> np.ndarray:
     or a device's own filters'): a window at most 1/``DECAY_RATIO`` of the one
     before, which was at most that of its own before (a ring falls steadily;
     the RMS of a window of rest varies by 5-10 %). Each channel's last two
-    window RMS (``ch.prev_rms``) carry over between batches."""
+    window RMS (``ch.prev_rms``) and whether its last window was untaught
+    (``ch.prev_untaught``) carry over between batches."""
     n_win, n_ch = rms.shape
     prev = np.array([ch.prev_rms for ch in channels], dtype=float).T.reshape(2, n_ch)
     h = np.concatenate((prev, rms))
@@ -32,6 +33,7 @@ def untaught(channels: list, rms: np.ndarray) -> np.ndarray:
     last = h[-2:]
     for k, ch in enumerate(channels):
         ch.prev_rms = (float(last[0, k]), float(last[1, k]))
+        ch.prev_untaught = bool(out[-1, k])
     return out
 
 
@@ -62,10 +64,9 @@ def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings) -> tupl
                 ch.warm = []
         if ch.base is not None and i0 < n_win:
             base0[k], i0s[k] = ch.base, i0
-    was = np.array([ch.prev_rms for ch in channels], dtype=float).reshape(n_ch, 2)[:, 1]
+    was = np.array([ch.prev_untaught for ch in channels], dtype=bool)
     skip = untaught(channels, rms)
-    before = np.concatenate(((was < FLAT_RMS_UV)[None, :], skip[:-1]))   # (a decaying tail's last
-    #                                                                        window carries as flat)
+    before = np.concatenate((was[None, :], skip[:-1]))     # the window before was untaught
     special = [k for k in range(n_ch) if i0s[k] < n_win and skip[i0s[k]:, k].any()]
     fast = list(i0s)
     for k in special:

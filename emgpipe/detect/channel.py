@@ -45,5 +45,6 @@ class _Channel:
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
         self.hum: list = []                  # [start s, end s or None] of its mains-interference episodes
         self.prev_rms = (math.nan, math.nan)  # its last two window RMS (µV): baseline.untaught
+        self.prev_untaught = False           # ... and whether its last window was untaught
         self.dismissed: list = []            # levels (x baseline) of contractions the wearer dismissed
         self.confirmed: list = []            # ... and of cramps the wearer confirmed

@@ -100,3 +100,31 @@ def test_the_step_back_from_a_flat_line_is_not_a_fasciculation(fs, level):
     ev = _replay(_signal(fs, 3.0, level=level), fs, mode="sleep")
     fasc = [e for e in ev if e.kind == "fasciculation" and e.channel == "calf_left"]
     assert not [e for e in fasc if 99.0 <= e.start_s <= 133.0], fasc
+
+
+def test_track_gives_the_same_ratios_baselines_and_untaught_windows_whatever_the_batches():
+    """baseline.track over one batch and split at every place: a ring decaying
+    into a flat line across the split carries both its RMS and whether the
+    window before was untaught (a first version carried only the RMS: the
+    window after a split ring counted a fasciculation in one chunking only)."""
+    from emgpipe.detect.baseline import track
+    from emgpipe.detect.channel import _Channel
+    from emgpipe.detect.settings import CrampSettings
+    s = CrampSettings()
+    rng = np.random.default_rng(3)
+    rms = np.abs(rng.normal(3.0, 0.2, (60, 2)))
+    rms[30:38, 0] = [1800.0, 800.0, 350.0, 150.0, 60.0, 20.0, 0.01, 0.0]    # a rail's ring, then flat
+    rms[38:, 0] = np.abs(rng.normal(3.0, 0.2, 22))
+    rms[20:25, 1] = [400.0, 250.0, 150.0, 80.0, 40.0]    # a relaxation falling steadily, then rest
+
+    def run(cuts):
+        chs = [_Channel("calf_left", s, None, None), _Channel("calf_right", s, None, None)]
+        out = []
+        for a, b in zip([0] + cuts, cuts + [len(rms)]):
+            out.append(track(chs, rms[a:b], 0.125, s))
+        return [np.concatenate([o[i] for o in out]) for i in range(3)]
+    ref = run([])
+    for cut in range(1, len(rms)):
+        got = run([cut])
+        for r, g in zip(ref, got):
+            np.testing.assert_array_equal(np.nan_to_num(r), np.nan_to_num(g), err_msg=str(cut))
