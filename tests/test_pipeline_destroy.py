@@ -53,7 +53,9 @@ def test_run_recording_leaves_nothing_behind(tmp_path):
     for i in range(20):
         run_recording(read_recording(_write(tmp_path / f"r{i}.csv", i)))
     assert len(_global_sinks) == sinks0
-    assert _live_pipelines() == pipes0
+    # no more than before: a pipeline held by another test's background thread
+    # (an alert sink retrying a webhook) may be released meanwhile
+    assert _live_pipelines() <= pipes0
 
 
 def test_replay_of_many_files_keeps_memory_flat(tmp_path, capsys):
@@ -68,7 +70,9 @@ def test_replay_of_many_files_keeps_memory_flat(tmp_path, capsys):
     assert main(["replay", str(src), "--events-out", str(tmp_path / "o1"), "--no-progress"]) == 0
     assert len(list((tmp_path / "o1").glob("*.events.csv"))) == 30
     assert len(_global_sinks) == sinks0
-    assert _live_pipelines() == pipes0
+    # no more than before: a pipeline held by another test's background thread
+    # (an alert sink retrying a webhook) may be released meanwhile
+    assert _live_pipelines() <= pipes0
 
 
 def test_live_session_and_night_tear_their_pipeline_down(tmp_path):
