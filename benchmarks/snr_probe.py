@@ -53,17 +53,11 @@ def signal(fs: float, quiet_uv: float, ratio: float, ramp_s: float, seed: int) -
 
 def events(x: np.ndarray, fs: float, mode: str = "awake", model=None, chunk_s: float = 1.0,
            names=NAMES) -> list:
-    """Every event (onsets and finals) the pipeline gives over ``x`` pushed in ``chunk_s`` chunks."""
-    from emgpipe.pipeline import build_pipeline
-    from emgpipe.types import Chunk
-    p = build_pipeline(mode=mode, model=model)
-    ev = []
-    p.events.sink(ev.append)
-    n = max(1, int(chunk_s * fs))
-    for a in range(0, len(x), n):
-        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=names))
-    p.close()
-    return ev
+    """Every event (onsets and finals, as announced) of a replay of ``x`` in ``chunk_s`` chunks."""
+    from emgpipe.io.base import Recording
+    from emgpipe.pipeline import run_recording
+    rec = Recording("<array>", fs, tuple(names), [(0, np.asarray(x, dtype=float))])
+    return run_recording(rec, mode=mode, model=model, chunk_s=chunk_s).announced
 
 
 def replay(x: np.ndarray, fs: float, model=None, chunk_s: float = 1.0) -> list:

@@ -43,17 +43,9 @@ def load_script(path):
 def cramp_onsets(x: np.ndarray, fs: float, ch_names, mode: str = "awake", step_s: float = 0.5,
                  model=None) -> list:
     """The cramp onset events of the pipeline (the default model, or ``model``)
-    on ``x`` pushed in ``step_s`` chunks (then closed)."""
-    from emgpipe.pipeline import build_pipeline
-    p = build_pipeline(mode=mode, model=model)
-    events = []
-    p.events.sink(events.append)
-    step = int(step_s * fs)
-    for i in range(0, len(x), step):
-        p.push(Chunk(x[i:i + step], fs=fs, seq=i, ch_names=tuple(ch_names)))
-    p.close()
-    p.destroy()
-    return [e for e in events if e.kind == "cramp" and e.status == "onset"]
+    on ``x`` replayed in ``step_s`` chunks (:func:`replay_chunks`)."""
+    return [e for e in replay_chunks(x, fs, ch_names, mode, step_s, model)
+            if e.kind == "cramp" and e.status == "onset"]
 
 
 @contextmanager
@@ -79,14 +71,9 @@ def ctrl_c_enabled():
 
 def replay_chunks(x: np.ndarray, fs: float, ch_names, mode: str = "awake", chunk_s: float = 1.0,
                   model=None) -> list:
-    """Every event of the pipeline (onsets and finals) over ``x`` pushed in ``chunk_s`` chunks."""
-    from emgpipe.pipeline import build_pipeline
-    from emgpipe.types import Chunk
-    p = build_pipeline(mode=mode, model=model)
-    ev = []
-    p.events.sink(ev.append)
-    n = max(1, int(chunk_s * fs))
-    for a in range(0, len(x), n):
-        p.push(Chunk(x[a:a + n], fs=fs, t0=a / fs, seq=a, ch_names=tuple(ch_names)))
-    p.close()
-    return ev
+    """Every event of the pipeline (onsets and finals, as announced) over ``x``
+    replayed in ``chunk_s`` chunks (:func:`emgpipe.pipeline.run_recording`)."""
+    from emgpipe.io.base import Recording
+    from emgpipe.pipeline import run_recording
+    rec = Recording("<array>", fs, tuple(ch_names), [(0, np.asarray(x, dtype=float))])
+    return run_recording(rec, mode=mode, model=model, chunk_s=chunk_s).announced

@@ -17,6 +17,11 @@ from ..dsp import _kernels
 from .settings import DECAY_RATIO, FLAT_RMS_UV, WARMUP_PCT, CrampSettings
 
 
+#: µV: what an untaught window goes into the baseline recursion as (:func:`track`):
+#: far above any signal, so its ratio always exceeds baseline_learn_ratio
+UNTAUGHT_UV = 1e30
+
+
 def untaught(channels: list, rms: np.ndarray) -> np.ndarray:
     """Per window and channel: no rest level to learn from. A flat line (a
     lead-off, a clipped rail: RMS under ``FLAT_RMS_UV``, below any connected
@@ -67,32 +72,16 @@ def track(channels: list, rms: np.ndarray, hop: float, s: CrampSettings) -> tupl
     was = np.array([ch.prev_untaught for ch in channels], dtype=bool)
     skip = untaught(channels, rms)
     before = np.concatenate((was[None, :], skip[:-1]))     # the window before was untaught
-    special = [k for k in range(n_ch) if i0s[k] < n_win and skip[i0s[k]:, k].any()]
-    fast = list(i0s)
-    for k in special:
-        fast[k] = n_win
-    # every other channel in one compiled pass (the same recursion as track_baseline)
-    ratios, bases, final = _kernels.track_baselines(rms, np.array(base0), np.array(fast), a_down, a_up,
+    # every channel in one compiled pass (the same recursion as track_baseline).
+    # An untaught window goes in as UNTAUGHT_UV: its ratio is then above
+    # baseline_learn_ratio, so it teaches nothing, and the kernel's baseline
+    # before it (UNTAUGHT_UV / ratio) is the one its true RMS is compared with
+    inp = np.where(skip, UNTAUGHT_UV, rms) if skip.any() else rms
+    ratios, bases, final = _kernels.track_baselines(inp, np.array(base0), np.array(i0s), a_down, a_up,
                                                     s.baseline_learn_ratio, s.baseline_floor_uv)
-    for k in special:
-        # stretch by stretch: the recursion over the windows that teach, the
-        # baseline standing still over those that do not
-        b, i = base0[k], i0s[k]
-        while i < n_win:
-            j = i + 1
-            while j < n_win and skip[j, k] == skip[i, k]:
-                j += 1
-            seg = rms[i:j, k]
-            if skip[i, k]:
-                ratios[i:j, k], bases[i:j, k] = seg / b, b
-            else:
-                r, b_next = _kernels.track_baseline(seg, b, a_down, a_up, s.baseline_learn_ratio,
-                                                    s.baseline_floor_uv)
-                ratios[i:j, k] = r
-                bases[i:j, k] = np.where(r > 0, seg / np.where(r > 0, r, 1.0), base0[k])
-                b = b_next
-            i = j
-        final[k] = b
+    if inp is not rms:
+        tracked = skip & ~np.isnan(bases)
+        ratios[tracked] = rms[tracked] / bases[tracked]
     last_rms, last_ratio, final = rms[-1].tolist(), ratios[-1].tolist(), final.tolist()
     for k, ch in enumerate(channels):
         if i0s[k] < n_win:

@@ -470,15 +470,18 @@ class CrampDetector:
         if not self._ch:
             self._early_hum.extend(episodes)
             return
-        for k, start, end in self._episodes(episodes):
-            _note_episode(self._ch[k].hum, start, end, HUM_KEEP)
-
-    def _episodes(self, episodes):
-        """``(channel index, start, end)`` of the episodes on this stream's channels."""
         for name, start, end in episodes:
             k = self._index.get(name)
-            if k is not None:
-                yield k, start, end
+            if k is None:
+                continue
+            hum = self._ch[k].hum
+            for ep in hum:
+                if ep[0] == start:
+                    ep[1] = end
+                    break
+            else:
+                hum.append([float(start), end])
+            del hum[:-HUM_KEEP]
 
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         fasciculations.finish(ch, out, now, self.detector, self._source)
@@ -494,15 +497,3 @@ class CrampDetector:
             self._finish_fasc(ch, out, end_s)
             self._finish_run(ch, out, end_s)
         return out
-
-
-def _note_episode(episodes: list, start: float, end, keep: int) -> bool:
-    """Record an episode's onset (``end`` None) or end in a channel's list of
-    ``[start, end]`` (the latest ``keep``); True when it is a new one."""
-    for ep in episodes:
-        if ep[0] == start:
-            ep[1] = end
-            return False
-    episodes.append([float(start), end])
-    del episodes[:-keep]
-    return True

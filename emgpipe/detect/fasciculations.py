@@ -214,14 +214,13 @@ def coincident(at: np.ndarray, counted: np.ndarray, common: np.ndarray,
     of a channel ``j`` with ``common[k, j]`` in the same window (``at``; not
     with ``same`` False) or, where given, at the time ``other[:, j]`` of that
     window."""
-    out = np.zeros(counted.shape, dtype=bool)
+    near = np.zeros(at.shape + (at.shape[1],), dtype=bool)          # [window, k, j]
     with np.errstate(invalid="ignore"):
-        for k, j in zip(*np.nonzero(common)):
-            near = np.abs(at[:, k] - at[:, j]) <= COMMON_S if same else np.zeros(len(at), dtype=bool)
-            if other is not None:
-                near |= np.abs(at[:, k] - other[:, j]) <= COMMON_S
-            out[:, k] |= counted[:, k] & near
-    return out
+        if same:
+            near |= np.abs(at[:, :, None] - at[:, None, :]) <= COMMON_S
+        if other is not None:
+            near |= np.abs(at[:, :, None] - other[:, None, :]) <= COMMON_S
+    return counted & (near & common[None]).any(axis=2)
 
 
 def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot: tuple,
