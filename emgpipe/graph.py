@@ -35,10 +35,6 @@ from .dsp.windows import WindowSettings
 from .models import Model, load_model
 from .types import Chunk, Event
 
-#: the detail of the quality stage's mains-interference events
-MAINS_DETAIL = QualityDetector.DETAIL["mains"]
-
-
 #: What ``import streamz`` would load for its optional Dask integration.
 _OPTIONAL_STREAMZ = ("distributed", "streamz.dask")
 
@@ -208,8 +204,7 @@ class Pipeline:
         and ends), for the detectors that ask (before this chunk's features):
         while one goes on, the channel's level is the hum's harmonics, not the
         muscle's."""
-        hum = [(e.channel, e.start_s, None if e.status == "onset" else e.end_s)
-               for e in events if e.kind == "artifact" and e.detail == MAINS_DETAIL]
+        hum = self.quality.interference_notes(events)
         if hum:
             for d in self.detectors:
                 if hasattr(d, "note_interference"):

@@ -360,8 +360,8 @@ class CrampDetector:
             # a steady level under mains interference is the hum's: no hold, no working level
             hum = False
             if ch.hum:
-                run.hum = run.hum or rules.began_with_hum(ch, run.start_s)
-                hum = run.hum or rules.humming(ch, t0)
+                run.hum = run.hum or rules.began_with_hum(ch, run.start_s, t1)
+                hum = run.hum or rules.humming(ch, t0, t1)
             runs.record(run, ch, t0, t1, r, on, row, s, self._uv_scale, learn=not hum)
         pause = t1 - run.last_on_s
         if in_cramp:
@@ -462,25 +462,33 @@ class CrampDetector:
 
     def note_interference(self, episodes) -> None:
         """Mains-interference episodes the quality stage announced
-        (``[(channel, start s, end s or None while it goes on)]``, an episode's
-        onset and then its end): while one goes on, no cramp is announced on its
-        channel (:func:`.rules.interfered`), and its windows teach nothing
+        (``[(channel, start s, end s or None while it goes on, known s)]``, an
+        episode's onset and then its end; :meth:`.quality.QualityDetector.interference_notes`):
+        while one goes on, no cramp is announced on its channel
+        (:func:`.rules.interfered`), and its windows teach nothing
         (:func:`.rules.humming`). The quality stage announces an episode after
-        ``mains_min_s`` (2 s), before any contraction may be announced."""
+        ``mains_min_s`` (2 s), before any contraction may be announced.
+
+        ``known`` is the stream time from which the windows take the onset (or
+        the end) into account: a note comes with the chunk in which the quality
+        stage found it, which may be seconds of windows before or after it
+        depending on the chunking; from its ``known`` time on, every chunking
+        agrees. Without it (three items), the note counts from its own time."""
         if not self._ch:
             self._early_hum.extend(episodes)
             return
-        for name, start, end in episodes:
+        for name, start, end, *known in episodes:
             k = self._index.get(name)
             if k is None:
                 continue
+            at = float(known[0]) if known else float(start if end is None else end)
             hum = self._ch[k].hum
             for ep in hum:
                 if ep[0] == start:
-                    ep[1] = end
+                    ep[1], ep[3] = end, at
                     break
-            else:
-                hum.append([float(start), end])
+            else:   # [start, end, onset known at, end known at]
+                hum.append([float(start), end, at, at])
             del hum[:-HUM_KEEP]
 
     def _finish_fasc(self, ch: _Channel, out: list, now: float):

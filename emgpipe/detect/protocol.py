@@ -11,7 +11,9 @@ pipeline (:class:`emgpipe.graph.Pipeline`) calls, from one thread:
   band-pass are not taken for physiology;
 * optionally ``note_interference(episodes)`` before the features of a chunk
   whose quality events opened or closed a mains-interference episode
-  (``[(channel name, start s, end s or None while it goes on)]``);
+  (``[(channel name, start s, end s or None while it goes on, known s)]``,
+  ``known`` the stream time from which the note holds, whatever the chunk
+  it came with: :meth:`emgpipe.detect.quality.QualityDetector.interference_notes`);
 * ``answer(channel, answer, t_s)`` when the wearer answers an alert
   (``"cramp"`` or ``"not_cramp"``, at stream time ``t_s`` s), between batches;
   it returns the events the answer finishes (may be empty);

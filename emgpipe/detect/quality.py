@@ -304,6 +304,25 @@ class QualityDetector:
                      peak_uv=ep.peak if cond != "flat" else float("nan"),
                      detail=self.DETAIL[cond], detector=self.detector, source_id=self._source)
 
+    def interference_notes(self, events) -> list:
+        """The mains-interference episodes among ``events`` (this stage's), as the
+        cramp detector takes them (:meth:`.detector.CrampDetector.note_interference`):
+        ``(channel, start s, end s or None, known s)``. ``known`` is the stream time
+        by which this stage had said so, whatever the chunking: an onset at its
+        ``alert_s`` (the window that made it last ``mains_min_s``); an end no later
+        than ``merge_s`` and a window after its last interfered window (the window
+        that found it over). The detector applies each to its windows from then
+        on, so what a chunk's notes tell it does not depend on where it ended."""
+        s = self.settings
+        out = []
+        for e in events:
+            if e.kind == "artifact" and e.detail == self.DETAIL["mains"]:
+                if e.status == "onset":
+                    out.append((e.channel, e.start_s, None, e.alert_s))
+                else:
+                    out.append((e.channel, e.start_s, e.end_s, e.end_s + s.merge_s + s.window_s))
+        return out
+
     def close(self, end_s: float) -> list[Event]:
         out = [self._pop_event(ch, ep) for ch, ep in sorted(self._pop_open.items())]
         self._pop_open = {}

@@ -310,26 +310,37 @@ def interfered(ch, t1: float, need: float) -> float | None:
     stage reports it as an artefact), so nothing is announced from it; a
     contraction that goes on after it must then last as long as it must on
     its own. (A cramp that began before the hum was announced before it.)"""
-    for a, b in ch.hum:
+    for a, b in hum_known(ch, t1):
         if a <= t1 and (b is None or t1 - b < need):
             return a
     return None
 
 
-def began_with_hum(ch, start: float) -> bool:
+def hum_known(ch, t: float) -> list:
+    """The mains-interference episodes of ``ch`` as the window ending at ``t``
+    knows them, ``[(start, end or None)]``: those the quality stage had
+    announced by ``t``, an end only once it had found it (each note's known
+    time, :meth:`.detector.CrampDetector.note_interference`), so that a
+    window's view does not depend on the chunk its notes came with."""
+    return [(a, b if b is not None and kb <= t + TIME_EPS_S else None)
+            for a, b, ka, kb in ch.hum if ka <= t + TIME_EPS_S]
+
+
+def began_with_hum(ch, start: float, t: float) -> bool:
     """Whether a run of ``ch`` that started at ``start`` began with a
-    mains-interference episode: one that started before it, or at most
-    ``HUM_SLACK_S`` after it (the quality stage's windows and the detector's
-    are a window apart), and had not ended by then."""
-    return any(a <= start + HUM_SLACK_S and (b is None or b >= start) for a, b in ch.hum)
+    mains-interference episode, as known at ``t`` (:func:`hum_known`): one that
+    started before it, or at most ``HUM_SLACK_S`` after it (the quality stage's
+    windows and the detector's are a window apart), and had not ended by then."""
+    return any(a <= start + HUM_SLACK_S and (b is None or b >= start) for a, b in hum_known(ch, t))
 
 
-def humming(ch, t: float) -> bool:
+def humming(ch, t: float, known_at: float) -> bool:
     """Whether a mains-interference episode of ``ch`` that had begun by ``t``
-    goes on: the window at ``t`` is the hum's (see :func:`interfered`), as are
-    all the windows of a run that began with one (:func:`began_with_hum`: its
-    windows after the episode are the hum's tail)."""
-    return any(b is None and a <= t for a, b in ch.hum)
+    goes on, as known at ``known_at`` (the window's end, :func:`hum_known`):
+    the window at ``t`` is the hum's (see :func:`interfered`), as are all the
+    windows of a run that began with one (:func:`began_with_hum`: its windows
+    after the episode are the hum's tail)."""
+    return any(b is None and a <= t for a, b in hum_known(ch, known_at))
 
 
 def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:

@@ -89,3 +89,29 @@ def test_a_hum_that_starts_during_movement_is_not_a_cramp_either():
         x[i:j, 0] += rng.normal(0, 40.0, j - i)
     for mode in ("awake", "sleep"):
         assert not _cramps(_replay(x, fs, mode)), mode
+
+
+def test_what_a_hum_note_tells_the_windows_does_not_depend_on_the_chunk_it_came_with():
+    """The quality stage announces a hum 2 s after it began, in whichever chunk
+    holds that window: a 60-s chunk brought the note before the windows of the
+    hum's first 2 s, 0.37-s chunks after them, so a 0.6-s movement just before
+    the hum was a leg movement in one and the hum's in the other (the benchmark's
+    Ganglion artifact_torture_s1 at 74 s). Each note now counts from the stream
+    time the quality stage knew it (QualityDetector.interference_notes)."""
+    fs = 250.0
+    rng = np.random.default_rng(4)
+    x = _signal(fs, dur=200.0)
+    t = np.arange(x.shape[0]) / fs
+    i, j = int(99.3 * fs), int(99.9 * fs)
+    x[i:j, 0] += rng.normal(0, 40.0, j - i)                  # a 0.6-s movement
+    k, m = int(100.0 * fs), int(160.0 * fs)                  # a 30-µV hum from 100 s (a 0.3-s rise)
+    x[k:m, 0] += 30.0 * np.clip((t[k:m] - 100.0) / 0.3, 0, 1) * np.sin(2 * np.pi * 50 * t[k:m])
+
+    def key(ev):   # (the order of a chunk's quality and detector events is the chunk's)
+        return sorted((e.kind, e.channel, e.status, round(e.start_s, 6), round(e.end_s or 0, 6)) for e in ev)
+
+    ref = _replay(x, fs, "awake", 0.37)
+    assert [e for e in ref if e.kind == "artifact" and "mains" in e.detail and e.channel == "calf_left"]
+    assert [e for e in ref if e.kind == "voluntary" and e.channel == "calf_left" and 99.0 < e.start_s < 99.5]
+    for chunk_s in (0.05, 7.0, 60.0, 200.0):
+        assert key(_replay(x, fs, "awake", chunk_s)) == key(ref), chunk_s
