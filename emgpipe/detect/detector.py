@@ -341,7 +341,7 @@ class CrampDetector:
         if run.load_before is not None and t0 < run.start_s + UNLOAD_S - TIME_EPS_S:
             run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
         if run.placed and run.first_level is None and not in_cramp:
-            rules.first_level(run, t0)
+            run.first_level = rules.first_level(run, t0)
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is
@@ -352,6 +352,14 @@ class CrampDetector:
             # what the muscle (and the others) did before it
             context = self._context(ch, t0, run.evidence)
             run.stretch_rule = (*self._rule(context), t0, context)
+            # placed too when the shin has just moved the foot (the accelerator
+            # after a brake: the pause between them is too short to end the run)
+            quiet = next((x[0] + (t1 - t0) for x in reversed(run.recent) if x[2]), None)
+            run.stretch_placed = (self.mode != "sleep" and bool(ch.antagonist_cols)
+                                  and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, quiet))
+            run.stretch_first = None
+        if run.stretch_placed and run.stretch_first is None and not in_cramp:
+            run.stretch_first = rules.first_level(run, t0, run.stretch_rule[2])
         if not in_cramp:
             row = None
             if self._batch_co is not None:

@@ -21,7 +21,7 @@ from ..types import Event
 from . import fasciculations, runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
                        CONF_PER_S, DECIDE_EVERY, HUM_SLACK_S, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER,
-                       HOLD_PCT, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S, TIME_EPS_S,
+                       HOLD_PCT, PLACED_FIRST_S, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S, TIME_EPS_S,
                        UNLOAD_S,
                        CrampSettings)
 
@@ -175,7 +175,7 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
-def placed(ch, t0: float, antagonists: list, s: CrampSettings) -> bool:
+def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float | None = None) -> bool:
     """Whether a contraction of ``ch`` starting at ``t0`` places the foot: one
     of the same leg's antagonists (``antagonists``, the shin for a calf) was
     active from at least ``RISE_S`` before it (its run goes on, or ended at
@@ -183,23 +183,30 @@ def placed(ch, t0: float, antagonists: list, s: CrampSettings) -> bool:
     reciprocal: the shin lifts the foot (a tibialis burst on each release of a
     pedal, Khamis 2018), then the calf presses. A cramp is not preceded by a
     movement of its antagonist; cross-talk of the calf's own contraction on
-    the shin begins with it, not before."""
+    the shin begins with it, not before. ``quiet_from``: for a contraction
+    inside a run (a stretch), when this muscle last fell quiet; an antagonist
+    that began since then is no cross-talk of it either (the shin lifting the
+    foot off the brake in the pause before the accelerator)."""
     for a in antagonists:
         if a.run is not None and a.run.start_s <= t0 - RISE_S + TIME_EPS_S:
+            return True
+        if a.run is not None and quiet_from is not None and a.run.start_s >= quiet_from - TIME_EPS_S:
             return True
         if a.run is None and t0 - s.stance_gap_s - TIME_EPS_S <= a.last_run_end <= t0 + TIME_EPS_S:
             return True
     return False
 
 
-def first_level(run, t0: float) -> None:
-    """Keep a placed contraction's level over its first ``PRESS_FIRST_S``
-    (``run.first_level``, the press test's reference, kept when the decision
-    window slides past it) once the window starting at ``t0`` is past it."""
-    if t0 < run.start_s + PRESS_FIRST_S - TIME_EPS_S:
-        return
-    lv = [x[1] for x in run.recent if run.start_s - TIME_EPS_S <= x[0] < run.start_s + PRESS_FIRST_S - TIME_EPS_S]
-    run.first_level = median(lv) if lv else float("nan")
+def first_level(run, t0: float, start: float | None = None) -> float | None:
+    """A placed contraction's level over its first ``PLACED_FIRST_S`` (the
+    press test's reference, kept in ``run.first_level`` or, for a stretch
+    starting at ``start``, ``run.stretch_first``, when the decision window
+    slides past it), once the window starting at ``t0`` is past it; else None."""
+    at = run.start_s if start is None else start
+    if t0 < at + PLACED_FIRST_S - TIME_EPS_S:
+        return None
+    lv = [x[1] for x in run.recent if at - TIME_EPS_S <= x[0] < at + PLACED_FIRST_S - TIME_EPS_S]
+    return median(lv) if lv else float("nan")
 
 
 def stance_drop(lv: np.ndarray, k: int, cols: list, hop: float, s: CrampSettings) -> tuple | None:
@@ -388,11 +395,15 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     recent = run.recent
     need_ratio = run.need_ratio
     context = run.context
-    if (run.on_from is not None and recent[0][0] < run.on_from - TIME_EPS_S
+    if (run.on_from is not None and run.on_from > run.start_s + TIME_EPS_S
             and t1 - run.on_from >= run.stretch_rule[0]):
         # a contraction that began inside the run (after walking, after a pedal
         # gap) and has lasted as long as its own context asks: judged on its own
-        # windows and by its own rule, not on the bursts or holds before it
+        # windows and by its own rule, not on the bursts or holds before it; and
+        # still by its own rule once the decision window holds nothing else
+        # (until model 0.7.5 the run's rule came back then: an accelerator hold
+        # after the first brake of a drive, judged after a hold, waited 8 s;
+        # 15 s in, it was a contraction from rest again, due after 3.5 s)
         recent = [x for x in recent if x[0] >= run.on_from - TIME_EPS_S]
         need, need_ratio, start, context = run.stretch_rule
         duty = 1.0
@@ -487,13 +498,16 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if co >= s.coactive_ratio:
         run.why = f"co-active {co:.1f}"
         return None
-    lv0 = run.first_level
-    if run.placed and start == run.start_s and lv0 is not None and lv0 == lv0:     # (not NaN)
+    if start == run.start_s:
+        placed_press, lv0 = run.placed, run.first_level
+    else:   # a stretch inside the run: the accelerator after a brake, past the shin's burst
+        placed_press, lv0 = run.stretch_placed and start == run.stretch_rule[2], run.stretch_first
+    if placed_press and lv0 is not None and lv0 == lv0:     # (not NaN)
         last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
         if last and median(last) < s.press_rise * lv0:
             # the foot was placed (its antagonist moved it just before) and the
             # press holds its level: a brake held at a stop, a foot on a step
-            run.why = f"a placed press: the foot moved just before {run.start_s:.1f} s, at its level since"
+            run.why = f"a placed press: the foot moved just before {start:.1f} s, at its level since"
             return None
     if lookback is not None and mode != "sleep":
         why = single_leg(run, t1, lookback, hop, s)

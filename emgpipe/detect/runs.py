@@ -52,6 +52,8 @@ class _Run:
     stance_hold: tuple | None = None                  # a single-leg stance being followed (rules.single_leg)
     placed: bool = False                              # it began as its antagonist had just moved the foot (rules.placed) ...
     first_level: float | None = None                  # ... and its level over its first PRESS_FIRST_S (µV)
+    stretch_placed: bool = False                      # the current stretch (stretch_rule) began so too ...
+    stretch_first: float | None = None                # ... and its level over its first PRESS_FIRST_S (µV)
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     hum: bool = False                                 # it began with mains interference (rules.began_with_hum)

@@ -141,6 +141,14 @@ PRESS_FIRST_S = 0.5
 #: physiology notes: "sudden"), so a cramp that is at its level at once is not
 #: missed: it is announced at ``min_s_press`` instead of ``min_s``
 PRESS_LAST_S = 1.0
+#: s: a *placed* contraction (its antagonist had just moved the foot, rules.placed)
+#: is a press while it stays under ``press_rise`` x its level over its first
+#: second: the foot is put onto a pedal or a step, then presses it to the
+#: position the task needs, in about a second (the calf-raise test's pace is one
+#: second up, Hébert-Losier et al. 2017); over its first half second, a press
+#: onto the accelerator that took 0.6 s to reach its level "rose" 2x and was
+#: announced 3.5 s in, after a brake of 1-2 s as from rest (model 0.7.5)
+PLACED_FIRST_S = 1.0
 #: the confidence is a logistic of a score: this x the duty's margin over
 #: ``min_duty`` (as a share of what is left above it) ...
 CONF_DUTY_WEIGHT = 2.0

@@ -167,3 +167,70 @@ def test_a_raise_of_both_calves_out_of_standing_is_no_cramp():
     # both rise together (a calf-raise hold of 20 s): co-active
     onsets = _onsets(_stand_then_rise(5.0, 5.0, 20.0))
     assert onsets == []
+
+
+
+PEDAL = ("calf_left", "calf_right", "tibialis_anterior_right")
+
+
+def _drive_start(fs: float, brake_s: float, press_on: float | None = None, cramp: tuple | None = None,
+                 shin: bool = True, seed: int = 5):
+    """The start of a drive on two calves and the right shin (3 µV of noise):
+    from 30 s the right calf holds the brake ``brake_s`` at 40x (a 0.4-s rise),
+    the shin lifts the foot off it (a 0.7-s burst, without ``shin`` none), and
+    0.7 s after the brake the calf is on the accelerator (a 0.6-s rise to 10x),
+    a pause too short to end the run, to the end. ``press_on``: that many s
+    into the accelerator, the driver presses on to 17x for 4 s (overtaking);
+    ``cramp`` (t0, build-up s): a cramp of that calf at 40x for 30 s."""
+    rng = np.random.default_rng(seed)
+    n = int(120 * fs)
+    t = np.arange(n) / fs
+    x = rng.normal(0.0, 3.0, (n, 3))
+    b1 = 30.0 + brake_s
+    brake = np.clip(np.minimum((t - 30.0) / 0.4, (b1 - t) / 0.3), 0, 1)
+    on = 0.0
+    if press_on is not None:
+        a = b1 + 0.7 + press_on
+        on = np.clip(np.minimum((t - a) / 0.5, (a + 4.0 - t) / 0.5), 0, 1)
+    g = np.maximum(1.0, np.maximum(40.0 * brake, np.clip((t - b1 - 0.7) / 0.6, 0, 1) * (10.0 + 7.0 * on)))
+    if cramp is not None:
+        c0, ramp = cramp
+        g = np.maximum(g, 40.0 * np.clip(np.minimum((t - c0) / ramp, (c0 + 30.0 - t) / 0.5), 0, 1))
+    x[:, 1] *= g
+    if shin:
+        x[int(b1 * fs):int((b1 + 0.7) * fs), 2] *= 20.0
+    return x
+
+
+def _right(x, fs):
+    return [(round(e.start_s, 2), round(e.alert_s, 2)) for e in cramp_onsets(x, fs, PEDAL) if e.channel == "calf_right"]
+
+
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+def test_the_accelerator_after_a_brief_brake_is_a_placed_press(fs):
+    """After a brake of 1-2 s (too short to be a hold), the accelerator hold
+    is a stretch of the brake's run. The shin's burst placed it, as it places
+    a contraction that starts a run (model 0.6.8), and it is a press while it
+    stays under press_rise x its first second (PLACED_FIRST_S: a 0.6-s rise
+    onto the pedal made its first half second look like a build-up). Model
+    0.7.4 announced it 3.5 s in."""
+    for brake_s in (1.0, 1.5, 2.0):
+        assert not _right(_drive_start(fs, brake_s), fs), brake_s
+    # a cramp that builds up right after a brief brake is still announced
+    found = _right(_drive_start(fs, 1.5, cramp=(32.2, 2.0)), fs)
+    assert len(found) == 1 and found[0][1] < 32.2 + 8.0, found
+
+
+def test_the_accelerator_keeps_the_rule_after_a_hold_once_the_brake_has_left_the_window():
+    """The accelerator hold after a 2.2-2.5 s brake takes the rule after a
+    hold (8 s, above 1.5 x the working level). Until model 0.7.5, once the
+    decision window held nothing but the accelerator (15 s in), the run's own
+    rule came back (from rest: 3.5 s), against a working level of the few
+    windows the brake had taught: a 4-s press on the accelerator 18 s in was
+    announced (the everyday split's Cyton driving_s2001 at 54.8 s)."""
+    fs = 1000.0
+    for brake_s in (2.2, 2.5):
+        assert not _right(_drive_start(fs, brake_s, press_on=18.0), fs), brake_s
+    # a cramp of that calf well above the accelerator is still announced
+    found = _right(_drive_start(fs, 2.5, cramp=(80.0, 2.0)), fs)
+    assert len(found) == 1 and 80.0 < found[0][1] < 80.0 + 12.0, found
