@@ -117,6 +117,7 @@ Examples
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
@@ -125,7 +126,7 @@ from ..dsp.features import POTENTIAL_FEATURES
 from ..types import Event
 from . import baseline, fasciculations, rules, runs
 from .channel import _Channel
-from .settings import HUM_KEEP, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
+from .settings import HUM_KEEP, HUM_NOTE_S, HUM_SLACK_S, TIME_EPS_S, UNLOAD_S, CrampSettings, band_fraction
 
 
 class CrampDetector:
@@ -169,6 +170,7 @@ class CrampDetector:
         self._source = ""
         self._early_pops: list = []          # pops noted before the first features
         self._early_hum: list = []           # ... and mains-interference episodes
+        self._held: list = []                # (channel, voluntary event) until a hum with it would be known
 
     # ------------------------------------------------------------------ setup
     def _setup(self, features):
@@ -296,6 +298,8 @@ class CrampDetector:
             if nxt >= n_win:
                 break
             i = nxt
+            if self._held:    # (before this window's events: the same order in any chunking)
+                self._release(out, t_end[i])
             for k, ch in enumerate(self._ch):
                 if skip[k] > i or not ready[i, k]:
                     continue
@@ -315,7 +319,24 @@ class CrampDetector:
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)
         self._rest_last = rest[-1]
+        if self._held:
+            self._release(out, float(ends[-1]))
         return out
+
+    def _release(self, out: list, t: float) -> None:
+        """Report the held leg movements whose mains-interference notes are
+        known by ``t`` (HUM_SLACK_S + HUM_NOTE_S after their start), but not
+        those that began with a hum: the hum's first moments are the artefact's,
+        as a run that began with a known one is (runs.finish). Judged as known at
+        that time, so that the events do not depend on the chunking."""
+        keep = []
+        for ch, ev in self._held:
+            due = ev.start_s + HUM_SLACK_S + HUM_NOTE_S
+            if due > t + TIME_EPS_S:
+                keep.append((ch, ev))
+            elif not rules.began_with_hum(ch, ev.start_s, due):
+                out.append(ev)
+        self._held = keep
 
     def _step(self, k, ch, i, r, ratio, base, t0, t1, win_s, active, fcand, smooth, pot, out):
         """One window ``i`` (``t0``-``t1`` s) of channel ``k``."""
@@ -502,14 +523,16 @@ class CrampDetector:
     def _finish_fasc(self, ch: _Channel, out: list, now: float):
         fasciculations.finish(ch, out, now, self.detector, self._source)
 
-    def _finish_run(self, ch: _Channel, out: list, now: float):
-        """End the current run; ``now`` is the stream time of the decision."""
-        runs.finish(ch, out, now, self.settings, self.detector, self._source)
+    def _finish_run(self, ch: _Channel, out: list, now: float, hold: bool = True):
+        """End the current run; ``now`` is the stream time of the decision (a
+        leg movement is held until a hum that began with it would be known)."""
+        runs.finish(ch, out, now, self.settings, self.detector, self._source, self._held if hold else None)
 
     def close(self, end_s: float) -> list:
         """End of stream at ``end_s``: the open episodes' and runs' final events."""
         out: list = []
+        self._release(out, math.inf)
         for ch in self._ch:
             self._finish_fasc(ch, out, end_s)
-            self._finish_run(ch, out, end_s)
+            self._finish_run(ch, out, end_s, hold=False)
         return out

@@ -21,8 +21,8 @@ from ..types import Event
 from . import fasciculations, runs
 from .settings import (ANSWER_CONFIRMED_FRAC, CONF_DIGITS, CONF_DUTY_WEIGHT, CONF_EPS, CONF_EVIDENCE,
                        CONF_PER_S, DECIDE_EVERY, HUM_SLACK_S, PRECURSOR_MAX_BURSTY, PRECURSOR_MIN_COVER,
-                       HOLD_PCT, PLACED_FIRST_S, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S, TIME_EPS_S,
-                       UNLOAD_S,
+                       HOLD_PCT, PLACED_FIRST_S, PRESS_FIRST_S, PRESS_LAST_S, RHYTHM_RISE, RHYTHM_SWINGS, RISE_S,
+                       TIME_EPS_S, UNLOAD_S,
                        CrampSettings)
 
 #: the contexts of a run while asleep (the wearer's answers are kept per mode)

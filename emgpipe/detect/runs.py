@@ -392,10 +392,13 @@ class WorkMemory:
         self._range = (a, b)
 
 
-def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: str) -> None:
+def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: str,
+           held: list | None = None) -> None:
     """End ``ch``'s current run; ``now`` is the stream time of the decision.
     An announced cramp gets its final event; another run of at least
-    ``min_voluntary_s`` is a voluntary event."""
+    ``min_voluntary_s`` is a voluntary event (into ``held``, as ``(ch,
+    event)``, when given: reported once a hum that began with it would be
+    known, :meth:`.detector.CrampDetector._release`)."""
     run, ch.run = ch.run, None
     if run is None:
         return
@@ -417,6 +420,9 @@ def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: s
     if dur < s.min_voluntary_s or run.hum:
         return      # (one that began with mains interference is the hum: an artefact, reported as one)
     ch.last_move_end = end
-    out.append(Event("voluntary", ch.name, run.start_s, end, alert_s=now,
-                     peak_uv=run.peak, detail="activity",
-                     detector=detector, source_id=source))
+    ev = Event("voluntary", ch.name, run.start_s, end, alert_s=now, peak_uv=run.peak, detail="activity",
+               detector=detector, source_id=source)
+    if held is None:
+        out.append(ev)
+    else:
+        held.append((ch, ev))

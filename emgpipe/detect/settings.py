@@ -99,6 +99,12 @@ UNLOAD_S = 1.0
 HUM_SLACK_S = 1.0
 #: mains-interference episodes kept per channel (the latest)
 HUM_KEEP = 4
+#: s: by this long after a mains-interference episode began, the quality stage
+#: has announced it (its ``mains_min_s``, 2 s, and its 0.25-s window, with a
+#: margin): a finished leg movement is reported once an episode that began with
+#: it would be known (HUM_SLACK_S + this after its start), so that the hum's
+#: first moments are reported as the artefact only, whatever the chunking
+HUM_NOTE_S = 2.5
 
 # ---------------------------------------------------------------- cramp decision
 #: windows: once a run has lasted long enough, the costlier cramp tests run on
