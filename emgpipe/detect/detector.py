@@ -502,15 +502,15 @@ class CrampDetector:
         the end) into account: a note comes with the chunk in which the quality
         stage found it, which may be seconds of windows before or after it
         depending on the chunking; from its ``known`` time on, every chunking
-        agrees. Without it (three items), the note counts from its own time."""
+        agrees."""
         if not self._ch:
             self._early_hum.extend(episodes)
             return
-        for name, start, end, *known in episodes:
+        for name, start, end, known in episodes:
             k = self._index.get(name)
             if k is None:
                 continue
-            at = float(known[0]) if known else float(start if end is None else end)
+            at = float(known)
             hum = self._ch[k].hum
             for ep in hum:
                 if ep[0] == start:

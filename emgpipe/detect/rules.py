@@ -501,7 +501,7 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if start == run.start_s:
         placed_press, lv0 = run.placed, run.first_level
     else:   # a stretch inside the run: the accelerator after a brake, past the shin's burst
-        placed_press, lv0 = run.stretch_placed and start == run.stretch_rule[2], run.stretch_first
+        placed_press, lv0 = run.stretch_placed, run.stretch_first
     if placed_press and lv0 is not None and lv0 == lv0:     # (not NaN)
         last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
         if last and median(last) < s.press_rise * lv0:
