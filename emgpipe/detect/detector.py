@@ -449,7 +449,8 @@ class CrampDetector:
         ``"not_cramp"`` ends the announced cramp at ``t_s`` (its final event,
         labelled, is returned) and the channel's current contraction goes on as
         voluntary: no further alert for it. ``"cramp"`` confirms it (its final
-        event will carry the label). Either way the contraction's level is
+        event will carry the label) and takes its windows out of the muscle's
+        working level (:func:`.runs.forget_cramp`). Either way the contraction's level is
         remembered for the channel (:func:`.rules.answer_floor`): after a "not a
         cramp", a cramp there must rise ``answer_ratio`` x above it for the rest
         of the session (stored answers do the same from the next session on).
@@ -468,6 +469,8 @@ class CrampDetector:
         f = e.features or {}
         self._learn(channel, answer, f.get("context"), f.get("rms_uv"), f.get("baseline_uv"))
         if answer == "cramp":
+            # confirmed: its windows were the cramp's, not the muscle's work
+            runs.forget_cramp(ch, e.start_s)
             return []
         t = max(float(t_s), e.alert_s)
         run.cramp, run.dismissed = None, True
