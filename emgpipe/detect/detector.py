@@ -363,6 +363,12 @@ class CrampDetector:
             run.load_during.append(self._batch_rms.item(i, run.load_before[0]))
         if run.placed and run.first_level is None and not in_cramp:
             run.first_level = rules.first_level(run, t0)
+        if run.press_first is None and not in_cramp and t0 >= run.start_s + s.hold_min_s - TIME_EPS_S:
+            # a run that held steadily over its first hold_min_s (a brake, a press;
+            # not walking's bursts) keeps its first level for rules.is_press: the
+            # decision window leaves the run's start behind after decision_s (NaN: not kept)
+            run.press_first = (rules.press_first(run.recent, run.start_s)
+                               if runs.steady_hold(run.recent, run.start_s, s.hold_steady) else math.nan)
         if run.step_from is not None and run.step_from == run.on_from \
                 and run.stretch_rule[2] != run.step_from and not in_cramp:
             # a contraction that rose out of this run's steady hold: the muscle is

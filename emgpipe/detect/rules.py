@@ -150,13 +150,23 @@ def swings(levels: list) -> int:
     return n
 
 
-def press_levels(recent, start: float, t1: float) -> tuple[float, float] | None:
+def press_first(recent, start: float) -> float | None:
+    """The level of a contraction started at ``start`` over its first
+    ``PRESS_FIRST_S`` (the median of its windows in ``recent``), None without any."""
+    first = [x[1] for x in recent if start - TIME_EPS_S <= x[0] < start + PRESS_FIRST_S - TIME_EPS_S]
+    return median(first) if first else None
+
+
+def press_levels(recent, start: float, t1: float, first: float | None = None) -> tuple[float, float] | None:
     """The level of a contraction (started at ``start``; ``recent`` its
     windows) over its first ``PRESS_FIRST_S`` and over the last
-    ``PRESS_LAST_S`` before ``t1`` (medians), None without both."""
-    first = [x[1] for x in recent if start - TIME_EPS_S <= x[0] < start + PRESS_FIRST_S - TIME_EPS_S]
+    ``PRESS_LAST_S`` before ``t1`` (medians), None without both. ``first``:
+    that first level as kept when the run began (``run.press_first``), for
+    when the decision window no longer holds the run's start."""
+    if first is None:
+        first = press_first(recent, start)
     last = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
-    return (median(first), median(last)) if first and last else None
+    return (first, median(last)) if first is not None and last else None
 
 
 def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
@@ -350,13 +360,13 @@ def humming(ch, t: float, known_at: float) -> bool:
     return any(b is None and a <= t for a, b in hum_known(ch, known_at))
 
 
-def is_press(recent, start: float, t1: float, s: CrampSettings) -> tuple[float, float] | None:
+def is_press(recent, start: float, t1: float, s: CrampSettings, first: float | None = None) -> tuple[float, float] | None:
     """A contraction from rest that was at its level from its first
     ``PRESS_FIRST_S``: its level over the last ``PRESS_LAST_S`` before ``t1``
     is under ``press_rise`` x its first (a deliberate press, a brake or a held
     raise, reaches its force at once and holds it). Returns those two levels
-    (:func:`press_levels`) when it is a press, else None."""
-    lv = press_levels(recent, start, t1)
+    (:func:`press_levels`; ``first`` as there) when it is a press, else None."""
+    lv = press_levels(recent, start, t1, first)
     return lv if lv is not None and lv[1] < s.press_rise * lv[0] else None
 
 
@@ -432,7 +442,12 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
             # single-leg stance is then told by single_leg, below
             run.why = f"weight onto this leg: the other leg {fell[0]:.1f} -> {fell[1]:.1f} µV"
             return None
-    press = is_press(recent, start, t1, s) if context == "rest" else None
+    # (the run's first level as kept when it began with a steady hold: once the
+    # decision window has passed the run's start, a brake and the weaker pedal
+    # hold after it are still a press and a weaker one, not a contraction of
+    # unknown start; model 0.7.6)
+    kept = run.press_first if start == run.start_s and run.press_first == run.press_first else None
+    press = is_press(recent, start, t1, s, kept) if context == "rest" else None
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
         # a press is announced once it has lasted min_s_press since its latest
         # pause (one that dips and comes back at its level goes on as itself)

@@ -51,7 +51,8 @@ class _Run:
     load_during: list = field(default_factory=list)   # ... and its levels (µV) in the run's first UNLOAD_S
     stance_hold: tuple | None = None                  # a single-leg stance being followed (rules.single_leg)
     placed: bool = False                              # it began as its antagonist had just moved the foot (rules.placed) ...
-    first_level: float | None = None                  # ... and its level over its first PRESS_FIRST_S (µV)
+    first_level: float | None = None                  # ... and its level over its first PLACED_FIRST_S (µV)
+    press_first: float | None = None                  # its level over its first PRESS_FIRST_S when it began with a steady hold (µV, NaN if not; rules.is_press)
     stretch_placed: bool = False                      # the current stretch (stretch_rule) began so too ...
     stretch_first: float | None = None                # ... and its level over its first PRESS_FIRST_S (µV)
     why: str = ""                                     # last reason it was not a cramp (debugging)
