@@ -198,9 +198,13 @@ def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float
     that began since then is no cross-talk of it either (the shin lifting the
     foot off the brake in the pause before the accelerator)."""
     for a in antagonists:
-        if a.run is not None and a.run.start_s <= t0 - RISE_S + TIME_EPS_S:
-            return True
-        if a.run is not None and quiet_from is not None and a.run.start_s >= quiet_from - TIME_EPS_S:
+        if a.run is not None and quiet_from is not None:
+            # a stretch: the antagonist began as this muscle fell quiet or after
+            # (one that began while this muscle was contracting is its cross-talk:
+            # a cramp on the shin, through the cramp's own dips; model 0.7.6)
+            if a.run.start_s >= quiet_from - RISE_S - TIME_EPS_S:
+                return True
+        elif a.run is not None and a.run.start_s <= t0 - RISE_S + TIME_EPS_S:
             return True
         if a.run is None and t0 - s.stance_gap_s - TIME_EPS_S <= a.last_run_end <= t0 + TIME_EPS_S:
             return True
@@ -418,6 +422,14 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
         need, need_ratio, start, context = run.stretch_rule
         duty = 1.0
         stance = run.rise_ref if run.step_from is not None and run.on_from == run.step_from else None
+    elif (run.stretch_placed and run.on_from is not None and run.on_from > run.start_s + TIME_EPS_S
+          and run.on_from == run.stretch_rule[2] and t1 - run.on_from < run.stretch_rule[0]):
+        # a contraction inside the run that the shin placed (the accelerator
+        # after a brake: the shin lifted the foot in the pause before it) is a
+        # new movement: judged by its own rule once due, not by the run's rule
+        # over the brake and the pause (model 0.7.6)
+        run.why = f"placed at {run.on_from:.1f} s, judged by its own rule from {run.on_from + run.stretch_rule[0]:.1f} s"
+        return None
     elif run.step_from is not None and run.on_from == run.step_from and t1 - run.on_from < run.stretch_rule[0]:
         # a contraction that rose out of this run's steady hold (runs.rise): a
         # working muscle's press (a brake from the pedal, a raise from standing)
