@@ -305,7 +305,7 @@ class CrampDetector:
                     continue
                 run = ch.run
                 if self.carry and run is not None and run.cramp is not None and ch.fasc is None \
-                        and steady_on[i, k]:
+                        and run.on_from is not None and steady_on[i, k]:
                     off = np.flatnonzero(~steady_on[i:, k])
                     skip[k] = j = i + int(off[0]) if len(off) else n_win
                     runs.carry_cramp(run, rms[i:j, k], t_start[i], t_end[j - 1])
@@ -345,6 +345,16 @@ class CrampDetector:
         fasciculations.step(ch, t0, t1, ratio, active, fcand, pot, s, out, self.detector, self._source)
         # ---- activity runs
         run = ch.run
+        if run is not None and run.cramp is not None and run.on_from is None \
+                and (active or (smooth and ratio >= s.off_ratio)) \
+                and self.mode != "sleep" and ch.antagonist_cols \
+                and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, run.last_on_s):
+            # an announced contraction paused and the shin moved the foot in the
+            # pause: it has ended, and what follows is a new movement (a brake
+            # alerted by mistake, then the accelerator: the cramp event went on
+            # through the whole drive, teaching no hold; model 0.7.6)
+            self._finish_run(ch, out, t0)
+            run = None
         if run is None:
             if not active:
                 return
