@@ -348,7 +348,8 @@ class CrampDetector:
         if run is not None and run.cramp is not None and run.on_from is None \
                 and (active or (smooth and ratio >= s.off_ratio)) \
                 and self.mode != "sleep" and ch.antagonist_cols \
-                and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, run.last_on_s):
+                and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, run.last_on_s,
+                                 self._louder_in_pause(k, ch, i, t0, run.last_on_s)):
             # an announced contraction paused and the shin moved the foot in the
             # pause: it has ended, and what follows is a new movement (a brake
             # alerted by mistake, then the accelerator: the cramp event went on
@@ -393,7 +394,8 @@ class CrampDetector:
             # after a brake: the pause between them is too short to end the run)
             quiet = next((x[0] + (t1 - t0) for x in reversed(run.recent) if x[2]), None)
             run.stretch_placed = (self.mode != "sleep" and bool(ch.antagonist_cols)
-                                  and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, quiet))
+                                  and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, quiet,
+                                                   self._louder_in_pause(k, ch, i, t0, quiet)))
             run.stretch_first = None
         if run.stretch_placed and run.stretch_first is None and not in_cramp:
             run.stretch_first = rules.first_level(run, t0, run.stretch_rule[2])
@@ -431,6 +433,19 @@ class CrampDetector:
         rest = (self._batch_rest[i - 1, k] if i > 0 else self._rest_last[k]) if self.mode == "sleep" else 0.0
         return rules.evidence(ch, t, self._past[0][:, k], self._past[1][:, k], self._batch_rms[:i, k],
                               self._batch_bases[:i, k], self._hop, self.settings, float(rest))
+
+    def _louder_in_pause(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float | None) -> bool:
+        """Whether one of ``ch``'s antagonists was louder (µV) than ``ch`` in a
+        window of its pause (from ``quiet_from`` to window ``i`` at ``t0``): a
+        shin that moved the foot while the calf was quiet. Cross-talk of the
+        calf's own contraction is a fraction of it, and falls with it."""
+        if quiet_from is None:
+            return False
+        n = max(1, int(round((t0 - quiet_from) / self._hop)) + 1)
+        lv = self._batch_rms[max(i - n, 0):i]
+        if len(lv) < n and len(self._past[0]):
+            lv = np.concatenate([self._past[0][max(len(self._past[0]) - (n - len(lv)), 0):], lv])
+        return bool(len(lv)) and any(bool(np.any(lv[:, a] > lv[:, k])) for a in ch.antagonist_cols)
 
     def _lookback(self, k: int, ch: _Channel, i: int) -> tuple:
         """The levels (µV) of all channels over the last ``decision_s`` up to

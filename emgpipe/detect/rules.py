@@ -185,7 +185,8 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
     return (before, during) if during * s.coactive_ratio <= before else None
 
 
-def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float | None = None) -> bool:
+def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float | None = None,
+           louder: bool = False) -> bool:
     """Whether a contraction of ``ch`` starting at ``t0`` places the foot: one
     of the same leg's antagonists (``antagonists``, the shin for a calf) was
     active from at least ``RISE_S`` before it (its run goes on, or ended at
@@ -196,13 +197,17 @@ def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float
     the shin begins with it, not before. ``quiet_from``: for a contraction
     inside a run (a stretch), when this muscle last fell quiet; an antagonist
     that began since then is no cross-talk of it either (the shin lifting the
-    foot off the brake in the pause before the accelerator)."""
+    foot off the brake in the pause before the accelerator). ``louder``: for a
+    stretch, an antagonist was louder than this muscle in a window of its
+    pause (the detector's ``_louder_in_pause``): it moved the foot even if it
+    began before the pause (co-contracting at the end of a brake), where
+    cross-talk of this muscle's own contraction, a fraction of it, is not."""
     for a in antagonists:
         if a.run is not None and quiet_from is not None:
             # a stretch: the antagonist began as this muscle fell quiet or after
             # (one that began while this muscle was contracting is its cross-talk:
             # a cramp on the shin, through the cramp's own dips; model 0.7.6)
-            if a.run.start_s >= quiet_from - RISE_S - TIME_EPS_S:
+            if louder or a.run.start_s >= quiet_from - RISE_S - TIME_EPS_S:
                 return True
         elif a.run is not None and a.run.start_s <= t0 - RISE_S + TIME_EPS_S:
             return True

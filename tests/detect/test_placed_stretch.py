@@ -65,6 +65,37 @@ def test_a_shin_active_since_before_a_dip_is_cross_talk_and_places_nothing():
     # a shin burst that began as the calf fell quiet (lifting the foot) places it
     shin.run.start_s = 54.8
     assert rules.placed(calf, 55.125, [shin], s, quiet_from=55.0)
+    # one active since before the dip but louder than the calf in it moved the foot
+    shin.run.start_s = 50.0
+    assert rules.placed(calf, 55.125, [shin], s, quiet_from=55.0, louder=True)
     # a contraction's start (no quiet_from): a shin active from RISE_S before places it
     shin.run.start_s = 50.0
     assert rules.placed(calf, 55.125, [shin], s)
+
+
+def _brake_then_pedal(fs: float, seed: int = 9):
+    """Rest; from 20 s the right calf brakes at 12x its quiet level for 1.8 s
+    (a press: at its level at once; too brief to teach a working level); the
+    shin co-contracts at 3x over the brake's last 1.2 s, then lifts the foot
+    (8x for 0.5 s) while the calf pauses 0.6 s; then the calf holds the accelerator at 9x (+-20 % at
+    0.3 Hz, not press_rise x weaker than the brake) until 100 s."""
+    rng = np.random.default_rng(seed)
+    n = int(120 * fs)
+    t = np.arange(n) / fs
+    g = np.ones((n, 3))
+    b = (t >= 20.0) & (t < 21.8)
+    g[b, 1] = np.minimum(12.0, 2.0 + 50.0 * (t[b] - 20.0))
+    pedal = (t >= 22.4) & (t < 100.0)
+    g[pedal, 1] = 9.0 * (1.0 + 0.2 * np.sin(2 * np.pi * 0.3 * t[pedal]))
+    g[(t >= 20.6) & (t < 21.8), 2] = 3.0
+    g[(t >= 21.8) & (t < 22.3), 2] = 8.0
+    return rng.normal(0.0, 3.0, (n, 3)) * g
+
+
+@pytest.mark.parametrize("fs", [250.0, 1000.0])
+def test_a_shin_active_before_the_pause_places_what_follows_when_it_was_louder_in_the_pause(fs):
+    # the shin began before the calf fell quiet (co-contraction at the end of
+    # the brake), so its start alone does not place the accelerator; but in
+    # the pause it was louder than the calf: it moved the foot
+    onsets = [e for e in cramp_onsets(_brake_then_pedal(fs), fs, NAMES) if e.channel == "calf_right"]
+    assert onsets == [], [(round(e.start_s, 1), round(e.alert_s, 1), e.features.get("context")) for e in onsets]
