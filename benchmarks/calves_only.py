@@ -54,7 +54,10 @@ def one(path: str) -> dict:
 
 
 def scenario(path: str) -> str:
-    return Path(path).stem.rsplit("_s", 1)[0]
+    """The scenario of a recording: its name without the seed (``driving_s2001``: ``driving``)."""
+    stem = Path(path).stem
+    head, _, seed = stem.rpartition("_s")
+    return head if head and seed.isdigit() else stem
 
 
 def main(argv=None) -> int:
@@ -62,11 +65,17 @@ def main(argv=None) -> int:
     ap.add_argument("directory", help="a benchmark folder (variant subfolders of labelled recordings)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", help="write the per-recording results here")
+    ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS),
+                    help=f"the scenarios replayed (default: {' '.join(SCENARIOS)})")
     a = ap.parse_args(argv)
+    if not Path(a.directory).is_dir():
+        print(f"calves_only: {a.directory}: no such folder (make it with datasets/make_benchmark.py)",
+              file=sys.stderr)
+        return 2
     paths = sorted(str(p) for p in Path(a.directory).rglob("*.csv")
-                   if not p.name.endswith(".labels.csv") and scenario(str(p)) in SCENARIOS)
+                   if not p.name.endswith(".labels.csv") and scenario(str(p)) in a.scenarios)
     if not paths:
-        print(f"calves_only: {a.directory}: no {', '.join(SCENARIOS)} recordings", file=sys.stderr)
+        print(f"calves_only: {a.directory}: no {', '.join(a.scenarios)} recordings", file=sys.stderr)
         return 2
     if a.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor

@@ -94,6 +94,10 @@ BOUNDED = {
     r"^emgpipe bench datasets/benchmark/raw1000 --workers 2 --cohort-out bench-cohort\.csv$": (
         lambda c: c.replace("datasets/benchmark/raw1000", "datasets/sample"),
         "the standard set is not in the repository: the committed sample instead"),
+    r"^python benchmarks/calves_only\.py datasets/everyday$": (
+        lambda c: "python benchmarks/calves_only.py datasets/sample --scenarios walk_then_cramp_cyton",
+        "the everyday split is not in the repository (make_benchmark.py --everyday makes 2 GB of it): "
+        "one recording of the committed sample instead"),
     r"^emgpipe emulate cyton$": (lambda c: c, "runs until Ctrl-C: started by the fixture, its printed port used"),
     r"^emgpipe emulate bridge --press 45$": (
         lambda c: c.replace("--press 45", "--press 0.5") + " --duration 2 --speed 5",
