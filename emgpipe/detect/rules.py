@@ -195,9 +195,11 @@ def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float
     pedal, Khamis 2018), then the calf presses. A cramp is not preceded by a
     movement of its antagonist; cross-talk of the calf's own contraction on
     the shin begins with it, not before. ``quiet_from``: for a contraction
-    inside a run (a stretch), when this muscle last fell quiet; an antagonist
-    that began since then is no cross-talk of it either (the shin lifting the
-    foot off the brake in the pause before the accelerator). ``louder``: for a
+    inside a run (a stretch), when this muscle last fell quiet; then, instead
+    of the first test, an antagonist must have begun since then (within
+    ``RISE_S`` before), which is no cross-talk of it (the shin lifting the
+    foot off the brake in the pause before the accelerator): one active since
+    before is this muscle's own cross-talk (model 0.7.6). ``louder``: for a
     stretch, an antagonist was louder than this muscle in a window of its
     pause (the detector's ``_louder_in_pause``): it moved the foot even if it
     began before the pause (co-contracting at the end of a brake), where

@@ -54,7 +54,7 @@ class _Run:
     first_level: float | None = None                  # ... and its level over its first PLACED_FIRST_S (µV)
     press_first: float | None = None                  # its level over its first PRESS_FIRST_S when it began with a steady hold (µV, NaN if not; rules.is_press)
     stretch_placed: bool = False                      # the current stretch (stretch_rule) began so too ...
-    stretch_first: float | None = None                # ... and its level over its first PRESS_FIRST_S (µV)
+    stretch_first: float | None = None                # ... and its level over its first PLACED_FIRST_S (µV)
     why: str = ""                                     # last reason it was not a cramp (debugging)
     was_hold: bool = False                            # it held steadily (>= hold_min_s): a hold
     hum: bool = False                                 # it began with mains interference (rules.began_with_hum)
