@@ -42,6 +42,7 @@ class _Channel:
         self.last_stance = -1e9              # when it last held steadily with the other leg (standing)
         self.work = WorkMemory()             # (start s, RMS µV) of its steady-hold windows (working level)
         self.last_move_end = -1e9            # when the last voluntary run / leg movement ended
+        self.last_held = (-1e9, 0.0)         # (end s, peak µV) of its last voluntary run held >= REPEAT_HELD_S
         self.pops: deque = deque()           # edge times of recent electrode pops (quality stage)
         self.hum: list = []                  # [start s, end s or None] of its mains-interference episodes
         self.prev_rms = (math.nan, math.nan)  # its last two window RMS (µV): baseline.untaught

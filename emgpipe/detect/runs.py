@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import Event
-from .settings import HOLD_PCT, NO_EVIDENCE_AFTER_CRAMP, RISE_S, TIME_EPS_S, CrampSettings
+from .settings import HOLD_PCT, NO_EVIDENCE_AFTER_CRAMP, REPEAT_HELD_S, RISE_S, TIME_EPS_S, CrampSettings
 
 log = logging.getLogger(__name__)
 
@@ -445,6 +445,11 @@ def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: s
     dur = end - run.start_s
     if run.was_hold:
         ch.last_hold_end = end
+    if run.held_s >= REPEAT_HELD_S and 2 * run.held_s >= dur and not run.hum:
+        # one held contraction (held for most of the run: a raise or hold, a
+        # brake; not walking's or cycling's bursts), ended by itself: what a
+        # repetition of it is judged against (rules.decide)
+        ch.last_held = (end, run.peak)
     if dur < s.min_voluntary_s or run.hum:
         return      # (one that began with mains interference is the hum: an artefact, reported as one)
     ch.last_move_end = end

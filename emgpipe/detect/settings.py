@@ -86,6 +86,11 @@ HOLD_PCT = (10, 90)
 #: a stretch of its own (four windows at the 0.125 s hop: not one loud window)
 RISE_S = 0.5
 
+#: s: a voluntary contraction held this long above off_ratio without a break, for
+#: at least half its run, is one that a repetition follows (rules.decide): the
+#: calf-raise pace of one second up (Hebert-Losier 2017), as PLACED_FIRST_S
+REPEAT_HELD_S = 1.0
+
 #: s: the other leg's load is compared over a contraction's first second
 #: (rules.unloaded): the weight moves onto one leg over about a second and the
 #: other foot is off the ground before a raise lifts the heel, so a single-leg
