@@ -347,9 +347,7 @@ class CrampDetector:
         run = ch.run
         if run is not None and run.cramp is not None and run.on_from is None \
                 and (active or (smooth and ratio >= s.off_ratio)) \
-                and self.mode != "sleep" and ch.antagonist_cols \
-                and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, run.last_on_s,
-                                 self._louder_in_pause(k, ch, i, t0, run.last_on_s)):
+                and self._placed(k, ch, i, t0, run.last_on_s):
             # an announced contraction paused and the shin moved the foot in the
             # pause: it has ended, and what follows is a new movement (a brake
             # alerted by mistake, then the accelerator: the cramp event went on
@@ -364,8 +362,7 @@ class CrampDetector:
             run = ch.run = runs._Run(start_s=t0, last_on_s=t1, evidence=self._evidence(ch, t0, i))
             run.context = self._context(ch, t0, run.evidence)
             run.need_s, run.need_ratio = self._rule(run.context)
-            if self.mode != "sleep" and ch.antagonist_cols:
-                run.placed = rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s)
+            run.placed = self._placed(k, ch, i, t0)
             if run.context in rules.UNLOAD_CONTEXTS and self._batch_co is not None:
                 run.load_before = runs.load_before(ch.other_cols, self._past[0], self._past[1],
                                                    self._batch_rms[:i], self._batch_bases[:i], self._hop, s)
@@ -393,9 +390,7 @@ class CrampDetector:
             # placed too when the shin has just moved the foot (the accelerator
             # after a brake: the pause between them is too short to end the run)
             quiet = next((x[0] + (t1 - t0) for x in reversed(run.recent) if x[2]), None)
-            run.stretch_placed = (self.mode != "sleep" and bool(ch.antagonist_cols)
-                                  and rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], s, quiet,
-                                                   self._louder_in_pause(k, ch, i, t0, quiet)))
+            run.stretch_placed = self._placed(k, ch, i, t0, quiet)
             run.stretch_first = None
         if run.stretch_placed and run.stretch_first is None and not in_cramp:
             run.stretch_first = rules.first_level(run, t0, run.stretch_rule[2])
@@ -434,13 +429,21 @@ class CrampDetector:
         return rules.evidence(ch, t, self._past[0][:, k], self._past[1][:, k], self._batch_rms[:i, k],
                               self._batch_bases[:i, k], self._hop, self.settings, float(rest))
 
-    def _louder_in_pause(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float | None) -> bool:
+    def _placed(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float | None = None) -> bool:
+        """:func:`.rules.placed` for a contraction of channel ``k`` beginning at
+        window ``i`` (``t0``), awake and with an antagonist; ``quiet_from``: for
+        a stretch inside a run, when the muscle last fell quiet (then also
+        whether an antagonist was louder in the pause, :meth:`_louder_in_pause`)."""
+        if self.mode == "sleep" or not ch.antagonist_cols:
+            return False
+        louder = quiet_from is not None and self._louder_in_pause(k, ch, i, t0, quiet_from)
+        return rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], self.settings, quiet_from, louder)
+
+    def _louder_in_pause(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float) -> bool:
         """Whether one of ``ch``'s antagonists was louder (µV) than ``ch`` in a
         window of its pause (from ``quiet_from`` to window ``i`` at ``t0``): a
         shin that moved the foot while the calf was quiet. Cross-talk of the
         calf's own contraction is a fraction of it, and falls with it."""
-        if quiet_from is None:
-            return False
         n = max(1, int(round((t0 - quiet_from) / self._hop)) + 1)
         lv = self._batch_rms[max(i - n, 0):i]
         if len(lv) < n and len(self._past[0]):

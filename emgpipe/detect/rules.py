@@ -470,12 +470,13 @@ def decide(run, ch, t1: float, base: float, on: bool, s: CrampSettings, hop: flo
     if not press and context == "rest" and mode != "sleep" and start == run.start_s \
             and start - ch.last_held[0] <= s.hold_context_s:
         now = [x[1] for x in recent if x[0] >= t1 - PRESS_LAST_S - TIME_EPS_S]
-        if now and median(now) < s.press_rise * ch.last_held[1]:
+        level_now = median(now) if now else None
+        if level_now is not None and level_now < s.press_rise * ch.last_held[1]:
             # a repetition: this muscle held a contraction at least as strong
             # (within press_rise) in the last hold_context_s and ended it itself
             # (an exercise set's next raise or hold, the next brake): it waits
             # as a press does
-            press = (ch.last_held[1], median(now))
+            press = (ch.last_held[1], level_now)
     if press and t1 - max(start, run.on_from) < s.min_s_press - TIME_EPS_S:
         # a press is announced once it has lasted min_s_press since its latest
         # pause (one that dips and comes back at its level goes on as itself)

@@ -228,9 +228,9 @@ def forget_cramp(ch, onset: float) -> None:
     level is the working level that keeps the next brakes of the drive from
     being announced; without it each false alert of a drive made the next
     more likely (8 more false alerts on the validation split, 7 of them on
-    drives; 2 more cramps found on the everyday split). The hold it marked stays either way:
-    the muscle was working or cramping, and a cramp's next seconds are judged
-    by the rule after a hold."""
+    drives; 2 more cramps found on the everyday split). The hold it marked
+    stays either way: the muscle was working or cramping, and a cramp's next
+    seconds are judged by the rule after a hold."""
     ch.work.drop_from(onset)
 
 
