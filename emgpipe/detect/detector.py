@@ -83,7 +83,9 @@ in ``docs/detector.md``):
   other than the tonic ones, which repeat at 5-10 Hz). Where the floor has been
   ``fasc_work_floor`` x the rest level, units fire in every sub-block: the muscle
   is contracting (a pedal, a posture too weak to be active) and a potential
-  must pass both tests (well above the rest level *and* above every recent one).
+  must pass both tests (well above the rest level *and* ``fasc_work_above`` x
+  every recent one: two of its own units discharging together superpose up to
+  twice the largest, model 0.7.7).
   Potentials leading into
   activity (each within ``fasc_onset_gap_s`` of the next) are its recruitment,
   not fasciculations; earlier ones in the same episode still count. Potentials

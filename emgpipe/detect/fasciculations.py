@@ -185,8 +185,10 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
     # floor and the rest level counts (one per window: the largest)
     n = np.where(tonic, big.astype(float), values["pot_n"])
     # on a working muscle only a potential both well above the rest level
-    # and above every potential of the last fasc_tonic_s (not its own units)
-    clear = big & (pk >= s.fasc_tonic_base * bases) & (pk >= s.fasc_tonic_above * before)
+    # and above every potential of the last fasc_tonic_s by more than two of
+    # its own units discharging together make (superposed peaks add: up to
+    # twice the largest; model 0.7.7)
+    clear = big & (pk >= s.fasc_tonic_base * bases) & (pk >= s.fasc_work_above * before)
     n[working] = clear[working]
     at = starts[:, None] + values["pot_peak_at"]
     late = np.full(n.shape, np.nan)

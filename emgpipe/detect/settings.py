@@ -264,6 +264,7 @@ class CrampSettings:
     fasc_tonic_above: float = 1.2       # ... or this x the largest potential of the last fasc_tonic_s
     fasc_tonic_base_min: float = 11.0   # x:    and this x the baseline
     fasc_work_floor: float = 2.0        # x: a floor this x the rest level (over fasc_tonic_s): the muscle works (stricter)
+    fasc_work_above: float = 2.0        # x: there a potential must be this x every potential of the last fasc_tonic_s
     fasc_onset_gap_s: float = 0.35      # s: potentials this close together leading into activity are its onset
     fasc_after_s: float = 0.5           # s: no potentials counted this soon after activity ended
     # voluntary
