@@ -88,7 +88,10 @@ in ``docs/detector.md``):
   twice the largest, model 0.7.7).
   Potentials leading into
   activity (each within ``fasc_onset_gap_s`` of the next) are its recruitment,
-  not fasciculations; earlier ones in the same episode still count. Potentials
+  not fasciculations; earlier ones in the same episode still count. So are
+  those leading into a floor that stays ``fasc_work_floor`` x the rest level
+  for ``min_voluntary_s`` after rest (a contraction too weak to be active,
+  ``fasciculations.began_working``, model 0.7.8). Potentials
   inside voluntary runs are not looked for (clinical FP analysis excludes
   voluntary activity too, Bashford et al. 2020).
 * **Voluntary** = every other activity run (walking bouts, holds, leg
@@ -259,12 +262,12 @@ class CrampDetector:
         rest = fasciculations.rest_level(self._ch, bases0, hop)
         pot = fasciculations.potentials(features.values, bases0, rest, starts, s, self._tonic, self._common)
         if pot is not None and kurt is not None:
-            pot_n, pot_a, pot_b, pot_big, pot_late = pot
+            pot_n, pot_a, pot_b, pot_big, pot_late, pot_rise = pot
             # (not on a flat line, its ring, nor the window after: the step back when the electrode is on again)
             fcand = ready & (pot_n > 0) & (kurt >= s.fasc_kurtosis) & (ratios < s.fasc_max_ratio) & ~untaught
         else:
             pot_n = pot_a = pot_b = pot_big = np.zeros(rms.shape)
-            pot_late = np.full(rms.shape, np.nan)
+            pot_late = pot_rise = np.full(rms.shape, np.nan)
             fcand = np.zeros(rms.shape, bool)
         self._batch_rms, self._batch_bases = rms, bases
         self._batch_rest = rest
@@ -316,7 +319,7 @@ class CrampDetector:
                            t_start[i], t_end[i], win_s,
                            active.item(i, k), fcand.item(i, k), kurt_ok.item(i, k),
                            (pot_n.item(i, k), pot_a.item(i, k), pot_b.item(i, k), pot_big.item(i, k),
-                            pot_late.item(i, k)), out)
+                            pot_late.item(i, k), pot_rise.item(i, k)), out)
             i += 1
         # 3. keep the recent levels and baselines for the precursor test
         self._past = baseline.keep_history(self._past, rms, bases, hop, s)

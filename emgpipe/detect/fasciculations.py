@@ -5,8 +5,9 @@ window's noise floor, located to the sample, each reported by one window).
 Here, per window, they are counted (:func:`potentials`: under low tonic firing
 or on a working muscle only a clear one counts), grouped into episodes
 (:class:`_Episode`, potentials at most ``fasc_merge_s`` apart), cleared of the
-potentials that were the recruitment leading into activity
-(:func:`drop_onset`) or electrode pops and their band-pass ringing
+potentials that were the recruitment leading into activity or into a
+contraction too weak to be active (:func:`drop_onset`, :func:`began_working`)
+or electrode pops and their band-pass ringing
 (:meth:`_Episode.drop_pops`), and reported when the episode ends
 (:func:`finish`). The physiology is in ``docs/physiology.md`` §2 and the
 detector's module docstring (:mod:`emgpipe.detect.detector`).
@@ -99,6 +100,11 @@ class TonicHistory:
         self.floor = np.zeros((n_keep - 1, n_channels))
         self.small = np.zeros((n_keep - 1, n_channels))
         self.last_at = np.full(n_channels, np.nan)   # the last window's largest potential (s), for coincidence
+        # windows in a row (up to the last) whose floor is fasc_work_floor x the rest level (:func:`began_working`)
+        self.high = np.zeros(n_channels, dtype=np.int64)
+        self.hop = hop
+        # whether each of the last windows was under tonic firing (:func:`began_working`)
+        self.tonic = np.zeros((max(1, int(round(s.min_voluntary_s / hop))), n_channels), dtype=bool)
 
 
 def rest_level(channels: list, bases: np.ndarray, hop: float) -> np.ndarray:
@@ -181,6 +187,7 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
     level /= n_keep
     working = level >= s.fasc_work_floor
     tonic = (level >= s.fasc_tonic_ratio) | (count / s.fasc_tonic_s >= s.fasc_tonic_rate)
+    rise = began_working(fr >= s.fasc_work_floor, tonic, starts, hist, s)
     # under tonic firing only a potential that stands well above both the
     # floor and the rest level counts (one per window: the largest)
     n = np.where(tonic, big.astype(float), values["pot_n"])
@@ -206,7 +213,37 @@ def potentials(values: dict, bases: np.ndarray, rest: np.ndarray, starts: np.nda
         n = np.where(shared, 0.0, n)
         big = big & ~shared
     return (n, np.where(tonic, at, starts[:, None] + values["pot_first"]),
-            np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan), late)
+            np.where(tonic, at, starts[:, None] + values["pot_last"]), np.where(big, at, np.nan), late, rise)
+
+
+def began_working(high: np.ndarray, tonic: np.ndarray, starts: np.ndarray, hist: TonicHistory,
+                  s: CrampSettings) -> np.ndarray:
+    """Per window and channel: where the window's noise floor has been
+    ``fasc_work_floor`` x the rest level (``high``) in every window of the last
+    ``min_voluntary_s``, this window completing it, and the window before the
+    first of them was not under tonic firing (``tonic``: the muscle was at rest,
+    this is no return after a dip of its firing), the start of the first of
+    them (s): the muscle began to work there; else NaN. ``hist`` carries each
+    channel's count of such windows in a row and its last ``tonic`` flags
+    between batches.
+
+    A window's floor is its quietest sub-block, which one potential cannot
+    raise; a storm's potentials raise it for a window or two; a muscle that
+    begins a contraction, even one too weak to be active (a shin steering a
+    pedal, a foot taking weight), keeps it up (AASM: a movement lasts at least
+    0.5 s). The potentials just before are that contraction's recruitment."""
+    n_win = len(high)
+    k = len(hist.tonic)
+    idx = np.arange(n_win)[:, None]
+    last_low = np.maximum.accumulate(np.where(high, -1, idx), axis=0)       # the last window not high
+    count = np.where(last_low >= 0, idx - last_low, idx + 1 + hist.high[None, :])
+    count = np.where(high, count, 0)
+    # the tonic flag of the window k before each (the one before a stretch of k)
+    was = np.concatenate((hist.tonic, tonic))[:n_win]
+    if n_win:
+        hist.high = count[-1].astype(np.int64)
+        hist.tonic = np.concatenate((hist.tonic, tonic))[-k:].copy()
+    return np.where((count == k) & ~was, starts[:, None] - (k - 1) * hist.hop, np.nan)
 
 
 def coincident(at: np.ndarray, counted: np.ndarray, common: np.ndarray,
@@ -236,9 +273,13 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
     ended; or an announced cramp's end pause, where only a clear potential
     (the tonic rule) counts: fasciculations follow cramps (Miller & Layzer 2005).
     """
-    n, ta, tb, big_at, late = pot
+    n, ta, tb, big_at, late, rise = pot
     if late == late:
         take_back(ch, late)
+    if rise == rise:
+        # the muscle began to work: the chain of potentials leading into it
+        # was its recruitment (model 0.7.8)
+        drop_onset(ch, rise, s)
     run = ch.run
     quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
     if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
