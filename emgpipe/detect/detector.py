@@ -441,19 +441,34 @@ class CrampDetector:
         whether an antagonist was louder in the pause, :meth:`_louder_in_pause`)."""
         if self.mode == "sleep" or not ch.antagonist_cols:
             return False
-        louder = quiet_from is not None and self._louder_in_pause(k, ch, i, t0, quiet_from)
-        return rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], self.settings, quiet_from, louder)
+        louder = moved = False
+        if quiet_from is not None:
+            louder, moved = self._louder_in_pause(k, ch, i, t0, quiet_from)
+        return rules.placed(ch, t0, [self._ch[j] for j in ch.antagonist_cols], self.settings, quiet_from,
+                            louder, moved)
 
-    def _louder_in_pause(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float) -> bool:
+    def _louder_in_pause(self, k: int, ch: _Channel, i: int, t0: float, quiet_from: float) -> tuple:
         """Whether one of ``ch``'s antagonists was louder (µV) than ``ch`` in a
         window of its pause (from ``quiet_from`` to window ``i`` at ``t0``): a
         shin that moved the foot while the calf was quiet. Cross-talk of the
-        calf's own contraction is a fraction of it, and falls with it."""
+        calf's own contraction is a fraction of it, and falls with it. And
+        whether it was so while at least ``off_ratio`` x its own baseline: a
+        movement of its own even where it stayed under ``on_ratio`` (a brief
+        lift of the foot, on a noisy device; model 0.7.9)."""
         n = max(1, int(round((t0 - quiet_from) / self._hop)) + 1)
-        lv = self._batch_rms[max(i - n, 0):i]
+        lv, bs = self._batch_rms[max(i - n, 0):i], self._batch_bases[max(i - n, 0):i]
         if len(lv) < n and len(self._past[0]):
-            lv = np.concatenate([self._past[0][max(len(self._past[0]) - (n - len(lv)), 0):], lv])
-        return bool(len(lv)) and any(bool(np.any(lv[:, a] > lv[:, k])) for a in ch.antagonist_cols)
+            m = max(len(self._past[0]) - (n - len(lv)), 0)
+            lv = np.concatenate([self._past[0][m:], lv])
+            bs = np.concatenate([self._past[1][m:], bs])
+        if not len(lv):
+            return False, False
+        off = self.settings.off_ratio
+        louder = any(bool(np.any(lv[:, a] > lv[:, k])) for a in ch.antagonist_cols)
+        with np.errstate(invalid="ignore"):
+            moved = any(bool(np.any((lv[:, a] > lv[:, k]) & (lv[:, a] >= off * bs[:, a])))
+                        for a in ch.antagonist_cols)
+        return louder, moved
 
     def _lookback(self, k: int, ch: _Channel, i: int) -> tuple:
         """The levels (µV) of all channels over the last ``decision_s`` up to

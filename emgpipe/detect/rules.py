@@ -186,7 +186,7 @@ def unloaded(run, s: CrampSettings) -> tuple[float, float] | None:
 
 
 def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float | None = None,
-           louder: bool = False) -> bool:
+           louder: bool = False, moved: bool = False) -> bool:
     """Whether a contraction of ``ch`` starting at ``t0`` places the foot: one
     of the same leg's antagonists (``antagonists``, the shin for a calf) was
     active from at least ``RISE_S`` before it (its run goes on, or ended at
@@ -203,7 +203,13 @@ def placed(ch, t0: float, antagonists: list, s: CrampSettings, quiet_from: float
     stretch, an antagonist was louder than this muscle in a window of its
     pause (the detector's ``_louder_in_pause``): it moved the foot even if it
     began before the pause (co-contracting at the end of a brake), where
-    cross-talk of this muscle's own contraction, a fraction of it, is not."""
+    cross-talk of this muscle's own contraction, a fraction of it, is not.
+    ``moved``: for a stretch, an antagonist was louder than this muscle in a
+    window of its pause *and* at least ``off_ratio`` x its own baseline there:
+    it moved the foot even without an activity run of its own (a brief lift of
+    the foot under ``on_ratio`` on a noisy device; model 0.7.9)."""
+    if quiet_from is not None and moved:
+        return True
     for a in antagonists:
         if a.run is not None and quiet_from is not None:
             # a stretch: the antagonist began as this muscle fell quiet or after
