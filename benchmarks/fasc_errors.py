@@ -66,14 +66,18 @@ def place(t: float, others: list, missed: bool) -> str:
     return "quiet"
 
 
-def one(path: str) -> dict:
-    """The fasciculation errors of one recording (top level: runs in worker processes)."""
+def one(path: str) -> dict | None:
+    """The fasciculation errors of one recording (top level: runs in worker
+    processes); None for an envelope (MyoWare ENV), which shows no potential."""
     from emgpipe.io import read_recording
     from emgpipe.metrics import match, read_labels
-    from emgpipe.pipeline import run_recording
+    from emgpipe.pipeline import run_recording, signal_of
 
+    rec = read_recording(path)
+    if signal_of(rec) == "envelope":
+        return None
     labels = read_labels(Path(path).with_name(Path(path).stem + ".labels.csv"))
-    m = match(run_recording(read_recording(path)).events, labels, "fasciculation")
+    m = match(run_recording(rec).events, labels, "fasciculation")
     others: dict = {}
     for lb in labels:
         if lb.kind != "fasciculation":
@@ -83,23 +87,6 @@ def one(path: str) -> dict:
     fn = [(lb.channel, round(lb.start_s, 3), place(lb.start_s, others.get(lb.channel, []), True))
           for lb in m.false_negatives]
     return {"path": path, "tp": len(m.pairs), "fp": fp, "fn": fn}
-
-
-def recordings(folder: Path) -> list:
-    """The labelled recordings under ``folder`` (itself and one level down), ENV ones left out."""
-    out = []
-    for p in sorted(list(folder.glob("*.csv")) + list(folder.glob("*/*.csv"))):
-        if p.name.endswith(".labels.csv") or not p.with_name(p.stem + ".labels.csv").exists():
-            continue
-        side = p.with_suffix(".json")
-        if side.exists():
-            try:
-                if str(json.loads(side.read_text(encoding="utf-8")).get("signal", "")).lower() in ("envelope", "env"):
-                    continue
-            except (OSError, ValueError):
-                pass
-        out.append(str(p))
-    return out
 
 
 def summary(results: list) -> dict:
@@ -127,16 +114,18 @@ def main(argv=None) -> int:
     if not folder.is_dir():
         print(f"fasc_errors: {folder}: no such folder", file=sys.stderr)
         return 2
-    paths = recordings(folder)
-    if not paths:
-        print(f"fasc_errors: {folder}: no labelled recordings with potentials (not an envelope)", file=sys.stderr)
-        return 2
+    from emgpipe.commands.bench import find_labeled      # (the recordings emgpipe bench scores)
+    paths = [str(p) for p in find_labeled(folder)]
     if a.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(a.jobs) as ex:
             results = list(ex.map(one, paths))
     else:
         results = [one(p) for p in paths]
+    results = [r for r in results if r is not None]
+    if not results:
+        print(f"fasc_errors: {folder}: no labelled recordings with potentials (not an envelope)", file=sys.stderr)
+        return 2
     for variant, v in sorted(summary(results).items()):
         tp, fp, fn = v["tp"], v["fp"], v["fn"]
         sens = f"{tp / (tp + fn):.3f}" if tp + fn else "-"

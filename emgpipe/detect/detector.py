@@ -438,7 +438,8 @@ class CrampDetector:
         """:func:`.rules.placed` for a contraction of channel ``k`` beginning at
         window ``i`` (``t0``), awake and with an antagonist; ``quiet_from``: for
         a stretch inside a run, when the muscle last fell quiet (then also
-        whether an antagonist was louder in the pause, :meth:`_louder_in_pause`)."""
+        whether an antagonist was louder in the pause, and raised there too,
+        :meth:`_louder_in_pause`)."""
         if self.mode == "sleep" or not ch.antagonist_cols:
             return False
         louder = moved = False
@@ -463,12 +464,11 @@ class CrampDetector:
             bs = np.concatenate([self._past[1][m:], bs])
         if not len(lv):
             return False, False
-        off = self.settings.off_ratio
-        louder = any(bool(np.any(lv[:, a] > lv[:, k])) for a in ch.antagonist_cols)
+        cols = list(ch.antagonist_cols)
+        above = lv[:, cols] > lv[:, [k]]                   # (windows, antagonists)
         with np.errstate(invalid="ignore"):
-            moved = any(bool(np.any((lv[:, a] > lv[:, k]) & (lv[:, a] >= off * bs[:, a])))
-                        for a in ch.antagonist_cols)
-        return louder, moved
+            raised = lv[:, cols] >= self.settings.off_ratio * bs[:, cols]
+        return bool(above.any()), bool((above & raised).any())
 
     def _lookback(self, k: int, ch: _Channel, i: int) -> tuple:
         """The levels (µV) of all channels over the last ``decision_s`` up to

@@ -238,11 +238,11 @@ def began_working(high: np.ndarray, tonic: np.ndarray, starts: np.ndarray, hist:
     last_low = np.maximum.accumulate(np.where(high, -1, idx), axis=0)       # the last window not high
     count = np.where(last_low >= 0, idx - last_low, idx + 1 + hist.high[None, :])
     count = np.where(high, count, 0)
-    # the tonic flag of the window k before each (the one before a stretch of k)
-    was = np.concatenate((hist.tonic, tonic))[:n_win]
+    flags = np.concatenate((hist.tonic, tonic))
+    was = flags[:n_win]              # the tonic flag of the window k before each (the one before a stretch of k)
     if n_win:
         hist.high = count[-1].astype(np.int64)
-        hist.tonic = np.concatenate((hist.tonic, tonic))[-k:].copy()
+        hist.tonic = flags[-k:].copy()
     return np.where((count == k) & ~was, starts[:, None] - (k - 1) * hist.hop, np.nan)
 
 
