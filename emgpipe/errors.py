@@ -37,6 +37,13 @@ class RecordingError(EmgpipeError):
         name = self.path if self.path is not None else "<input>"
         super().__init__(f"{name}: {problem}")
 
+    def __reduce__(self):
+        # an exception is pickled as (class, self.args), and args holds only the
+        # message: rebuilt from its own two arguments instead, so that a bad
+        # recording read in a worker process (emgpipe bench --jobs, Dask) reaches
+        # the parent as its one-line error, not as a BrokenProcessPool
+        return self.__class__, (self.path, self.problem)
+
 
 class BadHeader(RecordingError):
     """The file's header is missing, malformed or inconsistent."""

@@ -109,6 +109,20 @@ def test_bench_errors(tmp_path, capsys):
     assert "no labelled recordings" in capsys.readouterr().err
 
 
+def test_bench_in_parallel_names_a_bad_recording(bench_dir, capsys):
+    """A recording that cannot be read, replayed in a worker process (--jobs 2),
+    reaches the user as its one-line error and exit code, as with --jobs 1
+    (its exception did not survive pickling: a BrokenProcessPool "internal error")."""
+    good = (bench_dir / "walk_then_cramp_raw.csv").read_text().splitlines()
+    bad = bench_dir / "broken.csv"
+    bad.write_text("\n".join(good[:40] + ["0.039,abc,1.0"] + good[41:80]) + "\n")
+    (bench_dir / "broken.labels.csv").write_text((bench_dir / "walk_then_cramp_raw.labels.csv").read_text())
+    for jobs in ("1", "2"):
+        assert main(["bench", str(bench_dir), "--jobs", jobs]) == 3
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("emgpipe: ") and "broken.csv: line 41" in err and "\n" not in err, err
+
+
 def test_bench_targets_per_variant_and_the_wearer(tmp_path, monkeypatch, capsys):
     """The targets table: per device variant, the false alerts of a driving recording per hour of
     driving, the ones on cramp-free recordings, weak cramps and latencies; --wearer answers the
