@@ -115,7 +115,7 @@ _WINDOWS = {"length_s": (float, *_POS), "hop_s": (float, *_POS)}
 #: durations and thresholds that must be above 0 in [quality] (a window, a
 #: minimum duration of 0 would flag every window / never finish an episode)
 _QUALITY_POSITIVE = ("window_s", "flat_s", "mains_min_s", "min_artifact_s", "clip_min_run",
-                     "pop_hold_s", "pop_pre_s", "pop_event_s", "clip_fraction")
+                     "pop_hold_s", "pop_pre_s", "pop_lobe_s", "pop_event_s", "clip_fraction")
 _DETECTOR_POSITIVE = ("baseline_down_s", "baseline_up_s", "decision_s", "evidence_window_s",
                       "precursor_s", "fasc_tonic_s", "series_context_s", "hold_context_s")
 

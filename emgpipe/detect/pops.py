@@ -23,11 +23,40 @@ What tells a pop from a motor-unit potential (fasciculation) in the raw signal:
   ``pre_s`` before it (so an interference pattern, where large changes are
   ordinary, never makes a pop).
 
+Behind an AC-coupled front end whose high-pass is near the EMG band (a
+MyoWare's 20 Hz band-pass before a Ganglion: 2nd order, so the step's response
+crosses zero after ~9 ms) and a sinc decimator at 200 Hz, the step does not
+hold: it is an edge of one or two samples and then an *opposite lobe* that
+lasts the high-pass's time scale (~35 ms at 20 Hz) and carries the edge's
+area back (a high-pass passes no DC, so the response's area is zero). A
+motor-unit potential has no such phase: a whole fasciculation potential lasts
+5-25 ms (physiology notes §2), and the area of its main phase is balanced by
+the phases on both sides of it. So an edge is also a pop (the AC test) when:
+
+* the level before it is near zero (within the swing below: a high-pass
+  passes no DC, while a DC-coupled amplifier carries the electrodes' offset
+  of millivolts, and there steps hold), and quiet (no excursion of half that
+  swing in the ``pre_s`` before: not a later phase of a potential);
+* the opposite lobe after it lasts at least ``lobe_s`` (25 ms, the longest
+  whole potential), carries at least the edge lobe's area, and is one broad
+  hump over ``lobe_s``: its mean is half its extreme at least (a 2nd-order
+  high-pass's step response: 0.68 at 20 Hz), which it reaches before
+  ``lobe_s`` is over, and after it it only decays (a rise back of more than
+  the noise is another potential's phase);
+* the swing from the edge's peak to the lobe's is ``min_uv`` and ``k`` x the
+  mean sample-to-sample change before it, as for a step.
+
+The first potential of a contraction out of rest (a stride, a press) can pass
+the AC test: those pops (:attr:`PopScanner.unheld`) are no fasciculations,
+which are not looked for in a contraction anyway, but the quality stage does
+not report them as artefacts (reported, those of the test's first version
+made 140 false electrode-pop events on the standard set, most of them
+fragments of cable motion while walking).
+
 The scanner keeps the last few samples of each channel between chunks, so each
 edge is judged once with its full context whatever the chunking; a gap resets
-it. At 200-250 Hz the hold spans only 2 samples and a pop behind a 20 Hz
-high-pass is hard to tell from a potential: pops are then found mainly on
-DC-coupled devices (Cyton).
+it. It judges an edge once :func:`wait_samples` after it has arrived (the
+hold, or the AC test's edge and lobe).
 """
 from __future__ import annotations
 
@@ -52,6 +81,26 @@ class PopSettings:
     hold_frac: float = 0.3      # ... above this fraction of the step (at least 3 samples)
     smooth_frac: float = 0.25   # ... changing by at most this fraction of the step per sample
     pre_s: float = 0.05         # the level and noise before the edge
+    lobe_s: float = 0.025       # AC test: the opposite lobe lasts this long (inf: no AC test)
+
+
+#: AC test: the edge lobe is shorter than ``lobe_s`` (a 20 Hz high-pass's crosses
+#: zero after ~9 ms, a 10 Hz one's after ~18 ms), and the opposite lobe's area is
+#: taken over at most this many x ``lobe_s`` (a 20 Hz high-pass's lasts ~35 ms)
+_AC_SPAN = 2
+
+
+def _n_lobe(s: PopSettings, fs: float) -> int:
+    return max(2, int(math.ceil(s.lobe_s * fs - 1e-9)))
+
+
+def wait_samples(s: PopSettings, fs: float) -> int:
+    """Samples after an edge that its judgement needs: the hold, and with the
+    AC test its edge lobe and opposite lobe (``lobe_s`` and ``_AC_SPAN`` x ``lobe_s``)."""
+    n_hold = max(3, int(math.ceil(s.hold_s * fs)))
+    if not math.isfinite(s.lobe_s):
+        return n_hold
+    return max(n_hold, (1 + _AC_SPAN) * _n_lobe(s, fs))
 
 
 class PopScanner:
@@ -75,6 +124,8 @@ class PopScanner:
         self._next = 0           # absolute index of the next edge to judge
         self._fs = None
         self._end = None
+        #: the pops of the last call found by the AC test alone (their edge does not hold)
+        self.unheld: set = set()
 
     def reset(self):
         self._carry, self._fs = None, None
@@ -91,18 +142,32 @@ class PopScanner:
         n_pre = max(2, int(round(s.pre_s * fs)))
         n_hold = max(3, int(math.ceil(s.hold_s * fs)))
         lo = max(self._next - base, n_pre)             # first edge (index into x) to judge
-        hi = len(x) - n_hold                           # edges before this have their hold
+        hi = len(x) - wait_samples(s, fs)              # edges before this have all they are judged on
         out = []
+        self.unheld = set()
         if hi > lo and len(x) > 1:
             # edges i in [lo, hi) whose change |x[i] - x[i-1]| is min_uv and k x the mean
             # |change| over the n_pre - 1 changes before it (one compiled pass)
             cand = _kernels.pop_candidates(x, lo, hi, n_pre, s.min_uv, s.k)
             if len(cand):
                 out = self._steps(x, cand, n_pre, n_hold, base, fs)
+            if math.isfinite(s.lobe_s):
+                held = set(out)
+                self.unheld = {p for p in self._ac_steps(x, max(lo, n_pre + 1), hi, n_pre, base, fs)
+                               if p not in held}
+                out += self.unheld
             self._next = base + hi
-        self._carry = x[max(self._next - base - n_pre, 0):].copy()
+        self._carry = x[max(self._next - base - n_pre - 1, 0):].copy()
         out.sort(key=lambda p: (p[1], p[0]))
         return out
+
+    def _ac_steps(self, x: np.ndarray, lo: int, hi: int, n_pre: int, base: int, fs: float) -> list:
+        """The AC test (module docstring) on edges ``lo <= i < hi``:
+        ``[(channel, time s)]`` (one compiled pass, :func:`.._kernels.ac_pops`)."""
+        s = self.settings
+        n_lobe = _n_lobe(s, fs)
+        rows = _kernels.ac_pops(x, lo, hi, n_pre, n_lobe, _AC_SPAN * n_lobe, s.min_uv, s.k, _FLAT_UV)
+        return [(int(c), (base + int(i)) / fs) for i, c in rows]
 
     def _steps(self, x: np.ndarray, cand: np.ndarray, n_pre: int, n_hold: int, base: int, fs: float) -> list:
         """The candidate edges ``cand`` ((m, 2) rows ``(i, channel)``) that are

@@ -758,6 +758,137 @@ def pop_candidates(x: np.ndarray, lo: int, hi: int, n_pre: int, min_uv: float, k
                                float(min_uv), float(k))
 
 
+def _ac_judge(col, i, r, need, noise, n_pre, n_lobe, span, flat):
+    """The AC test of :class:`emgpipe.detect.pops.PopScanner` on the edge ``i``
+    of one channel's samples ``col`` (level before it ``r``, the swing a pop
+    needs ``need``, the mean change before it ``noise``): True for a pop.
+    Plain float operations in a fixed order (the compiled kernel repeats them)."""
+    lo_p, hi_p = col[i - n_pre], col[i - n_pre]
+    far = 0.0
+    for t in range(i - n_pre, i):
+        v = col[t]
+        lo_p, hi_p = min(lo_p, v), max(hi_p, v)
+        far = max(far, abs(v - r))
+    if hi_p - lo_p < flat or abs(r) >= need or far >= 0.5 * need:
+        return False
+    sg = 1.0 if col[i] - r > 0 else -1.0
+    e_len = n_lobe
+    a_edge, top_edge = 0.0, 0.0
+    for t in range(n_lobe):
+        v = (col[i + t] - r) * sg
+        if v <= 0:
+            e_len = t
+            break
+        a_edge += v
+        top_edge = max(top_edge, v)
+    if e_len >= n_lobe:
+        return False
+    o_end = e_len + span
+    a_opp, low = 0.0, 0.0
+    for t in range(e_len, e_len + span):
+        v = (col[i + t] - r) * sg
+        if v >= 0:
+            o_end = t
+            break
+        a_opp -= v
+        low = min(low, v)
+    if o_end - e_len < n_lobe or a_opp < a_edge or top_edge - low < need:
+        return False
+    # over its first n_lobe samples the lobe is one broad hump: its mean is half
+    # its extreme at least (a 2nd-order high-pass's step response: 0.68 at 20 Hz,
+    # 0.78 at 10 Hz; a potential's later phase is a few ms, then noise) ...
+    top, m_top = 0, -(col[i + e_len] - r) * sg
+    total = m_top
+    for u in range(1, n_lobe):
+        m = -(col[i + e_len + u] - r) * sg
+        total += m
+        if m > m_top:
+            top, m_top = u, m
+    if top >= n_lobe - 1 or total < 0.5 * m_top * n_lobe:
+        return False
+    # ... which only decays after its extreme
+    prev = -(col[i + e_len + top] - r) * sg
+    for u in range(top + 1, n_lobe):
+        m = -(col[i + e_len + u] - r) * sg
+        if m - prev > noise:
+            return False
+        prev = m
+    return True
+
+
+def _ac_levels(x, n_pre):
+    """Running sums from ``x[0]`` of the samples and of their absolute changes
+    (the level and the noise before each edge, as :func:`_ac_pops_jit` takes them)."""
+    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    ca = np.concatenate([np.zeros((2, x.shape[1])), np.cumsum(np.abs(np.diff(x, axis=0)), axis=0)])
+    return c, ca
+
+
+def _ac_pops_numpy(x, lo, hi, n_pre, n_lobe, span, min_uv, k, flat):
+    e = np.arange(lo - 1, hi)
+    c, ca = _ac_levels(x, n_pre)
+    ref = (c[e] - c[e - n_pre]) / n_pre
+    noise = (ca[e] - ca[e - n_pre + 1]) / (n_pre - 1)
+    need = np.maximum(min_uv, k * noise)
+    big = np.abs(x[e] - ref) >= 0.5 * need
+    j, ch = np.nonzero(big[1:] & ~big[:-1])         # the first sample of an excursion
+    out = [(int(e[jj + 1]), int(cc)) for jj, cc in zip(j, ch)
+           if _ac_judge(x[:, cc], int(e[jj + 1]), float(ref[jj + 1, cc]), float(need[jj + 1, cc]),
+                        float(noise[jj + 1, cc]), n_pre, n_lobe, span, flat)]
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+if numba is not None:
+    _ac_judge_jit = numba.njit(cache=True, nogil=True)(_ac_judge)
+
+    @numba.njit(cache=True, nogil=True)
+    def _ac_pops_jit(x, lo, hi, n_pre, n_lobe, span, min_uv, k, flat):  # pragma: no cover - compiled
+        # c, ca: running sums from x[0] of the samples and of their absolute
+        # changes, as the numpy version's cumsum gives them (one pass)
+        n, n_ch = x.shape
+        c = np.zeros((n + 1, n_ch))
+        ca = np.zeros((n + 1, n_ch))
+        for ch in range(n_ch):
+            c[1, ch] = x[0, ch]
+        for j in range(2, n + 1):
+            for ch in range(n_ch):
+                c[j, ch] = c[j - 1, ch] + x[j - 1, ch]
+                ca[j, ch] = ca[j - 1, ch] + abs(x[j - 1, ch] - x[j - 2, ch])
+        out = np.empty((max(hi - lo, 0) * n_ch, 2), dtype=np.int64)
+        m = 0
+        was = np.zeros(n_ch, dtype=np.bool_)
+        for i in range(lo - 1, hi):
+            for ch in range(n_ch):
+                ref = (c[i, ch] - c[i - n_pre, ch]) / n_pre
+                big = abs(x[i, ch] - ref) >= 0.5 * min_uv      # (need is min_uv at least)
+                if big:
+                    noise = (ca[i, ch] - ca[i - n_pre + 1, ch]) / (n_pre - 1)
+                    need = max(min_uv, k * noise)
+                    big = abs(x[i, ch] - ref) >= 0.5 * need
+                    if big and not was[ch] and i >= lo \
+                            and _ac_judge_jit(x[:, ch], i, ref, need, noise, n_pre, n_lobe, span, flat):
+                        out[m, 0] = i
+                        out[m, 1] = ch
+                        m += 1
+                was[ch] = big
+        return out[:m]
+
+
+def ac_pops(x: np.ndarray, lo: int, hi: int, n_pre: int, n_lobe: int, span: int, min_uv: float,
+            k: float, flat: float) -> np.ndarray:
+    """Electrode pops behind an AC-coupled front end (the AC test of
+    :class:`emgpipe.detect.pops.PopScanner`): (m, 2) rows ``(i, channel)`` in
+    order of ``i`` then channel, for edges ``lo <= i < hi`` (``x`` holds
+    ``n_pre + 1`` samples before ``lo`` and ``n_lobe + span`` after ``hi``). An
+    edge is the first sample of an excursion of half the swing a pop needs from
+    the mean of the ``n_pre`` samples before it; :func:`_ac_judge` tests it.
+    The compiled and the numpy versions give the same rows."""
+    if not COMPILED:
+        return _ac_pops_numpy(x, lo, hi, n_pre, n_lobe, span, min_uv, k, flat)
+    return _ac_pops_jit(np.ascontiguousarray(x, dtype=np.float64), int(lo), int(hi), int(n_pre), int(n_lobe),
+                        int(span), float(min_uv), float(k), float(flat))
+
+
 # ---------------------------------------------------------------------- the detector's per-window state
 # The cramp detector's per-batch work on its (windows x channels) features: a few
 # operations per window and channel, which as numpy calls per channel cost more
@@ -904,6 +1035,7 @@ AOT_KERNELS = {
     "_quality3_jit": "f8[:,::1], i8, i8, f8[:,::1]",
     "_potentials_jit": "f8[:,::1], i8[::1], f8[:,::1], i8, i8, i8",
     "_pop_candidates_jit": "f8[:,::1], i8, i8, i8, f8, f8",
+    "_ac_pops_jit": "f8[:,::1], i8, i8, i8, i8, i8, f8, f8, f8",
     "_baselines_jit": "f8[:,::1], f8[::1], i8[::1], f8, f8, f8, f8",
     "_max_before_jit": "f8[:,::1], f8[:,::1]",
     "_moving_sums_jit": "f8[:,::1], f8[:,::1]",

@@ -168,6 +168,35 @@ def test_pop_candidates_equal_numpy():
         np.testing.assert_array_equal(got, K._pop_candidates_numpy(x, lo, hi, n_pre, 60.0, 8.0))
 
 
+def test_ac_pops_equal_numpy():
+    """The AC test of electrode pops (emgpipe.detect.pops): the compiled pass and the
+    numpy reference find the same edges, on noise, bursts, high-passed steps
+    (found) and offsets (a DC-coupled channel: none)."""
+    from scipy import signal
+    rng = np.random.default_rng(11)
+    found = 0
+    for trial in range(60):
+        fs = float(rng.choice([200, 250, 1000]))
+        n, n_ch = int(rng.integers(400, 4000)), int(rng.integers(1, 4))
+        x = rng.normal(0, rng.uniform(2, 8), (n, n_ch)) * np.where(rng.random((n, 1)) < 0.05, 20.0, 1.0)
+        steps = np.zeros((n, n_ch))
+        for _ in range(int(rng.integers(0, 6))):
+            i, c = int(rng.integers(20, n - 20)), int(rng.integers(n_ch))
+            steps[i:, c] += rng.choice([-1, 1]) * rng.uniform(80, 400)
+        x += signal.sosfilt(signal.butter(2, 20.0, "highpass", fs=fs, output="sos"), steps, axis=0)
+        if trial % 5 == 0:
+            x += 15000.0                                  # an electrode offset
+        n_pre = max(2, int(round(0.05 * fs)))
+        n_lobe = max(2, int(np.ceil(0.025 * fs)))
+        lo, hi = n_pre + 1 + int(rng.integers(0, 5)), n - 3 * n_lobe - int(rng.integers(0, 9))
+        if hi <= lo:
+            continue
+        got = K.ac_pops(x, lo, hi, n_pre, n_lobe, 2 * n_lobe, 60.0, 8.0, 1e-6)
+        np.testing.assert_array_equal(got, K._ac_pops_numpy(x, lo, hi, n_pre, n_lobe, 2 * n_lobe, 60.0, 8.0, 1e-6))
+        found += len(got)
+    assert found > 20
+
+
 def _levels(n_win=300, n_ch=3, seed=4):
     rng = np.random.default_rng(seed)
     x = rng.lognormal(1.0, 0.6, (n_win, n_ch))
