@@ -259,7 +259,7 @@ class QualityDetector:
         found = self._pops(chunk.data, chunk.fs, chunk.seq)
         out = []
         # a pop is known once the scanner has judged its edge (its hold, or the AC test's lobes)
-        hold = wait_samples(self._pops.settings, chunk.fs) / chunk.fs
+        wait = wait_samples(self._pops.settings, chunk.fs) / chunk.fs
         for c, t in found:
             ch = chunk.ch_names[c]
             self.pops.append((ch, t))
@@ -273,10 +273,10 @@ class QualityDetector:
                 out.append(self._pop_event(ch, ep))
                 ep = None
             if ep is None:
-                self._pop_open[ch] = [t, t, t + hold, 1]
+                self._pop_open[ch] = [t, t, t + wait, 1]
             else:
                 ep[1], ep[3] = t, ep[3] + 1
-        frontier = chunk.end_s - hold             # every edge before this has been judged
+        frontier = chunk.end_s - wait             # every edge before this has been judged
         for ch, ep in list(self._pop_open.items()):
             if frontier - ep[1] > s.merge_s:
                 out.append(self._pop_event(ch, ep))

@@ -816,7 +816,7 @@ def _ac_judge(col, i, r, need, noise, n_pre, n_lobe, span, flat):
     return True
 
 
-def _ac_levels(x, n_pre):
+def _ac_levels(x):
     """Running sums from ``x[0]`` of the samples and of their absolute changes
     (the level and the noise before each edge, as :func:`_ac_pops_jit` takes them)."""
     c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
@@ -826,7 +826,7 @@ def _ac_levels(x, n_pre):
 
 def _ac_pops_numpy(x, lo, hi, n_pre, n_lobe, span, min_uv, k, flat):
     e = np.arange(lo - 1, hi)
-    c, ca = _ac_levels(x, n_pre)
+    c, ca = _ac_levels(x)
     ref = (c[e] - c[e - n_pre]) / n_pre
     noise = (ca[e] - ca[e - n_pre + 1]) / (n_pre - 1)
     need = np.maximum(min_uv, k * noise)
