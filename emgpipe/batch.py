@@ -167,6 +167,7 @@ class BatchOptions:
     progress: bool = False              # bar over the items (Dask back end)
     debug: bool = False                 # serial: let exceptions through (tracebacks)
     label: str = "recordings"
+    processes: int = 1                  # without Dask: this many local processes (emgpipe bench --jobs)
 
     @property
     def dask(self) -> bool:
@@ -258,6 +259,8 @@ def run_batch(items: Iterable, func: Callable, options: BatchOptions | None = No
                 func_done(item, value, failure)
     if options.dask:
         outcomes = _run_dask(items, func, options, on_done)
+    elif options.processes > 1 and len(items) > 1 and not options.debug:
+        outcomes = _run_pool(items, func, options, on_done)
     else:
         outcomes = _run_serial(items, func, options, on_done)
     res = BatchResult(wall_s=time.perf_counter() - t0)
@@ -292,6 +295,19 @@ def _run_serial(items, func, options, on_done) -> dict:
         else:
             out = _guarded(func, item)
         _finish(i, item, out, outcomes, on_done)
+    return outcomes
+
+
+def _run_pool(items, func, options, on_done) -> dict:
+    """Each item in one of ``options.processes`` local processes; a task comes back
+    as :func:`_guarded`'s tuple, so no exception has to be pickled (issue 13's
+    session 25: a bad recording made ``emgpipe bench --jobs 2`` a BrokenProcessPool)."""
+    from concurrent.futures import ProcessPoolExecutor
+    outcomes: dict = {}
+    with ProcessPoolExecutor(max_workers=min(options.processes, len(items))) as ex:
+        futs = [ex.submit(_guarded, func, item) for item in items]
+        for i, (item, fut) in enumerate(zip(items, futs)):
+            _finish(i, item, fut.result(), outcomes, on_done)
     return outcomes
 
 

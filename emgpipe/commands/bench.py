@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..errors import BadData, UsageError
@@ -417,22 +416,15 @@ def run(args) -> int:
     if args.jobs < 1:
         raise UsageError("bench: --jobs must be at least 1")
     t = time.monotonic()
-    from .. import batch
-    failed = None
-    if batch.wants_dask(args) or args.cohort_out:     # one task per recording (emgpipe.batch)
-        from functools import partial
+    # one task per recording (emgpipe.batch: in this process, in --jobs processes or on
+    # Dask); a recording that cannot be read is named, left out and listed at the end
+    from functools import partial
 
-        from .many import bench_many
-        results, failed = bench_many(paths, partial(bench_one, mode=args.mode, model=args.model,
-                                                    wearer=args.wearer), args)
-        if not results:
-            return failed.exit_code
-    elif args.jobs > 1 and len(paths) > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-            futs = [ex.submit(bench_one, p, args.mode, args.model, args.wearer) for p in paths]
-            results = [f.result() for f in futs]
-    else:
-        results = [bench_one(p, args.mode, args.model, args.wearer) for p in paths]
+    from .many import bench_many
+    results, failed = bench_many(paths, partial(bench_one, mode=args.mode, model=args.model,
+                                                wearer=args.wearer), args)
+    if not results:
+        return failed.exit_code
     summary = summarize(results)
     summary["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:

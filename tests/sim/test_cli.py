@@ -109,18 +109,24 @@ def test_bench_errors(tmp_path, capsys):
     assert "no labelled recordings" in capsys.readouterr().err
 
 
-def test_bench_in_parallel_names_a_bad_recording(bench_dir, capsys):
-    """A recording that cannot be read, replayed in a worker process (--jobs 2),
-    reaches the user as its one-line error and exit code, as with --jobs 1
-    (its exception did not survive pickling: a BrokenProcessPool "internal error")."""
+def test_bench_names_a_bad_recording_and_scores_the_others(bench_dir, capsys):
+    """A recording that cannot be read, replayed in this process (--jobs 1) or in a
+    worker process (--jobs 2), is named with its line, left out and listed at the end;
+    the others are scored, and the exit code says that some failed, as with Dask
+    (emgpipe.batch). In a worker its exception did not survive pickling: --jobs 2 was
+    a BrokenProcessPool "internal error", and --jobs 1 stopped at the first bad file."""
     good = (bench_dir / "walk_then_cramp_raw.csv").read_text().splitlines()
     bad = bench_dir / "broken.csv"
     bad.write_text("\n".join(good[:40] + ["0.039,abc,1.0"] + good[41:80]) + "\n")
     (bench_dir / "broken.labels.csv").write_text((bench_dir / "walk_then_cramp_raw.labels.csv").read_text())
     for jobs in ("1", "2"):
-        assert main(["bench", str(bench_dir), "--jobs", jobs]) == 3
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("emgpipe: ") and "broken.csv: line 41" in err and "\n" not in err, err
+        assert main(["bench", str(bench_dir), "--jobs", jobs, "--json"]) == 3
+        out = capsys.readouterr()
+        err = out.err.strip().splitlines()
+        assert err[0].startswith("emgpipe: ") and "broken.csv: line 41: column" in err[0], err
+        assert err[1] == "emgpipe: 1 of 3 recording(s) failed:" and "broken.csv: line 41" in err[2], err
+        res = json.loads(out.out)
+        assert res["n_recordings"] == 2 and res["overall"]["cramp"]["tp"] + res["overall"]["cramp"]["fn"] == 2
 
 
 def test_bench_targets_per_variant_and_the_wearer(tmp_path, monkeypatch, capsys):
