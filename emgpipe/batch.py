@@ -307,7 +307,12 @@ def _run_pool(items, func, options, on_done) -> dict:
     with ProcessPoolExecutor(max_workers=min(options.processes, len(items))) as ex:
         futs = [ex.submit(_guarded, func, item) for item in items]
         for i, (item, fut) in enumerate(zip(items, futs)):
-            _finish(i, item, fut.result(), outcomes, on_done)
+            try:
+                out = fut.result()
+            except Exception as err:   # the worker process itself ended (killed, out of memory, a crash)
+                out = ("error", _one_line(f"internal error: a worker process ended ({type(err).__name__}: {err})"),
+                       70, "")
+            _finish(i, item, out, outcomes, on_done)
     return outcomes
 
 

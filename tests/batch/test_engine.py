@@ -41,6 +41,27 @@ def test_serial_back_end_keeps_order_and_isolates_failures():
     assert res.exit_code == batch.EXIT_SOME_FAILED
 
 
+def _task_or_die(x):
+    if x == "die":
+        os._exit(9)                  # the worker process itself ends (as when the OS kills it)
+    return _task(x)
+
+
+def test_process_pool_back_end_keeps_order_and_isolates_failures():
+    """--jobs N without Dask (emgpipe bench): the same results and failures as the serial
+    back end, and a worker process that ends is that item's failure, not a crash of all."""
+    opts = batch.BatchOptions(processes=2)
+    res = batch.run_batch(["a", "bad", "b", "bug", "c"], _task, opts)
+    assert [v for _, v in res.results] == ["A", "B", "C"]
+    assert [(f.item, f.exit_code, f.message) for f in res.failures] == [
+        ("bad", 3, "bad.csv: line 3: not a number"), ("bug", 70, "internal error: KeyError: 'oops'")]
+    res = batch.run_batch(["a", "die"], _task_or_die, opts)
+    # (a pool whose worker ended fails the tasks still running with it: "a" may be one)
+    assert res.failures[-1].item == "die" and [v for _, v in res.results] in (["A"], [])
+    for f in res.failures:
+        assert f.exit_code == 70 and "worker process ended" in f.message and "\n" not in f.message
+
+
 def test_failure_named_and_exit_code_of_a_single_item():
     res = batch.run_batch(["bug"], _task, name=lambda item: f"{item}.csv")
     assert res.failures[0].message == "bug.csv: internal error: KeyError: 'oops'"
