@@ -300,8 +300,7 @@ def _run_serial(items, func, options, on_done) -> dict:
 
 def _run_pool(items, func, options, on_done) -> dict:
     """Each item in one of ``options.processes`` local processes; a task comes back
-    as :func:`_guarded`'s tuple, so no exception has to be pickled (issue 13's
-    session 25: a bad recording made ``emgpipe bench --jobs 2`` a BrokenProcessPool)."""
+    as :func:`_guarded`'s tuple, so no exception has to be pickled."""
     from concurrent.futures import ProcessPoolExecutor
     outcomes: dict = {}
     with ProcessPoolExecutor(max_workers=min(options.processes, len(items))) as ex:

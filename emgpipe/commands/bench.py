@@ -429,7 +429,7 @@ def run(args) -> int:
     summary["wall_s"] = round(time.monotonic() - t, 1)
     if args.json:
         print(json.dumps(json_safe(summary), indent=1))
-        return failed.exit_code if failed else 0
+        return failed.exit_code
     print(f"{summary['n_recordings']} labelled recordings, {summary['hours']:.2f} h of signal, "
           f"replayed in {summary['wall_s']:.0f} s")
     print()
@@ -447,4 +447,4 @@ def run(args) -> int:
         print()
         print("After one answer ('not a cramp' 5 s after the first false alert of a recording):")
         print(format_targets(summary["targets"], WEARER_COLUMNS))
-    return failed.exit_code if failed else 0
+    return failed.exit_code

@@ -30,7 +30,7 @@ def bench_many(paths, task, args) -> tuple[list, batch.BatchResult]:
     at the end and left out of the metrics. Returns (results in path order, BatchResult)."""
     opts = batch.options_from_args(args)
     if not opts.dask:                          # --jobs: local processes, failures listed as with Dask
-        opts = dataclasses.replace(opts, processes=max(1, int(getattr(args, "jobs", 1) or 1)))
+        opts = dataclasses.replace(opts, processes=args.jobs)
     # a cluster's workers may run elsewhere (another cwd): they get absolute paths, and the
     # results say the paths as the user gave them, as in process
     shown = {batch.absolute(p) if opts.dask else p: p for p in paths}

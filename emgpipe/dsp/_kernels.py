@@ -807,7 +807,7 @@ def _ac_judge(col, i, r, need, noise, n_pre, n_lobe, span, flat):
     if top >= n_lobe - 1 or total < 0.5 * m_top * n_lobe:
         return False
     # ... which only decays after its extreme
-    prev = -(col[i + e_len + top] - r) * sg
+    prev = m_top
     for u in range(top + 1, n_lobe):
         m = -(col[i + e_len + u] - r) * sg
         if m - prev > noise:
@@ -816,17 +816,11 @@ def _ac_judge(col, i, r, need, noise, n_pre, n_lobe, span, flat):
     return True
 
 
-def _ac_levels(x):
-    """Running sums from ``x[0]`` of the samples and of their absolute changes
-    (the level and the noise before each edge, as :func:`_ac_pops_jit` takes them)."""
-    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-    ca = np.concatenate([np.zeros((2, x.shape[1])), np.cumsum(np.abs(np.diff(x, axis=0)), axis=0)])
-    return c, ca
-
-
 def _ac_pops_numpy(x, lo, hi, n_pre, n_lobe, span, min_uv, k, flat):
     e = np.arange(lo - 1, hi)
-    c, ca = _ac_levels(x)
+    # running sums from x[0] of the samples and of their absolute changes (as the kernel's)
+    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    ca = np.concatenate([np.zeros((2, x.shape[1])), np.cumsum(np.abs(np.diff(x, axis=0)), axis=0)])
     ref = (c[e] - c[e - n_pre]) / n_pre
     noise = (ca[e] - ca[e - n_pre + 1]) / (n_pre - 1)
     need = np.maximum(min_uv, k * noise)
