@@ -199,12 +199,17 @@ class CrampDetector:
             c.other_cols = other or [j for j in range(len(self._ch)) if j != k]
             # the other leg's channels where both legs are known (a single-leg stance, rules.single_leg)
             c.stance_cols = [j for j in other if c.leg is not None and self._ch[j].leg is not None]
-        groups = [parse_channel(c.name).muscle_group for c in self._ch]
+        info = [parse_channel(c.name) for c in self._ch]
+        groups = [i.muscle_group for i in info]
         for k, c in enumerate(self._ch):
             # the same leg's other muscle groups (a calf's shin): the antagonist that
             # moves the foot before it is placed (rules.placed)
             c.antagonist_cols = [j for j in range(len(self._ch)) if j != k and self._same_leg[k, j]
                                  and groups[k] is not None and groups[j] is not None and groups[j] != groups[k]]
+            # the same muscle on the other leg, whose answers stand in for its own (rules.answer_floor)
+            c.mirrors = [self._ch[j] for j in range(len(self._ch))
+                         if groups[k] is not None and (groups[j], info[j].muscle) == (groups[k], info[k].muscle)
+                         and None not in (info[j].leg, info[k].leg) and info[j].leg != info[k].leg]
         s = self.settings
         self._xt_frac = np.array([[s.crosstalk_frac if (a is not None and a == b) else s.crosstalk_frac_other
                                    for b in groups] for a in groups])
@@ -494,9 +499,6 @@ class CrampDetector:
             return
         rules.learn(self._ch[k], answer, context, level_uv, baseline_uv, self.mode, self.settings)
 
-    def _answer_floor(self, ch: _Channel) -> float | None:
-        return rules.answer_floor(ch, self.settings)
-
     def answer(self, channel: str, answer: str, t_s: float) -> list:
         """The wearer's answer to ``channel``'s current cramp alert, at stream time ``t_s``.
 
@@ -507,7 +509,9 @@ class CrampDetector:
         working level (:func:`.runs.forget_cramp`). Either way the contraction's level is
         remembered for the channel (:func:`.rules.answer_floor`): after a "not a
         cramp", a cramp there must rise ``answer_ratio`` x above it for the rest
-        of the session (stored answers do the same from the next session on).
+        of the session (stored answers do the same from the next session on),
+        and so must one of the same muscle on the other leg until that muscle
+        has answers of its own.
         Without an announced cramp on the channel nothing changes and ``[]``
         is returned.
         """

@@ -604,10 +604,19 @@ def answer_floor(ch, s: CrampSettings) -> float | None:
     """The level (x baseline) a cramp on ``ch`` must clear by ``answer_ratio``:
     the median of the contractions the wearer dismissed, lowered so that
     a cramp half as strong as any the wearer confirmed would still be
-    announced (cramps of one muscle vary in strength); None without answers."""
-    if not ch.dismissed:
+    announced (cramps of one muscle vary in strength); None without answers.
+
+    Until ``ch`` has answers of its own, those of the same muscle on the other
+    leg (``ch.mirrors``) stand in: the everyday holds a wearer dismisses (a
+    foot put down at a stop, a pedal, a weight shift) are made with either leg,
+    and their level as a ratio to rest is the activity's, not the side's.
+    Cramps confirmed on either side lower the floor."""
+    mirrors = getattr(ch, "mirrors", ())
+    dismissed = ch.dismissed or [r for m in mirrors for r in m.dismissed]
+    if not dismissed:
         return None
-    floor = float(np.median(ch.dismissed))
-    if ch.confirmed:
-        floor = min(floor, ANSWER_CONFIRMED_FRAC * min(ch.confirmed) / s.answer_ratio)
+    floor = float(np.median(dismissed))
+    confirmed = ch.confirmed + [r for m in mirrors for r in m.confirmed]
+    if confirmed:
+        floor = min(floor, ANSWER_CONFIRMED_FRAC * min(confirmed) / s.answer_ratio)
     return floor

@@ -1,7 +1,9 @@
 """The detector uses the wearer's answers: after "not a cramp" (in this session
 or stored from an earlier one) a contraction of that muscle at the dismissed
 level is not announced again; one clearly stronger still is; a confirmed cramp
-keeps its own level announceable; answers of the other mode do not apply."""
+keeps its own level announceable; answers of the other mode, or of another
+muscle, do not apply; those of the same muscle on the other leg stand in until
+it has its own."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,24 +17,27 @@ FS = 1000.0
 NAMES = ("calf_left", "calf_right")
 
 
-def _signal(holds, total_s=200.0, seed=0):
-    """Quiet 3 µV noise on both calves; on calf_right a steady hold (x ``gain``) per (start, length, gain)."""
+def _signal(holds, total_s=200.0, seed=0, n=2):
+    """Quiet 3 µV noise on ``n`` channels (calf_left, calf_right, ...); on calf_right
+    a steady hold (x ``gain``) per (start, length, gain)."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 3.0, (int(total_s * FS), 2))
+    x = rng.normal(0.0, 3.0, (int(total_s * FS), n))
     for t0, dur, gain in holds:
         a, b = int(t0 * FS), int((t0 + dur) * FS)
         x[a:b, 1] *= gain
     return x
 
 
-def _run(x, answers=None, mode="awake", answer_first=False):
+def _run(x, answers=None, mode="awake", answer_first=False, names=NAMES):
+    if x.shape[1] < len(names):
+        x = np.concatenate([x, np.random.default_rng(9).normal(0.0, 3.0, (len(x), len(names) - x.shape[1]))], axis=1)
     p = build_pipeline(mode=mode, answers=answers)
     events = []
     p.events.sink(events.append)
     answered = []
     step = int(0.5 * FS)
     for i in range(0, len(x), step):
-        p.push(Chunk(x[i:i + step], fs=FS, seq=i, ch_names=NAMES))
+        p.push(Chunk(x[i:i + step], fs=FS, seq=i, ch_names=names))
         onset = [e for e in events if e.kind == "cramp" and e.status == "onset"]
         if answer_first and onset and not answered:
             answered.append(onset[0])
@@ -72,13 +77,37 @@ def test_stored_answers_apply_from_the_next_session():
 
 
 @pytest.mark.parametrize("field", ["channel", "context"])
-def test_answers_of_another_channel_or_mode_do_not_apply(field):
+def test_answers_of_another_muscle_or_mode_do_not_apply(field):
     x = _signal([(20, 20, 12)])
     first, _ = _run(x)
     [e] = _alerted_in(first, 20, 45)
     rec = answer_record(e, "not_cramp")
-    rec[field] = {"channel": "calf_left", "context": "sleep"}[field]
-    onsets, _ = _run(x, answers=[rec])
+    rec[field] = {"channel": "shin_right", "context": "sleep"}[field]
+    onsets, _ = _run(x, answers=[rec], names=("calf_left", "calf_right", "shin_right"))
+    assert len(_alerted_in(onsets, 20, 45)) == 1
+
+
+def test_an_answer_stands_in_for_the_same_muscle_on_the_other_leg():
+    # the wearer dismissed a 12x hold of the LEFT calf (a foot put down at a
+    # stop); the right calf has no answers of its own: the same hold there is
+    # silent, one clearly stronger still alerts
+    x = _signal([(20, 20, 12), (120, 25, 36)])
+    first, _ = _run(x)
+    [e] = _alerted_in(first, 20, 45)
+    left = answer_record(e, "not_cramp")
+    left["channel"] = "calf_left"
+    onsets, _ = _run(x, answers=[left])
+    assert _alerted_in(onsets, 20, 45) == []
+    assert len(_alerted_in(onsets, 120, 150)) == 1
+    # once the right calf has answers of its own (a weaker contraction, 4x,
+    # dismissed), they count, not the other leg's: the 12x hold alerts again
+    own = answer_record(e, "not_cramp")
+    own["level_uv"] = own["level_uv"] / 3.0
+    onsets, _ = _run(x, answers=[left, own])
+    assert len(_alerted_in(onsets, 20, 45)) == 1
+    # a cramp confirmed on the left calf at the dismissed level keeps that level announceable on the right
+    confirmed = dict(left, answer="cramp")
+    onsets, _ = _run(x, answers=[left, confirmed])
     assert len(_alerted_in(onsets, 20, 45)) == 1
 
 
