@@ -547,7 +547,9 @@ def everyday_section(bench: dict | None, validation: dict | None, everyday: dict
                   "False alerts on cramp-free recordings in: " + ("; ".join(where) if where else "none") + ".",
                   "", "After one answer (a simulated wearer answers \"not a cramp\" 5 s after the first false "
                   "alert of a recording; \"next session\" replays the recording from the start with that "
-                  "answer stored):", "", table(b["targets"], WEARER_COLUMNS), ""]
+                  "answer stored; \"others\": the cramp-free recordings other than drives and raises, "
+                  "where issue 13 sets no after-answer target; the answer also stands in for the same "
+                  "muscle on the other leg):", "", table(b["targets"], WEARER_COLUMNS), ""]
     return "\n".join(parts)
 
 

@@ -326,13 +326,17 @@ def targets(results: list) -> list[dict]:
             if f is not None and (f.tp + f.fp):
                 row["fasc_pops_prec"] = f.precision
         answered = [r for r in rs if r.get("wearer")]
-        for label, names in (("driving", DRIVING), ("raises", RAISES)):
-            mine = [r["wearer"] for r in answered if _scenario(r) in names]
+        for label, mine in (("driving", [r for r in answered if _scenario(r) in DRIVING]),
+                            ("raises", [r for r in answered if _scenario(r) in RAISES]),
+                            ("others", [r for r in answered if _scenario(r) not in DRIVING + RAISES])):
             if mine:
-                row[f"{label}_answered"] = len(mine)
-                row[f"{label}_after_same"] = sum(w["after_same_session"] for w in mine)
-                row[f"{label}_after_next"] = sum(w["next_session"] for w in mine)
-                row[f"{label}_next_missed"] = sum(max(0, w["next_session_missed"]) for w in mine)
+                ws = [r["wearer"] for r in mine]
+                row[f"{label}_answered"] = len(ws)
+                row[f"{label}_after_same"] = sum(w["after_same_session"] for w in ws)
+                row[f"{label}_after_next"] = sum(w["next_session"] for w in ws)
+                row[f"{label}_next_missed"] = sum(max(0, w["next_session_missed"]) for w in ws)
+        if answered:
+            row["answered_next_missed"] = sum(max(0, r["wearer"]["next_session_missed"]) for r in answered)
         rows.append(row)
     return rows
 
@@ -370,7 +374,10 @@ WEARER_COLUMNS = (
     ("raises_answered", "raise sessions answered", "{}", ""),
     ("raises_after_same", "raises FA after, same session", "{}", "0"),
     ("raises_after_next", "raises FA, next session", "{}", "0"),
-    ("driving_next_missed", "cramps missed next session", "{}", "0"),
+    ("others_answered", "other recordings answered", "{}", ""),
+    ("others_after_same", "others FA after, same session", "{}", ""),
+    ("others_after_next", "others FA, next session", "{}", ""),
+    ("answered_next_missed", "cramps missed next session", "{}", "0"),
 )
 
 
