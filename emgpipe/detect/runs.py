@@ -216,21 +216,20 @@ def record(run: _Run, ch, t0: float, t1: float, r: float, on: bool, row, s: Cram
 
 def forget_cramp(ch, onset: float) -> None:
     """Take the windows of a contraction from ``onset`` on out of ``ch``'s
-    working level: the wearer confirmed it was a cramp. A cramp's first
-    seconds are a steady hold, so they joined the working level before the
-    decision; but a cramp's level is not what the muscle was doing. Kept, the
-    next cramp of that muscle within ``hold_context_s`` (cramps come in
-    clusters) has to reach ``work_ratio`` x the first one's level, and one as
-    strong as the first is missed.
+    working level: the wearer confirmed it was a cramp, or an announced
+    contraction not answered "not a cramp" has ended (:func:`finish`). A
+    cramp's first seconds are a steady hold, so they joined the working level
+    before the decision; but a cramp's level is not what the muscle was
+    doing. Kept, the next cramp of that muscle within ``hold_context_s``
+    (cramps come in clusters) has to reach ``work_ratio`` x the first one's
+    level, and one as strong as the first is missed.
 
-    Not done for an unanswered alert (tried in model 0.7.6's work and
-    measured): an announced contraction may be a brake held at a stop, whose
-    level is the working level that keeps the next brakes of the drive from
-    being announced; without it each false alert of a drive made the next
-    more likely (8 more false alerts on the validation split, 7 of them on
-    drives; 2 more cramps found on the everyday split). The hold it marked
-    stays either way: the muscle was working or cramping, and a cramp's next
-    seconds are judged by the rule after a hold."""
+    An unanswered alert's windows stay while its run goes on (model 0.7.12;
+    forgetting them at the alert was tried in model 0.7.6's work): an
+    announced contraction may be a brake inside a drive, whose level is part
+    of the working level that keeps the drive's next brakes from being
+    announced. The hold it marked stays either way: the muscle was working or
+    cramping, and a cramp's next seconds are judged by the rule after a hold."""
     ch.work.drop_from(onset)
 
 
@@ -435,6 +434,10 @@ def finish(ch, out: list, now: float, s: CrampSettings, detector: str, source: s
     if run.cramp is not None:
         ch.no_evidence_until = end + NO_EVIDENCE_AFTER_CRAMP * s.evidence_window_s
         e = run.cramp
+        # the contraction is over: its level was not what the muscle works at
+        # (forget_cramp), whether confirmed or not answered ("not a cramp"
+        # left run.cramp None: a voluntary run, whose level stays)
+        forget_cramp(ch, e.start_s)
         out.append(Event("cramp", ch.name, e.start_s, max(end, e.alert_s), alert_s=e.alert_s,
                          confidence=e.confidence, peak_uv=run.peak, detail=e.detail,
                          features=dict(e.features), detector=detector, source_id=source,

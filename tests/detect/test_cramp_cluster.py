@@ -1,11 +1,13 @@
-"""A second cramp of the same muscle soon after a first one the wearer
-confirmed (cramps come in clusters) is judged against what the muscle was
-doing, not against the first cramp: a cramp's steady first seconds look like
-a hold and join the muscle's working level before the decision; the answer
-"cramp" takes them out (model 0.7.6, :func:`emgpipe.detect.runs.forget_cramp`)."""
+"""A second cramp of the same muscle soon after a first one (cramps come in
+clusters) is judged against what the muscle was doing, not against the first
+cramp: a cramp's steady first seconds look like a hold and join the muscle's
+working level before the decision; the answer "cramp" takes them out (model
+0.7.6), and so does the end of an unanswered one (model 0.7.12,
+:func:`emgpipe.detect.runs.forget_cramp`)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from emgpipe.pipeline import build_pipeline
 from emgpipe.types import Chunk
@@ -48,11 +50,12 @@ def _onsets(x, fs: float, confirm: bool):
     return [e for e in events if e.kind == "cramp" and e.status == "onset" and e.channel == "calf_right"]
 
 
-def test_a_second_cramp_as_strong_as_a_confirmed_first_one_is_announced():
+@pytest.mark.parametrize("confirm", [True, False], ids=["confirmed", "unanswered"])
+def test_a_second_cramp_as_strong_as_the_first_one_is_announced(confirm):
     for fs in (200.0, 1000.0):
         for gap_s in (20.0, 90.0):
             x = _two_cramps(fs, gap_s)
-            onsets = _onsets(x, fs, confirm=True)
+            onsets = _onsets(x, fs, confirm=confirm)
             starts = [round(e.start_s) for e in onsets]
             assert len(onsets) == 2, (fs, gap_s, starts)
             second = 60.0 + gap_s
