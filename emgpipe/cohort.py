@@ -14,7 +14,7 @@ without Dask. Columns (:data:`COLUMNS`):
                               (as in the morning report); awake, only a detector's own
                               ``leg_movement`` events (walking is not a leg movement)
 ``signal_lost_s``             time with signal lost on at least one channel, s: dropped
-                              samples, lead-off (flat line), saturation (``signal_loss``)
+                              samples, lead-off (flat line) (``signal_loss``)
 ``model``                     detector model ``name@version``
 ``error``                     empty; for a recording that failed, its one-line error
                               (and every other column but ``path`` is empty)

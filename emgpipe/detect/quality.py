@@ -106,7 +106,10 @@ class QualityDetector:
     """
 
     CONDITIONS = ("flat", "clip", "motion", "mains")
-    KIND = {"flat": "signal_loss", "clip": "signal_loss", "motion": "artifact", "mains": "artifact"}
+    #: A flat line carries no signal (signal_loss); a railed channel is an
+    #: artefact: a movement too large for the amplifier's range, the brief's
+    #: "saturation" among motion, pops, mains and lead-off (model 0.7.13)
+    KIND = {"flat": "signal_loss", "clip": "artifact", "motion": "artifact", "mains": "artifact"}
     DETAIL = {"flat": "flat line (lead-off?)", "clip": "saturation / clipping",
               "motion": "motion artefact or electrode pop",
               "mains": "mains interference (loose electrode or cable?)"}
