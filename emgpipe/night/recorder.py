@@ -47,8 +47,11 @@ from .store import NightStore
 
 log = logging.getLogger(__name__)
 
-#: Event kinds annotated in the raw files (all kinds are in the database).
+#: Event kinds annotated in the raw files (all kinds are in the database) ...
 ANNOTATED = ("cramp", "fasciculation", "signal_loss")
+#: ... and artefacts whose detail starts so: a railed channel (signal_loss
+#: until model 0.7.13; its samples are not the muscle's)
+ANNOTATED_ARTIFACTS = ("saturation",)
 #: Back-off between reopen attempts after a source gave up (s): doubles to the cap.
 REOPEN_FIRST_S, REOPEN_MAX_S = 1.0, 30.0
 
@@ -338,7 +341,8 @@ class NightRecorder:
         if self.echo is not None:
             self.echo(f"EVENT {e.status} {e.kind} {e.channel} start_s={e.start_s:.3f} "
                       f"end_s={e.end_s:.3f} alert_s={e.alert_s:.3f}")
-        if e.status == "final" and e.kind in ANNOTATED and self.writer is not None:
+        annotated = e.kind in ANNOTATED or (e.kind == "artifact" and (e.detail or "").startswith(ANNOTATED_ARTIFACTS))
+        if e.status == "final" and annotated and self.writer is not None:
             if e.kind == "cramp":
                 text = f"cramp {e.channel} (peak {e.peak_uv:.0f} uV)" if math.isfinite(e.peak_uv) \
                     else f"cramp {e.channel}"

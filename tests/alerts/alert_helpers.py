@@ -36,7 +36,8 @@ class BlockingSink(Sink):
 class ScriptedDetector:
     """A stand-in detector for the pipeline: announces scripted events causally.
 
-    ``script`` holds ``(kind, channel, start_s, end_s)``. A cramp is announced
+    ``script`` holds ``(kind, channel, start_s, end_s)``, optionally with a
+    fifth item, the event's ``detail``. A cramp is announced
     (``"onset"``) ``delay_s`` after its start and ended (``"final"``) once the
     stream passes its end; other kinds come as one ``"final"`` event after their
     end. Times are taken from the windows the pipeline hands over, so the
@@ -51,11 +52,12 @@ class ScriptedDetector:
         self._done = set()
 
     def _event(self, i, status, now):
-        kind, ch, start, end = self.script[i]
+        kind, ch, start, end = self.script[i][:4]
+        detail = self.script[i][4] if len(self.script[i]) > 4 else ""
         alert = self._onset.get(i, now)
         return Event(kind, ch, start, max(start, min(end, now)) if status == "onset" else end, alert,
                      status=status, confidence=0.9, peak_uv=150.0, detector=self.detector,
-                     n_potentials=3 if kind == "fasciculation" else 0)
+                     n_potentials=3 if kind == "fasciculation" else 0, detail=detail)
 
     def update(self, features):
         out = []
@@ -65,7 +67,7 @@ class ScriptedDetector:
 
     def _at(self, now):
         out = []
-        for i, (kind, ch, start, end) in enumerate(self.script):
+        for i, (kind, ch, start, end, *_) in enumerate(self.script):
             if i in self._done:
                 continue
             if kind == "cramp" and i not in self._onset and now >= start + self.delay_s:
@@ -78,9 +80,9 @@ class ScriptedDetector:
 
     def close(self, end_s):
         out = []
-        for i, (kind, ch, start, end) in enumerate(self.script):
+        for i, (kind, ch, start, end, *rest) in enumerate(self.script):
             if i in self._onset and i not in self._done:
                 self._done.add(i)
-                self.script[i] = (kind, ch, start, min(end, end_s))
+                self.script[i] = (kind, ch, start, min(end, end_s), *rest)
                 out.append(self._event(i, "final", end_s))
         return out

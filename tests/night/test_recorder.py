@@ -64,6 +64,17 @@ def test_a_night_is_logged_whole(tmp_path):
     assert "1 cramp, 1 fasciculation, 1 voluntary" in res.summary()
 
 
+def test_saturation_is_annotated_in_the_raw_file_other_artefacts_are_not(tmp_path):
+    script = [("artifact", "calf_left", 30.0, 31.5, "saturation / clipping"),
+              ("artifact", "calf_right", 40.0, 41.0, "motion artefact or electrode pop")]
+    res, _ = record(tmp_path, script=script)
+    kinds = query(res.db, "SELECT kind, channel FROM events ORDER BY start_s")
+    assert [(e["kind"], e["channel"]) for e in kinds] == [("artifact", "calf_left"), ("artifact", "calf_right")]
+    [f] = query(res.db, "SELECT * FROM files")
+    _, ann = read_edf(tmp_path / f["path"])
+    assert [(a[0], a[1], a[2]) for a in ann] == [(30.0, 1.5, "artifact calf_left: saturation / clipping")]
+
+
 def test_duration_cuts_at_the_sample(tmp_path):
     res, _ = record(tmp_path, duration_s=30.5)
     assert res.status == "complete" and res.n_samples == 30_500
