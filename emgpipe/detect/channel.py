@@ -25,6 +25,7 @@ class _Channel:
         self.stance_cols: list = []          # ... where both legs are known (set by the detector)
         self.antagonist_cols: list = []      # the same leg's other muscle groups (set by the detector)
         self.mirrors: list = []              # the same muscle on the other leg (_Channel objects; set by the detector)
+        self.leg_cols: list = []             # the same leg's other channels (indices; set by the detector)
         self.base = rest_uv
         self.mvc = mvc_uv
         self.n_seen = 0

@@ -206,6 +206,8 @@ class CrampDetector:
             # moves the foot before it is placed (rules.placed)
             c.antagonist_cols = [j for j in range(len(self._ch)) if j != k and self._same_leg[k, j]
                                  and groups[k] is not None and groups[j] is not None and groups[j] != groups[k]]
+            # the same leg's other channels (fasciculations.step: not looked for while one holds)
+            c.leg_cols = [j for j in range(len(self._ch)) if j != k and self._same_leg[k, j]]
             # the same muscle on the other leg, whose answers stand in for its own (rules.answer_floor)
             c.mirrors = [self._ch[j] for j in range(len(self._ch))
                          if groups[k] is not None and (groups[j], info[j].muscle) == (groups[k], info[k].muscle)
@@ -352,7 +354,8 @@ class CrampDetector:
         """One window ``i`` (``t0``-``t1`` s) of channel ``k``."""
         s = self.settings
         # ---- fasciculations: isolated potentials on an otherwise quiet channel
-        fasciculations.step(ch, t0, t1, ratio, active, fcand, pot, s, out, self.detector, self._source)
+        fasciculations.step(ch, t0, t1, ratio, active, fcand, pot, s, out, self.detector, self._source,
+                            leg_holds=fcand and self._leg_holds(ch, t1))
         # ---- activity runs
         run = ch.run
         if run is not None and run.cramp is not None and run.on_from is None \
@@ -484,6 +487,17 @@ class CrampDetector:
         if len(lv) < n:
             lv = np.concatenate([self._past[0][len(self._past[0]) - min(n - len(lv), len(self._past[0])):], lv])
         return lv[-n:], k, ch.stance_cols
+
+    def _leg_holds(self, ch: _Channel, t: float) -> bool:
+        """Whether another muscle of ``ch``'s leg holds a voluntary contraction
+        at ``t``: its run has been steadily above off_ratio for ``hold_min_s``
+        (a pedal, standing; not walking's strides) and is no announced cramp."""
+        for j in ch.leg_cols:
+            run = self._ch[j].run
+            if (run is not None and run.cramp is None and run.held_from is not None
+                    and t - run.held_from >= self.settings.hold_min_s):
+                return True
+        return False
 
     def _context(self, ch: _Channel, t0: float, evidence: str) -> str:
         return rules.context(ch, t0, evidence, self._ch, self.mode, self.settings)

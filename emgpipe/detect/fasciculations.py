@@ -263,15 +263,20 @@ def coincident(at: np.ndarray, counted: np.ndarray, common: np.ndarray,
 
 
 def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot: tuple,
-         s: CrampSettings, out: list, detector: str, source: str) -> None:
+         s: CrampSettings, out: list, detector: str, source: str, leg_holds: bool = False) -> None:
     """One window of channel ``ch`` (``t0``-``t1`` s): count its potentials into
     the open episode (or start one) when the channel is quiet, finish the
     episode once ``fasc_merge_s`` has passed without one, forget potential
     times older than the evidence window needs.
 
     Quiet means: no activity run, and ``fasc_after_s`` since the last one
-    ended; or an announced cramp's end pause, where only a clear potential
-    (the tonic rule) counts: fasciculations follow cramps (Miller & Layzer 2005).
+    ended, and no other muscle of its leg holding a voluntary contraction
+    (``leg_holds``: a calf on a pedal, standing; its antagonist co-contracts at
+    1-3 % of its maximum, where units near their recruitment threshold fire
+    intermittently, one potential at a time, and fasciculations are assessed
+    in a relaxed limb); or an announced cramp's end pause, where only a clear
+    potential (the tonic rule) counts: fasciculations follow cramps (Miller &
+    Layzer 2005).
     """
     n, ta, tb, big_at, late, rise = pot
     if late == late:
@@ -281,7 +286,7 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
         # was its recruitment (model 0.7.8)
         drop_onset(ch, rise, s)
     run = ch.run
-    quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s
+    quiet = run is None and t0 - ch.last_run_end >= s.fasc_after_s and not leg_holds
     if (fcand and run is not None and run.cramp is not None and not active and ratio < s.off_ratio
             and t0 - run.last_on_s >= s.fasc_after_s):
         quiet = not math.isnan(big_at)
