@@ -93,7 +93,9 @@ in ``docs/detector.md``):
   for ``min_voluntary_s`` after rest (a contraction too weak to be active,
   ``fasciculations.began_working``, model 0.7.8). Potentials
   inside voluntary runs are not looked for (clinical FP analysis excludes
-  voluntary activity too, Bashford et al. 2020).
+  voluntary activity too, Bashford et al. 2020), nor while another muscle of
+  the channel's leg holds a voluntary contraction (its antagonist
+  co-contracts, firing units near their threshold one at a time; model 0.7.14).
 * **Voluntary** = every other activity run (walking bouts, holds, leg
   movements, posture shifts), reported when it ends.
 

@@ -272,9 +272,9 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
     Quiet means: no activity run, and ``fasc_after_s`` since the last one
     ended, and no other muscle of its leg holding a voluntary contraction
     (``leg_holds``: a calf on a pedal, standing; its antagonist co-contracts at
-    1-3 % of its maximum, where units near their recruitment threshold fire
-    intermittently, one potential at a time, and fasciculations are assessed
-    in a relaxed limb); or an announced cramp's end pause, where only a clear
+    a few per cent of its maximum, where units near their recruitment
+    threshold fire intermittently, one potential at a time, and fasciculations
+    are assessed in a relaxed limb); or an announced cramp's end pause, where only a clear
     potential (the tonic rule) counts: fasciculations follow cramps (Miller &
     Layzer 2005).
     """

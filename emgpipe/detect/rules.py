@@ -611,7 +611,7 @@ def answer_floor(ch, s: CrampSettings) -> float | None:
     foot put down at a stop, a pedal, a weight shift) are made with either leg,
     and their level as a ratio to rest is the activity's, not the side's.
     Cramps confirmed on either side lower the floor."""
-    mirrors = getattr(ch, "mirrors", ())
+    mirrors = ch.mirrors
     dismissed = ch.dismissed or [r for m in mirrors for r in m.dismissed]
     if not dismissed:
         return None
