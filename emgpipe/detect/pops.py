@@ -48,10 +48,12 @@ the phases on both sides of it. So an edge is also a pop (the AC test) when:
 
 The first potential of a contraction out of rest (a stride, a press) can pass
 the AC test: those pops (:attr:`PopScanner.unheld`) are no fasciculations,
-which are not looked for in a contraction anyway, but the quality stage does
-not report them as artefacts (reported, those of the test's first version
-made 140 false electrode-pop events on the standard set, most of them
-fragments of cable motion while walking).
+which are not looked for in a contraction anyway. The quality stage reports
+one as an artefact only once it is known to stand alone (no other pop edge
+within 1.5 s) with the channel back at rest after it (model 0.7.15,
+:meth:`.quality.QualityDetector._ac_judge`; reported unconditionally, those of
+the test's first version made 140 false electrode-pop events on the standard
+set, most of them fragments of cable motion while walking).
 
 The scanner keeps the last few samples of each channel between chunks, so each
 edge is judged once with its full context whatever the chunking; a gap resets

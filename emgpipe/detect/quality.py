@@ -117,6 +117,16 @@ class QualityDetector:
     #: and louder ones over ~60 s, never learning from a burst (like the rest
     #: baseline of the cramp detector): steady hum is that set-up's normal.
     MAINS_DOWN_S, MAINS_UP_S, MAINS_LEARN = 2.0, 60.0, 2.0
+    #: A pop found by the AC test alone (behind an AC-coupled front end) is
+    #: reported when it stands alone and the channel is back at rest after it:
+    #: no other pop edge on the channel within AC_ALONE_S (the heart beats at
+    #: least every 1.5 s: a QRS that passes the test passes it at every beat;
+    #: cable motion makes one edge after another; pops come a few per hour), and
+    #: its RMS from AC_REST_S to ``pop_event_s`` after the edge at most AC_REST_K
+    #: x its RMS over the AC_REST_S before (a high-passed step is over within a
+    #: few time constants of a 10-20 Hz high-pass, 8-16 ms; the first potential
+    #: of a contraction is followed by its units' next discharges, 5-10 Hz).
+    AC_ALONE_S, AC_REST_S, AC_REST_K = 1.5, 0.1, 2.0
 
     def __init__(self, settings: QualitySettings | None = None, detector: str = ""):
         self.settings = settings or QualitySettings()
@@ -131,6 +141,10 @@ class QualityDetector:
         self._live_level: dict = {}            # channel -> where a coarse-ADC channel lives (µV, flat test)
         self._pops = PopScanner(self.settings.pop_settings())
         self._pop_open: dict = {}              # channel -> [first edge, last edge, alert_s, n]
+        self._ac_pending: list = []            # (channel index, name, edge s) of AC pops to judge
+        self._pop_edges: dict = {}             # channel -> edge times (s) of its recent pops, held or not
+        self._tail = None                      # the last raw samples (n, channels) ...
+        self._tail_seq = 0                     # ... and the sample index of its first row
         #: the electrode pops found in the last chunk, ``[(channel name, edge time s)]``
         #: (the pipeline hands them to the cramp detector: a pop is no fasciculation)
         self.pops: list = []
@@ -152,6 +166,7 @@ class QualityDetector:
             self._next_seq = None
             self._pops.reset()
             self._pop_open = {}
+            self._ac_pending, self._pop_edges, self._tail = [], {}, None
         announced = sum(g.n_missing for g in chunk.gaps)
         if self._next_seq is not None and chunk.seq > self._next_seq + announced:
             # the sample index jumped without the source saying so: still a loss
@@ -260,16 +275,19 @@ class QualityDetector:
         if not np.isfinite(s.pop_min_uv) or chunk.n_samples == 0:
             return []
         found = self._pops(chunk.data, chunk.fs, chunk.seq)
+        self._keep_tail(chunk)
         out = []
         # a pop is known once the scanner has judged its edge (its hold, or the AC test's lobes)
         wait = wait_samples(self._pops.settings, chunk.fs) / chunk.fs
         for c, t in found:
             ch = chunk.ch_names[c]
             self.pops.append((ch, t))
+            self._pop_edges.setdefault(ch, []).append(t)
             if (c, t) in self._pops.unheld:
-                # found by the AC test alone: no fasciculation, but not reported as an
-                # artefact either (the first potential of a contraction out of rest
-                # can pass it: measured on the standard set, pops.py)
+                # found by the AC test alone: no fasciculation, and an artefact once it
+                # is known to stand alone with the channel at rest after it (the first
+                # potential of a contraction out of rest can pass the test: pops.py)
+                self._ac_pending.append((c, ch, t))
                 continue
             ep = self._pop_open.get(ch)
             if ep is not None and t - ep[1] > s.merge_s:
@@ -279,11 +297,62 @@ class QualityDetector:
                 self._pop_open[ch] = [t, t, t + wait, 1]
             else:
                 ep[1], ep[3] = t, ep[3] + 1
+        out.extend(self._ac_judge(chunk.fs))
         frontier = chunk.end_s - wait             # every edge before this has been judged
         for ch, ep in list(self._pop_open.items()):
             if frontier - ep[1] > s.merge_s:
                 out.append(self._pop_event(ch, ep))
                 del self._pop_open[ch]
+        return out
+
+    def _keep_tail(self, chunk: Chunk) -> None:
+        """Keep the raw samples the pending AC pops are judged on (a gap or a
+        change of shape starts the buffer anew)."""
+        x = np.asarray(chunk.data, dtype=float)
+        if (self._tail is None or chunk.seq != self._tail_seq + len(self._tail)
+                or self._tail.shape[1] != x.shape[1]):
+            self._tail, self._tail_seq = x.copy(), chunk.seq
+        else:
+            self._tail = np.concatenate([self._tail, x])
+
+    def _ac_judge(self, fs: float) -> list[Event]:
+        """The pending AC pops whose neighbourhood is known (every pop edge up to
+        AC_ALONE_S after theirs has been found): an ``artifact`` event each that
+        stands alone with the channel back at rest after it; then the buffers
+        keep what the others need."""
+        s = self.settings
+        out, keep = [], []
+        n_rest = max(2, int(round(self.AC_REST_S * fs)))
+        n_post = max(n_rest + 2, int(round(s.pop_event_s * fs)))
+        n_wait = wait_samples(self._pops.settings, fs) + 1
+        n_known = max(n_post, int(round(self.AC_ALONE_S * fs)) + n_wait)
+        seq0 = self._tail_seq
+        end = seq0 + (0 if self._tail is None else len(self._tail))
+        for c, ch, t in self._ac_pending:
+            i = int(round(t * fs))
+            if i - n_rest < seq0:
+                continue                          # its rest before was not kept (a gap)
+            if i + n_known > end:
+                keep.append((c, ch, t))
+                continue
+            col = self._tail[:, c]
+            pre = col[i - n_rest - seq0:i - 1 - seq0]
+            post = col[i + n_rest - seq0:i + n_post - seq0]
+            alone = not any(u != t and abs(u - t) <= self.AC_ALONE_S for u in self._pop_edges.get(ch, ()))
+            if alone and np.std(post) <= self.AC_REST_K * np.std(pre):
+                out.append(Event("artifact", ch, t, t + s.pop_event_s, alert_s=(i + n_known) / fs,
+                                 detail="electrode pop", features={"n_pops": 1},
+                                 detector=self.detector, source_id=self._source))
+        self._ac_pending = keep
+        if self._tail is not None:
+            # (a pop is found up to the scanner's wait after its edge: keep its rest before too)
+            first = min([int(round(t * fs)) - n_rest for _, _, t in keep] + [end - n_wait - n_rest])
+            cut = max(0, first - seq0)
+            if cut:
+                self._tail, self._tail_seq = self._tail[cut:], seq0 + cut
+        t_keep = first / fs - 2 * self.AC_ALONE_S if self._tail is not None else 0.0
+        for ch in list(self._pop_edges):
+            self._pop_edges[ch] = [u for u in self._pop_edges[ch] if u >= t_keep]
         return out
 
     def _pop_event(self, ch, ep) -> Event:
