@@ -154,11 +154,13 @@ def test_candidates_judged_at_once_as_one_by_one(fs):
     assert 0 < len(got) < len(cand)
 
 
-def _ac_night(fs=200, seed=0, dur=30.0, pops=(), fascs=(), tau=0.3, offset=0.0, device="ganglion"):
+def _ac_night(fs=200, seed=0, dur=30.0, pops=(), fascs=(), tau=0.3, offset=0.0, device="ganglion",
+              burst=None):
     """Quiet EMG behind a device's front end (emgpipe.sim's model: for the Ganglion the
     MyoWare's 20 Hz 2nd-order high-pass and a sinc3 decimator), with electrode pops
     (steps of the half-cell potential decaying with ``tau``) and triphasic motor-unit
-    potentials of 12 ms (``_fasc`` at the synthesis rate), plus a DC ``offset``."""
+    potentials of 12 ms (``_fasc`` at the synthesis rate), plus a DC ``offset``;
+    ``burst`` = (start, end) of activity at ~10x the rest level."""
     from emgpipe.sim.devices import DEVICES, FrontEnd
     fe = FrontEnd(DEVICES[device], fs, 1)
     S = fe.S
@@ -172,6 +174,9 @@ def _ac_night(fs=200, seed=0, dur=30.0, pops=(), fascs=(), tau=0.3, offset=0.0, 
     for t, amp in fascs:
         i = int(t * S)
         x[i:i + len(k)] += amp * k
+    if burst is not None:
+        a, b = int(burst[0] * S), int(burst[1] * S)
+        x[a:b] += rng.normal(0, 40.0, b - a)
     y = fe.process((x + offset)[:, None])
     return y[fe.delay:]
 
@@ -232,24 +237,6 @@ def test_ac_coupled_pops_are_not_fasciculations():
     assert art == [("calf_left", t, "electrode pop") for t, _ in pops]
 
 
-def _ganglion(pops=(), burst=None, seed=3, dur=30.0):
-    """Quiet 4-µV EMG behind the Ganglion's front end with pops (steps decaying over
-    0.3 s) and ``burst`` = (start, end) of activity at ~10x the rest level."""
-    from emgpipe.sim.devices import DEVICES, FrontEnd
-    fe = FrontEnd(DEVICES["ganglion"], 200, 1)
-    S = fe.S
-    rng = np.random.default_rng(seed)
-    n = int(dur * S)
-    x = rng.normal(0, 4.0, n)
-    for t, amp in pops:
-        i = int(t * S)
-        x[i:] += amp * np.exp(-np.arange(n - i) / (0.3 * S))
-    if burst is not None:
-        a, b = int(burst[0] * S), int(burst[1] * S)
-        x[a:b] += rng.normal(0, 40.0, b - a)
-    return fe.process(x[:, None])[fe.delay:]
-
-
 def _quality_pops(x, step):
     """The electrode-pop artefact events of the quality stage over ``x`` (200 Hz)
     pushed in ``step``-sample chunks."""
@@ -271,7 +258,7 @@ def test_an_ac_pop_is_an_artefact_only_alone_and_followed_by_rest():
     whatever the chunking."""
     pops = [(5.0, 180.0), (12.3, -150.0), (20.0, 250.0)]
     beats = [(24.0 + 0.9 * k, 160.0) for k in range(5)]      # a run of edges 0.9 s apart
-    y = _ganglion(pops=pops + beats, burst=(12.34, 15.34))    # activity 40 ms after the second pop
+    y = _ac_night(seed=3, pops=pops + beats, burst=(12.34, 15.34))    # activity 40 ms after the second pop
     found = {round(t, 1) for _, t in PopScanner()(y, 200.0, 0)}
     assert found >= {5.0, 12.3, 20.0} and len(found & {round(t, 1) for t, _ in beats}) >= 3
     one = _quality_pops(y, len(y))
