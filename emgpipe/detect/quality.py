@@ -16,6 +16,7 @@ from ..dsp import _kernels
 from ..dsp.windows import Windower, WindowSettings
 from .episodes import EpisodeTracker
 from .pops import PopScanner, PopSettings, wait_samples
+from .settings import CARDIAC_RR
 
 
 #: A coarse ADC's channel on one code is a flat line when that code is this many
@@ -122,11 +123,11 @@ class QualityDetector:
     #: no other pop edge on the channel within AC_ALONE_S (the heart beats at
     #: least every 1.5 s: a QRS that passes the test passes it at every beat;
     #: cable motion makes one edge after another; pops come a few per hour), and
-    #: its RMS from AC_REST_S to ``pop_event_s`` after the edge at most AC_REST_K
-    #: x its RMS over the AC_REST_S before (a high-passed step is over within a
+    #: its SD from AC_REST_S to ``pop_event_s`` after the edge at most AC_REST_K
+    #: x its SD over the AC_REST_S before (a high-passed step is over within a
     #: few time constants of a 10-20 Hz high-pass, 8-16 ms; the first potential
     #: of a contraction is followed by its units' next discharges, 5-10 Hz).
-    AC_ALONE_S, AC_REST_S, AC_REST_K = 1.5, 0.1, 2.0
+    AC_ALONE_S, AC_REST_S, AC_REST_K = CARDIAC_RR[1], 0.1, 2.0
 
     def __init__(self, settings: QualitySettings | None = None, detector: str = ""):
         self.settings = settings or QualitySettings()
