@@ -267,6 +267,12 @@ def _scenario(r) -> str:
     return r["group"].split("@", 1)[0]
 
 
+def _answer_group(r) -> str:
+    """Which "after one answer" columns a recording's answer counts in."""
+    s = _scenario(r)
+    return "driving" if s in DRIVING else "raises" if s in RAISES else "others"
+
+
 def _variant(r) -> str:
     return r["group"].split("@", 1)[1] if "@" in r["group"] else "?"
 
@@ -326,11 +332,9 @@ def targets(results: list) -> list[dict]:
             if f is not None and (f.tp + f.fp):
                 row["fasc_pops_prec"] = f.precision
         answered = [r for r in rs if r.get("wearer")]
-        for label, mine in (("driving", [r for r in answered if _scenario(r) in DRIVING]),
-                            ("raises", [r for r in answered if _scenario(r) in RAISES]),
-                            ("others", [r for r in answered if _scenario(r) not in DRIVING + RAISES])):
-            if mine:
-                ws = [r["wearer"] for r in mine]
+        for label in ("driving", "raises", "others"):
+            ws = [r["wearer"] for r in answered if _answer_group(r) == label]
+            if ws:
                 row[f"{label}_answered"] = len(ws)
                 row[f"{label}_after_same"] = sum(w["after_same_session"] for w in ws)
                 row[f"{label}_after_next"] = sum(w["next_session"] for w in ws)

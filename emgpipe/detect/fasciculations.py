@@ -274,9 +274,9 @@ def step(ch, t0: float, t1: float, ratio: float, active: bool, fcand: bool, pot:
     (``leg_holds``: a calf on a pedal, standing; its antagonist co-contracts at
     a few per cent of its maximum, where units near their recruitment
     threshold fire intermittently, one potential at a time, and fasciculations
-    are assessed in a relaxed limb); or an announced cramp's end pause, where only a clear
-    potential (the tonic rule) counts: fasciculations follow cramps (Miller &
-    Layzer 2005).
+    are assessed in a relaxed limb); or an announced cramp's end pause, where
+    only a clear potential (the tonic rule) counts: fasciculations follow
+    cramps (Miller & Layzer 2005).
     """
     n, ta, tb, big_at, late, rise = pot
     if late == late:

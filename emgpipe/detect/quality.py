@@ -276,10 +276,10 @@ class QualityDetector:
         if not np.isfinite(s.pop_min_uv) or chunk.n_samples == 0:
             return []
         found = self._pops(chunk.data, chunk.fs, chunk.seq)
-        self._keep_tail(chunk)
         out = []
         # a pop is known once the scanner has judged its edge (its hold, or the AC test's lobes)
-        wait = wait_samples(self._pops.settings, chunk.fs) / chunk.fs
+        n_wait = wait_samples(self._pops.settings, chunk.fs)
+        wait = n_wait / chunk.fs
         for c, t in found:
             ch = chunk.ch_names[c]
             self.pops.append((ch, t))
@@ -298,7 +298,9 @@ class QualityDetector:
                 self._pop_open[ch] = [t, t, t + wait, 1]
             else:
                 ep[1], ep[3] = t, ep[3] + 1
-        out.extend(self._ac_judge(chunk.fs))
+        n_rest = max(2, int(round(self.AC_REST_S * chunk.fs)))
+        self._keep_tail(chunk, n_wait + 1 + n_rest)
+        out.extend(self._ac_judge(chunk.fs, n_wait + 1, n_rest))
         frontier = chunk.end_s - wait             # every edge before this has been judged
         for ch, ep in list(self._pop_open.items()):
             if frontier - ep[1] > s.merge_s:
@@ -306,26 +308,29 @@ class QualityDetector:
                 del self._pop_open[ch]
         return out
 
-    def _keep_tail(self, chunk: Chunk) -> None:
-        """Keep the raw samples the pending AC pops are judged on (a gap or a
-        change of shape starts the buffer anew)."""
+    def _keep_tail(self, chunk: Chunk, n_keep: int) -> None:
+        """Keep the raw samples the pending AC pops are judged on; with none
+        pending only the last ``n_keep`` (the rest before a pop the next chunk
+        may find), not a copy of the whole chunk. A gap or a change of shape
+        starts the buffer anew."""
         x = np.asarray(chunk.data, dtype=float)
-        if (self._tail is None or chunk.seq != self._tail_seq + len(self._tail)
+        if not self._ac_pending and len(x) >= n_keep:
+            self._tail, self._tail_seq = x[len(x) - n_keep:].copy(), chunk.seq + len(x) - n_keep
+        elif (self._tail is None or chunk.seq != self._tail_seq + len(self._tail)
                 or self._tail.shape[1] != x.shape[1]):
             self._tail, self._tail_seq = x.copy(), chunk.seq
         else:
             self._tail = np.concatenate([self._tail, x])
 
-    def _ac_judge(self, fs: float) -> list[Event]:
+    def _ac_judge(self, fs: float, n_wait: int, n_rest: int) -> list[Event]:
         """The pending AC pops whose neighbourhood is known (every pop edge up to
         AC_ALONE_S after theirs has been found): an ``artifact`` event each that
         stands alone with the channel back at rest after it; then the buffers
-        keep what the others need."""
+        keep what the others need. ``n_wait``: samples after its edge by which
+        the scanner has found a pop; ``n_rest``: AC_REST_S in samples."""
         s = self.settings
         out, keep = [], []
-        n_rest = max(2, int(round(self.AC_REST_S * fs)))
         n_post = max(n_rest + 2, int(round(s.pop_event_s * fs)))
-        n_wait = wait_samples(self._pops.settings, fs) + 1
         n_known = max(n_post, int(round(self.AC_ALONE_S * fs)) + n_wait)
         seq0 = self._tail_seq
         end = seq0 + (0 if self._tail is None else len(self._tail))
